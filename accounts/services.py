@@ -1,0 +1,33 @@
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import Account, ApiToken, Membership, token_digest
+
+User = get_user_model()
+
+
+@transaction.atomic
+def user_create(*, username: str, email: str = "", password: str | None = None) -> tuple[User, Account]:
+    """Create a user together with the personal account that namespaces their models."""
+    user = User.objects.create_user(username=username, email=email, password=password)
+    account = Account.objects.create(username=username, name=username, kind=Account.Kind.USER)
+    Membership.objects.create(account=account, user=user, role=Membership.Role.OWNER)
+    return user, account
+
+
+def token_create(*, account: Account, name: str = "", created_by: User | None = None) -> tuple[ApiToken, str]:
+    """Issue a token. The plaintext is returned once and never stored."""
+    plaintext = ApiToken.generate_plaintext()
+    token = ApiToken.objects.create(
+        account=account,
+        created_by=created_by,
+        name=name,
+        prefix=plaintext[:7],
+        digest=token_digest(plaintext),
+    )
+    return token, plaintext
+
+
+def token_revoke(*, token: ApiToken) -> None:
+    ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())

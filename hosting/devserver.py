@@ -1,0 +1,127 @@
+"""`make run`: the whole platform on one machine, with demo models.
+
+Chooses a database (DATABASE_URL, else a local PostgreSQL, else SQLite), makes sure Redis
+answers (starting a local redis-server when one is installed), migrates, creates the demo
+user and models, then runs Daphne, a Celery worker and Celery beat until Ctrl-C.
+"""
+
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from hosting import processes
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = Path(os.environ.get("DATA_DIR", REPO_ROOT / "var"))
+HOST = os.environ.get("HEARTH_HOST", "127.0.0.1")
+PORT = int(os.environ.get("HEARTH_PORT", "8000"))
+DEMO_USER, DEMO_PASSWORD = "demo", "hearth-demo-password"
+DEMO_MODELS = ["echo", "tokens"]
+
+
+def _answers(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def _database_url() -> str:
+    if os.environ.get("DATABASE_URL"):
+        return os.environ["DATABASE_URL"]
+    if _answers("127.0.0.1", 5432):
+        import psycopg
+
+        try:
+            with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
+                if not conn.execute("SELECT 1 FROM pg_database WHERE datname = 'hearth'").fetchone():
+                    conn.execute("CREATE DATABASE hearth")
+            return "postgres://postgres@127.0.0.1:5432/hearth"
+        except psycopg.Error as exc:
+            print(f"PostgreSQL is running but not usable without a password ({exc}); using SQLite.")
+    return f"sqlite:///{DATA_DIR / 'hearth.sqlite3'}"
+
+
+def _ensure_redis(children: list[subprocess.Popen]) -> None:
+    url = os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
+    if not url.startswith("redis://127.0.0.1:6379") or _answers("127.0.0.1", 6379):
+        return
+    if shutil.which("redis-server") is None:
+        sys.exit("Redis is not reachable at 127.0.0.1:6379 and redis-server is not installed.\n"
+                 "Install it (Debian/Ubuntu: sudo apt-get install redis-server) or set REDIS_URL.")
+    children.append(subprocess.Popen(["redis-server", "--port", "6379", "--save", "", "--appendonly", "no"],
+                                     stdout=subprocess.DEVNULL, start_new_session=True))
+    for _ in range(50):
+        if _answers("127.0.0.1", 6379):
+            return
+        time.sleep(0.1)
+    sys.exit("redis-server did not start")
+
+
+def _secret_key() -> str:
+    path = DATA_DIR / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _manage(*args: str) -> str:
+    result = subprocess.run([sys.executable, "manage.py", *args], cwd=REPO_ROOT, check=True,
+                            stdout=subprocess.PIPE, text=True)
+    return result.stdout.strip()
+
+
+def main() -> None:
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    children: list[subprocess.Popen] = []
+    os.environ.update({
+        "DJANGO_SETTINGS_MODULE": "hosting.settings",
+        "DATA_DIR": str(DATA_DIR),
+        "DATABASE_URL": _database_url(),
+        "SECRET_KEY": os.environ.get("SECRET_KEY") or _secret_key(),
+        "PYTHONUNBUFFERED": "1",
+    })
+    os.environ.setdefault("PUBLIC_BASE_URL", f"http://{HOST}:{PORT}")
+    os.environ.setdefault("ALLOWED_HOSTS", f"{HOST},localhost,127.0.0.1")
+    _ensure_redis(children)
+    _manage("migrate", "--no-input", "-v", "0")
+    _manage("collectstatic", "--no-input", "-v", "0")
+    token = _manage("createuser", DEMO_USER, "--password", DEMO_PASSWORD, "--token-name", "make run", "--staff")
+    for name in DEMO_MODELS:
+        _manage("push", str(REPO_ROOT / "zoo" / name), f"{DEMO_USER}/{name}", "--visibility", "public")
+    children += [
+        processes.start_daphne(host=HOST, port=PORT),
+        processes.start_worker(queues="cpu,default", loglevel="info"),
+        processes.start_beat(schedule=DATA_DIR / "celerybeat-schedule"),
+    ]
+    url = os.environ["PUBLIC_BASE_URL"]
+    print(f"""
+Hearth is running at {url}
+  admin login:  {DEMO_USER} / {DEMO_PASSWORD}   ({url}/admin/)
+  API token:    {token}
+
+  pip install replicate
+  REPLICATE_BASE_URL={url} REPLICATE_API_TOKEN={token} \\
+    python -c 'import replicate; print(replicate.run("{DEMO_USER}/echo", input={{"text": "hello"}}))'
+
+Press Ctrl-C to stop.
+""", flush=True)
+    try:
+        while all(child.poll() is None for child in children):
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for child in children:
+            processes.stop(child, timeout=20)
+
+
+if __name__ == "__main__":
+    main()

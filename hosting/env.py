@@ -1,0 +1,66 @@
+"""Deploy-time configuration, read from environment variables and parsed strictly.
+
+Every setting that changes between machines lives here, typed, so a malformed value
+stops the process at start-up with a message naming the variable instead of failing
+later on a request.
+"""
+
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+from pydantic import AnyHttpUrl, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+DATABASE_SCHEMES = ("postgres", "postgresql", "sqlite")
+
+
+class HearthEnv(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=True, extra="ignore")
+
+    DEBUG: bool = False
+    SECRET_KEY: str | None = Field(default=None, min_length=32)
+    ALLOWED_HOSTS: str = "localhost,127.0.0.1,[::1]"  # comma-separated
+    DATABASE_URL: str = "postgres://postgres@127.0.0.1:5432/hearth"
+    DATABASE_POOL_MAX_SIZE: int = Field(default=8, ge=1, le=200)
+    REDIS_URL: str = "redis://127.0.0.1:6379/0"
+    # Absolute URL clients reach this server at; used for `urls.*` and pagination links.
+    # Unset: built from each request's Host header.
+    PUBLIC_BASE_URL: AnyHttpUrl | None = None
+    DATA_DIR: Path = BASE_DIR / "var"
+    # Longest a prediction may run before it is stopped (seconds).
+    PREDICTION_MAX_RUN_TIME: int = Field(default=30 * 60, ge=1)
+    # How long a token lookup may be served from a process-local cache; a revoked
+    # token keeps working at most this long in each web process.
+    TOKEN_CACHE_SECONDS: float = Field(default=5.0, ge=0, le=60)
+    PREDICTIONS_PAGE_SIZE: int = Field(default=100, ge=1, le=1000)
+    # Warm runners one worker process keeps before evicting the least recently used.
+    MAX_WARM_RUNNERS: int = Field(default=4, ge=1, le=64)
+    LOG_LEVEL: str = "INFO"
+
+    @field_validator("DATABASE_URL")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        scheme = value.split("://", 1)[0]
+        if "://" not in value or scheme not in DATABASE_SCHEMES:
+            raise ValueError(f"must start with one of {', '.join(s + '://' for s in DATABASE_SCHEMES)}")
+        return value
+
+    @field_validator("REDIS_URL")
+    @classmethod
+    def _redis_scheme(cls, value: str) -> str:
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        return value
+
+
+def load_env() -> HearthEnv:
+    try:
+        env = HearthEnv()
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors())
+        raise ImproperlyConfigured(f"Invalid environment configuration: {problems}") from exc
+    if not env.SECRET_KEY and not env.DEBUG:
+        raise ImproperlyConfigured("SECRET_KEY must be set (at least 32 characters) unless DEBUG=true")
+    return env

@@ -1,0 +1,137 @@
+"""Django settings for Hearth. Everything deploy-specific comes from `hosting.env`."""
+
+import dj_database_url
+
+from hosting.env import BASE_DIR, load_env
+
+ENV = load_env()
+
+DEBUG = ENV.DEBUG
+SECRET_KEY = ENV.SECRET_KEY or "insecure-development-key-only-used-with-DEBUG-true"
+ALLOWED_HOSTS = [host.strip() for host in ENV.ALLOWED_HOSTS.split(",") if host.strip()]
+PUBLIC_BASE_URL = str(ENV.PUBLIC_BASE_URL).rstrip("/") if ENV.PUBLIC_BASE_URL else None
+DATA_DIR = ENV.DATA_DIR
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "channels",
+    "accounts",
+    "billing",
+    "inference",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "hosting.urls"
+ASGI_APPLICATION = "hosting.asgi.application"
+APPEND_SLASH = False
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------------
+# CONN_MAX_AGE stays 0: persistent connections under ASGI leak until Postgres refuses new
+# ones. Django's native psycopg pool gives the reuse instead (ARCHITECTURE §11).
+DATABASES = {"default": dj_database_url.parse(ENV.DATABASE_URL, conn_max_age=0)}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": ENV.DATABASE_POOL_MAX_SIZE,
+        "timeout": 10,
+    }
+else:
+    # SQLite stands in for a single-machine demo only; wait for the worker's writes.
+    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = DATA_DIR / "static"
+MEDIA_ROOT = DATA_DIR / "media"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+
+# --- Redis, Channels, Celery ------------------------------------------------------------------
+REDIS_URL = ENV.REDIS_URL
+CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+CELERY_BROKER_URL = REDIS_URL
+CELERY_TASK_IGNORE_RESULT = True  # Postgres holds results; no result backend.
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A prediction's own deadline stops it first; these only catch a wedged task.
+CELERY_TASK_SOFT_TIME_LIMIT = ENV.PREDICTION_MAX_RUN_TIME + 60
+CELERY_TASK_TIME_LIMIT = ENV.PREDICTION_MAX_RUN_TIME + 120
+
+# --- Hearth ------------------------------------------------------------------------------------
+PREDICTION_MAX_RUN_TIME = ENV.PREDICTION_MAX_RUN_TIME
+TOKEN_CACHE_SECONDS = ENV.TOKEN_CACHE_SECONDS
+RUNTIME_DIR = DATA_DIR / "runtime"
+PREDICTIONS_PAGE_SIZE = ENV.PREDICTIONS_PAGE_SIZE
+MAX_WARM_RUNNERS = ENV.MAX_WARM_RUNNERS
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.ApiTokenAuthentication"],
+    # ApiTokenAuthentication refuses requests without a valid token, so no permission class is needed.
+    "DEFAULT_PERMISSION_CLASSES": [],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "hosting.problems.drf_exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": ENV.LOG_LEVEL},
+}

@@ -1,0 +1,16 @@
+from django.contrib import admin
+from django.http import HttpRequest, HttpResponse
+from django.urls import include, path
+
+from hosting.problems import NotFound, problem_response
+
+
+def api_not_found(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+    return problem_response(NotFound("No such endpoint."))
+
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("v1/", include("inference.urls")),
+    path("v1/<path:rest>", api_not_found),
+]

@@ -1,0 +1,42 @@
+from django.contrib import admin
+
+from inference.models import Model, Prediction, Version
+
+
+class VersionInline(admin.TabularInline):
+    model = Version
+    extra = 0
+    fields = ["sha256", "cog_version", "created_at"]
+    readonly_fields = fields
+    can_delete = False
+    show_change_link = True
+
+
+@admin.register(Model)
+class ModelAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "visibility", "hardware", "run_count", "created_at"]
+    list_filter = ["visibility", "hardware"]
+    search_fields = ["name", "owner__username"]
+    raw_id_fields = ["owner", "latest_version"]
+    inlines = [VersionInline]
+
+
+@admin.register(Version)
+class VersionAdmin(admin.ModelAdmin):
+    list_display = ["sha256", "model", "cog_version", "created_at"]
+    search_fields = ["sha256", "model__name"]
+    readonly_fields = ["model", "sha256", "predictor_ref", "openapi_schema", "cog_version", "config", "package"]
+
+
+@admin.register(Prediction)
+class PredictionAdmin(admin.ModelAdmin):
+    list_display = ["id", "model", "account", "status", "source", "created_at", "completed_at"]
+    list_filter = ["status", "source"]
+    search_fields = ["id", "account__username", "model__name"]
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

@@ -1,0 +1,139 @@
+"""Prediction creation: the hot path (ARCHITECTURE §4).
+
+Plain async Django views rather than DRF: with `Prefer: wait` the request awaits the
+prediction's `done` event on its Redis stream, so a waiting request holds no thread and
+nothing polls the database.
+"""
+
+import json
+import re
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+from accounts.authentication import aidentity_for_header
+from hosting.problems import ApiProblem, InvalidRequest, problem_response
+from inference import events, selectors, services
+from inference.models import Model, Prediction, Version
+from inference.runtime.validation import InputValidationError, validate_input
+from inference.serializers import base_url, prediction_json
+
+MAX_WAIT_SECONDS = 60
+_PREFER_WAIT = re.compile(r"^\s*wait(?:\s*=\s*(\d+))?\s*$")
+WEBHOOK_EVENTS = {"start", "output", "logs", "completed"}
+
+
+def wait_seconds(prefer: str | None) -> int | None:
+    """Seconds asked for by `Prefer: wait[=n]`, clamped to 1..60; None if no wait was asked for."""
+    for preference in (prefer or "").split(","):
+        match = _PREFER_WAIT.match(preference)
+        if match:
+            seconds = int(match.group(1)) if match.group(1) else MAX_WAIT_SECONDS
+            return min(max(seconds, 1), MAX_WAIT_SECONDS) if seconds else None
+    return None
+
+
+def _body(request: HttpRequest) -> dict[str, Any]:
+    try:
+        body = json.loads(request.body or b"{}")
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InvalidRequest(f"The request body is not valid JSON: {exc}", field="body", kind="parse") from exc
+    if not isinstance(body, dict):
+        raise InvalidRequest("The request body must be a JSON object.", field="body", kind="type")
+    return body
+
+
+def _webhook_fields(body: dict[str, Any]) -> dict[str, Any]:
+    webhook = body.get("webhook") or ""
+    if not isinstance(webhook, str):
+        raise InvalidRequest("webhook must be a URL string.", field="webhook", kind="type")
+    events_filter = body.get("webhook_events_filter") or []
+    if not isinstance(events_filter, list) or not set(events_filter) <= WEBHOOK_EVENTS:
+        raise InvalidRequest(
+            f"webhook_events_filter must be a list of {', '.join(sorted(WEBHOOK_EVENTS))}.",
+            field="webhook_events_filter",
+        )
+    return {"webhook": webhook, "webhook_events_filter": events_filter}
+
+
+def _validated_input(version: Version, body: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return validate_input(version.openapi_schema, body.get("input", {}))
+    except InputValidationError as exc:
+        detail = "".join(f"- {field['field']}: {field['description']}\n" for field in exc.invalid_fields)
+        raise ApiProblem(422, "Input validation failed", detail, invalid_fields=exc.invalid_fields) from exc
+
+
+def _create(account, version: Version, body: dict[str, Any]) -> Prediction:
+    return services.prediction_create(
+        account=account, version=version, input=_validated_input(version, body), **_webhook_fields(body)
+    )
+
+
+def _version_from_body(account, body: dict[str, Any]) -> Version:
+    version_id = body.get("version")
+    if isinstance(version_id, str) and ":" in version_id:
+        version_id = version_id.rsplit(":", 1)[1]
+    version = selectors.version_get_by_id(account=account, version_id=version_id) if isinstance(version_id, str) else None
+    if version is None:
+        raise ApiProblem(
+            422,
+            "Invalid version or not permitted",
+            "The specified version does not exist (or perhaps you don't have permission to use it?)",
+            invalid_fields=[{"type": "invalid", "field": "version", "description": "unknown version"}],
+        )
+    return version
+
+
+def _latest_version(account, owner: str, name: str) -> Version:
+    model: Model = selectors.model_get(account=account, owner=owner, name=name)
+    if model.latest_version is None:
+        raise ApiProblem(422, "Model has no versions", f"{model.full_name} has no version to run yet.")
+    version = model.latest_version
+    version.model = model
+    return version
+
+
+def _create_for_version_in_body(account, body):
+    return _create(account, _version_from_body(account, body), body)
+
+
+def _create_for_model(account, body, owner, name):
+    return _create(account, _latest_version(account, owner, name), body)
+
+
+async def _respond(request: HttpRequest, create, *args) -> HttpResponse:
+    try:
+        identity = await aidentity_for_header(request.headers.get("Authorization"))
+        body = _body(request)
+        prediction = await sync_to_async(create)(identity.account, body, *args)
+    except ApiProblem as problem:
+        return problem_response(problem)
+    document = prediction_json(
+        prediction,
+        origin=base_url(request),
+        model_name=prediction.model.full_name,
+        version_id=prediction.version.sha256,
+    )
+    wait = wait_seconds(request.headers.get("Prefer"))
+    response_headers = {}
+    if wait:
+        response_headers["Preference-Applied"] = f"wait={wait}"
+        final_state = await events.wait_for_done(prediction.id, wait)
+        if final_state is not None:
+            document.update(final_state)
+    # The Python client takes any status but `starting` as final (replicate-api.md §7).
+    if document["status"] not in Prediction.TERMINAL_STATUSES:
+        document["status"] = Prediction.Status.STARTING
+    return JsonResponse(document, status=201, headers=response_headers)
+
+
+async def prediction_create(request: HttpRequest) -> HttpResponse:
+    """POST /v1/predictions with a version id in the body."""
+    return await _respond(request, _create_for_version_in_body)
+
+
+async def model_prediction_create(request: HttpRequest, owner: str, name: str) -> HttpResponse:
+    """POST /v1/models/{owner}/{name}/predictions: runs the model's latest version."""
+    return await _respond(request, _create_for_model, owner, name)

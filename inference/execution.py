@@ -1,0 +1,212 @@
+"""Running one prediction inside a Celery worker (ARCHITECTURE §5).
+
+`prediction_run` claims the prediction, gets a warm runner for its version, relays every
+log line and output item to the prediction's event stream as it comes, saves progress to
+Postgres in batches, and records the final state.
+"""
+
+import atexit
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import F
+from django.utils import timezone
+
+from inference import cancellation, events
+from inference.models import Model, Prediction, Version
+from inference.packaging import extract_package
+from inference.runtime.pool import RunnerPool, RunnerSpec
+from inference.runtime.runner import RunnerSetupError
+from inference.runtime.schema import output_is_iterator
+from inference.serializers import prediction_state_json
+from hosting.redis_clients import sync_client
+
+logger = logging.getLogger(__name__)
+
+# Progress reaches Postgres at most this often; the event stream carries every item at once.
+PROGRESS_SAVE_INTERVAL = 0.5
+
+_pool = RunnerPool(max_runners=settings.MAX_WARM_RUNNERS)
+atexit.register(_pool.close)
+
+
+def _package_dir(version: Version) -> Path:
+    destination = Path(settings.RUNTIME_DIR) / "versions" / version.sha256
+    if destination.is_dir():
+        return destination
+    archive = Path(settings.RUNTIME_DIR) / "packages" / f"{version.sha256}.tar.gz"
+    if not archive.is_file():
+        archive.parent.mkdir(parents=True, exist_ok=True)
+        with version.package.open("rb") as source:
+            archive.write_bytes(source.read())
+    return extract_package(archive, destination)
+
+
+def _runner_spec(version: Version) -> RunnerSpec:
+    env = dict(version.config.get("environment", {}))
+    env["COG_MAX_CONCURRENCY"] = str(version.config.get("concurrency", 1))
+    return RunnerSpec(
+        key=version.sha256, project_dir=_package_dir(version), predictor_ref=version.predictor_ref, env=env
+    )
+
+
+class _Progress:
+    """Collects what the runner reports, publishing each piece at once and saving to
+    Postgres at most every PROGRESS_SAVE_INTERVAL (a trailing save catches the last piece)."""
+
+    def __init__(self, prediction: Prediction, *, iterator_output: bool) -> None:
+        self.prediction = prediction
+        self.iterator_output = iterator_output
+        self.logs: list[str] = []
+        self.outputs: list[Any] = []
+        self._lock = threading.Lock()
+        self._pending_save: threading.Timer | None = None
+        self._finished = False
+
+    def log(self, text: str) -> None:
+        self.logs.append(text)
+        events.publish(self.prediction.id, "logs", text)
+        self._schedule_save()
+
+    def output(self, value: Any) -> None:
+        self.outputs.append(value)
+        events.publish(self.prediction.id, "output", value)
+        self._schedule_save()
+
+    def _schedule_save(self) -> None:
+        with self._lock:
+            if self._pending_save is None and not self._finished:
+                self._pending_save = threading.Timer(PROGRESS_SAVE_INTERVAL, self._save)
+                self._pending_save.daemon = True
+                self._pending_save.start()
+
+    def _save(self) -> None:
+        with self._lock:
+            self._pending_save = None
+            if self._finished:
+                return
+            logs, output = "".join(self.logs), (list(self.outputs) if self.iterator_output else None)
+        try:
+            Prediction.objects.filter(pk=self.prediction.pk, status=Prediction.Status.PROCESSING).update(
+                logs=logs, output=output
+            )
+        finally:
+            connection.close()  # this timer thread's connection goes back to the pool
+
+    def finish(self) -> None:
+        """No saves after this: the final state is written by the caller."""
+        with self._lock:
+            self._finished = True
+            if self._pending_save is not None:
+                self._pending_save.cancel()
+
+
+class _CancelWatcher:
+    """Listens for cancel requests from web processes and forwards them to the runner."""
+
+    def __init__(self) -> None:
+        self._running: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def _ensure_started(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._listen, name="cancel-watcher", daemon=True)
+            self._thread.start()
+
+    def _listen(self) -> None:
+        while True:
+            try:
+                pubsub = sync_client().pubsub(ignore_subscribe_messages=True)
+                pubsub.subscribe(cancellation.CANCEL_CHANNEL)
+                for message in pubsub.listen():
+                    self._cancel(message["data"])
+            except Exception:  # the watcher must outlive Redis hiccups
+                logger.exception("cancel watcher lost its subscription; resubscribing")
+                time.sleep(1)
+
+    def _cancel(self, prediction_id: str) -> None:
+        with self._lock:
+            runner = self._running.get(prediction_id)
+        if runner is not None:
+            runner.cancel(prediction_id)
+
+    def register(self, prediction_id: str, runner: Any) -> None:
+        self._ensure_started()
+        with self._lock:
+            self._running[prediction_id] = runner
+
+    def unregister(self, prediction_id: str) -> None:
+        with self._lock:
+            self._running.pop(prediction_id, None)
+
+
+_cancel_watcher = _CancelWatcher()
+
+
+def _claim(prediction_id: str) -> Prediction | None:
+    claimed = Prediction.objects.filter(pk=prediction_id, status=Prediction.Status.STARTING).update(
+        status=Prediction.Status.PROCESSING, started_at=timezone.now()
+    )
+    if not claimed:
+        return None
+    prediction = Prediction.objects.select_related("version").get(pk=prediction_id)
+    Model.objects.filter(pk=prediction.model_id).update(run_count=F("run_count") + 1)
+    return prediction
+
+
+def _finish(prediction: Prediction, *, status: str, output: Any, error: str | None, logs: str, metrics: dict) -> None:
+    prediction.completed_at = timezone.now()
+    prediction.status, prediction.output, prediction.error, prediction.logs = status, output, error, logs
+    prediction.metrics = {**metrics, "total_time": (prediction.completed_at - prediction.created_at).total_seconds()}
+    Prediction.objects.filter(pk=prediction.pk, status=Prediction.Status.PROCESSING).update(
+        status=status,
+        output=output,
+        error=error,
+        logs=logs,
+        metrics=prediction.metrics,
+        completed_at=prediction.completed_at,
+    )
+    events.publish_done(prediction.id, prediction_state_json(prediction))
+
+
+def prediction_run(*, prediction_id: str) -> None:
+    """Run a queued prediction to a terminal state. A prediction no longer `starting`
+    (canceled while queued, or already claimed) is left alone."""
+    prediction = _claim(prediction_id)
+    if prediction is None:
+        return
+    events.publish(prediction_id, "start", {})
+    try:
+        runner, cold_boot = _pool.acquire(_runner_spec(prediction.version))
+    except RunnerSetupError as exc:
+        _finish(prediction, status=Prediction.Status.FAILED, output=None, error=f"Model setup failed: {exc}",
+                logs=exc.logs, metrics={"cold_boot": True})
+        return
+    progress = _Progress(prediction, iterator_output=output_is_iterator(prediction.version.openapi_schema))
+    _cancel_watcher.register(prediction_id, runner)
+    try:
+        # Asked to cancel before the watcher knew this prediction: it never starts.
+        if cancellation.is_cancel_requested(prediction_id):
+            _finish(prediction, status=Prediction.Status.CANCELED, output=None, error=None, logs="", metrics={})
+            return
+        result = runner.predict(
+            prediction_id=prediction_id,
+            input=prediction.input,
+            on_log=progress.log,
+            on_output=progress.output,
+            timeout=settings.PREDICTION_MAX_RUN_TIME,
+        )
+    finally:
+        _cancel_watcher.unregister(prediction_id)
+        progress.finish()
+    metrics = {"predict_time": result.predict_time, "cold_boot": cold_boot}
+    if cold_boot:
+        metrics["setup_time"] = runner.setup_time
+    _finish(prediction, status=result.status, output=result.output, error=result.error, logs=result.logs,
+            metrics=metrics)

@@ -1,0 +1,102 @@
+from django.db import models
+
+from accounts.models import Account
+from billing.models import Hardware
+from hosting.ids import new_public_id
+
+
+class Model(models.Model):
+    class Visibility(models.TextChoices):
+        PUBLIC = "public"
+        PRIVATE = "private"
+
+    owner = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="models")
+    name = models.SlugField(max_length=100)
+    description = models.TextField(blank=True)
+    readme = models.TextField(blank=True)
+    visibility = models.CharField(max_length=8, choices=Visibility.choices, default=Visibility.PRIVATE)
+    hardware = models.ForeignKey(Hardware, on_delete=models.PROTECT, related_name="models")
+    github_url = models.URLField(blank=True)
+    paper_url = models.URLField(blank=True)
+    license_url = models.URLField(blank=True)
+    cover_image_url = models.URLField(blank=True)
+    latest_version = models.ForeignKey(
+        "Version", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    run_count = models.PositiveBigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["owner", "name"], name="unique_model_name_per_owner")]
+
+    def __str__(self) -> str:
+        return self.full_name
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.owner.username}/{self.name}"
+
+
+class Version(models.Model):
+    """An immutable model package. Its public id is the SHA-256 of the package archive."""
+
+    model = models.ForeignKey(Model, on_delete=models.CASCADE, related_name="versions")
+    sha256 = models.CharField(max_length=64, db_index=True)
+    predictor_ref = models.CharField(max_length=200)
+    openapi_schema = models.JSONField()
+    cog_version = models.CharField(max_length=32)
+    # Runtime settings read from cog.yaml at push time (concurrency, environment, ...).
+    config = models.JSONField(default=dict, blank=True)
+    package = models.FileField(upload_to="packages/")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["model", "sha256"], name="unique_version_per_model")]
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.model_id}:{self.sha256[:12]}"
+
+
+class Prediction(models.Model):
+    class Status(models.TextChoices):
+        STARTING = "starting"
+        PROCESSING = "processing"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+        CANCELED = "canceled"
+
+    TERMINAL_STATUSES = frozenset({Status.SUCCEEDED, Status.FAILED, Status.CANCELED})
+
+    class Source(models.TextChoices):
+        API = "api"
+        WEB = "web"
+
+    id = models.CharField(primary_key=True, max_length=26, default=new_public_id, editable=False)
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="predictions")
+    model = models.ForeignKey(Model, on_delete=models.CASCADE, related_name="predictions")
+    version = models.ForeignKey(Version, on_delete=models.CASCADE, related_name="predictions")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.STARTING)
+    source = models.CharField(max_length=8, choices=Source.choices, default=Source.API)
+    input = models.JSONField(default=dict)
+    output = models.JSONField(null=True, blank=True)
+    logs = models.TextField(blank=True, default="")
+    error = models.TextField(null=True, blank=True)
+    metrics = models.JSONField(default=dict, blank=True)
+    webhook = models.URLField(max_length=2000, blank=True)
+    webhook_events_filter = models.JSONField(default=list, blank=True)
+    deadline = models.DateTimeField(null=True, blank=True)
+    data_removed = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["account", "-created_at", "-id"], name="prediction_account_recent")]
+
+    def __str__(self) -> str:
+        return self.id
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in self.TERMINAL_STATUSES

@@ -1,0 +1,312 @@
+"""The worker's handle on one runner process (see `inference.runtime.child`).
+
+A runner serves one prediction at a time. Whatever happens to the child (an exception, a
+crash, SIGKILL from the OOM killer, a hang) `predict()` comes back with a result; a runner
+whose child has died stays dead (`is_alive()` is False) and the pool replaces it.
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from inference.runtime import protocol
+from inference.runtime.protocol import Channel
+
+_REPO_ROOT = Path(__file__).resolve().parents[2]
+
+# How long a blocked read waits before looking again at the deadlines and at the process;
+# a message wakes it at once, so this only bounds how late a kill can be.
+_POLL_SLICE = 0.1
+# How long stop() and a closed socket give the child to exit by itself.
+_EXIT_GRACE = 5.0
+
+
+class RunnerSetupError(Exception):
+    """setup() raised, timed out, or the child died before it was ready."""
+
+    def __init__(self, message: str, logs: str = "") -> None:
+        super().__init__(message)
+        self.logs = logs
+
+
+@dataclass
+class PredictionResult:
+    status: str  # "succeeded" | "failed" | "canceled"
+    output: Any  # the list of items for iterator outputs
+    error: str | None
+    logs: str
+    predict_time: float  # seconds inside predict(), measured in the child where it reported
+
+
+class _ChildGone(Exception):
+    pass
+
+
+@dataclass
+class _Active:
+    id: str
+    kill_at: float | None = None  # set by cancel(): the end of the grace period
+
+
+class Runner:
+    def __init__(self, proc: subprocess.Popen, channel: Channel, cancel_grace: float) -> None:
+        self._proc = proc
+        self._channel = channel
+        self._cancel_grace = cancel_grace
+        self._lock = threading.Lock()  # guards _active and _early_cancels against cancel()
+        self._active: _Active | None = None
+        self._early_cancels: set[str] = set()
+        self.pid = proc.pid
+        self.boot_time = 0.0
+        self.setup_time = 0.0
+        self.setup_logs = ""
+
+    @classmethod
+    def start(
+        cls,
+        *,
+        project_dir: Path,
+        predictor_ref: str,
+        env: Mapping[str, str] | None = None,
+        setup_timeout: float | None = None,
+        cancel_grace: float = 5.0,
+    ) -> "Runner":
+        """Boot a child for the predictor and wait until its setup() has run.
+
+        The setup logs (everything printed while loading and in setup()) end up in
+        `setup_logs`, or in the RunnerSetupError's `logs`.
+        """
+        started = time.monotonic()
+        parent_sock, child_sock = socket.socketpair()
+        command = [
+            sys.executable,
+            # Keeps the project directory off sys.path while our own package imports, so a
+            # model's inference.py cannot shadow it; the child adds the project itself.
+            "-P",
+            "-m",
+            "inference.runtime.child",
+            "--fd",
+            str(child_sock.fileno()),
+            str(project_dir),
+            predictor_ref,
+        ]
+        try:
+            with child_sock:
+                proc = subprocess.Popen(
+                    command,
+                    cwd=project_dir,
+                    env=_child_env(env),
+                    pass_fds=(child_sock.fileno(),),
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    start_new_session=True,  # the worker's signals (Ctrl-C, Celery's) must not reach it
+                )
+        except OSError as exc:
+            parent_sock.close()
+            raise RunnerSetupError(f"Could not start the runner process: {exc}") from exc
+        runner = cls(proc, Channel(parent_sock.detach()), cancel_grace)
+        runner._await_ready(started, setup_timeout)
+        return runner
+
+    def _await_ready(self, started: float, setup_timeout: float | None) -> None:
+        deadline = None if setup_timeout is None else started + setup_timeout
+        logs: list[str] = []
+        while True:
+            wait = _POLL_SLICE if deadline is None else min(_POLL_SLICE, deadline - time.monotonic())
+            if wait <= 0:
+                self._kill()
+                raise RunnerSetupError(f"Setup timed out after {setup_timeout:g} s", "".join(logs))
+            try:
+                message = self._receive(wait)
+            except _ChildGone as gone:
+                raise RunnerSetupError(f"Runner process exited during setup ({gone})", "".join(logs)) from None
+            if message is None:
+                continue
+            kind = message["type"]
+            if kind == protocol.LOG:
+                logs.append(message["text"])
+            elif kind == protocol.READY:
+                self.boot_time = time.monotonic() - started
+                self.setup_time = message["setup_time"]
+                self.setup_logs = "".join(logs)
+                return
+            elif kind == protocol.SETUP_FAILED:
+                self.stop()
+                raise RunnerSetupError(f"Setup failed: {message['error']}", "".join(logs))
+
+    def predict(
+        self,
+        *,
+        prediction_id: str,
+        input: dict,
+        on_log: Callable[[str], None] | None = None,
+        on_output: Callable[[Any], None] | None = None,
+        timeout: float | None = None,
+    ) -> PredictionResult:
+        """Run one prediction, calling on_log/on_output from this thread as pieces arrive.
+
+        on_output gets the items of iterator outputs; a plain output only comes back in the
+        result. If a callback raises, the child is killed (its stream can't be trusted any
+        more) and the exception propagates.
+        """
+        with self._lock:
+            if self._active is not None:
+                raise RuntimeError(f"Runner {self.pid} is already running {self._active.id}")
+            canceled_early = prediction_id in self._early_cancels
+            self._early_cancels.clear()
+            self._active = _Active(prediction_id)
+        try:
+            if canceled_early:
+                return PredictionResult("canceled", None, None, "", 0.0)
+            return self._predict(prediction_id, input, on_log, on_output, timeout)
+        finally:
+            with self._lock:
+                self._active = None
+
+    def _predict(
+        self,
+        prediction_id: str,
+        input: dict,
+        on_log: Callable[[str], None] | None,
+        on_output: Callable[[Any], None] | None,
+        timeout: float | None,
+    ) -> PredictionResult:
+        started = time.monotonic()
+        deadline = None if timeout is None else started + timeout
+        logs: list[str] = []
+        outputs: list[Any] = []
+
+        def ended(status: str, error: str | None = None) -> PredictionResult:
+            return PredictionResult(status, None, error, "".join(logs), time.monotonic() - started)
+
+        if not self.is_alive():
+            return ended("failed", "Runner process is not running")
+        try:
+            try:
+                self._channel.send(protocol.PREDICT, id=prediction_id, input=input)
+            except OSError:
+                raise _ChildGone(self._reap()) from None
+            while True:
+                now = time.monotonic()
+                kill_at = self._active.kill_at
+                if kill_at is not None and now >= kill_at:
+                    self._kill()
+                    return ended("canceled")
+                if deadline is not None and now >= deadline:
+                    self._kill()
+                    return ended("failed", f"Prediction timed out after {timeout:g} s")
+                wait = min([_POLL_SLICE, *(t - now for t in (deadline, kill_at) if t is not None)])
+                message = self._receive(wait)
+                if message is None or message.get("id") != prediction_id:
+                    continue  # stray logs written between predictions have no id
+                kind = message["type"]
+                try:
+                    if kind == protocol.LOG:
+                        logs.append(message["text"])
+                        if on_log is not None:
+                            on_log(message["text"])
+                    elif kind == protocol.OUTPUT:
+                        outputs.append(message["value"])
+                        if on_output is not None:
+                            on_output(message["value"])
+                except BaseException:
+                    self._kill()
+                    raise
+                if kind in (protocol.DONE, protocol.FAILED, protocol.CANCELED):
+                    return self._result(message, outputs, "".join(logs))
+        except _ChildGone as gone:
+            return ended("failed", f"Runner process exited unexpectedly ({gone})")
+
+    @staticmethod
+    def _result(message: dict[str, Any], outputs: list[Any], logs: str) -> PredictionResult:
+        kind = message["type"]
+        if kind == protocol.DONE:
+            output = outputs if message["iterator"] else message.get("output")
+            return PredictionResult("succeeded", output, None, logs, message["predict_time"])
+        if kind == protocol.FAILED:
+            return PredictionResult("failed", None, message["error"], logs, message["predict_time"])
+        return PredictionResult("canceled", None, None, logs, message["predict_time"])
+
+    def cancel(self, prediction_id: str) -> None:
+        """Ask the child to stop `prediction_id`; safe to call from any thread.
+
+        If the child has not finished within the grace period, predict() kills it and
+        reports the prediction canceled. A cancel that arrives before predict() was called
+        for that id makes that call return canceled without running it.
+        """
+        with self._lock:
+            active = self._active
+            if active is None or active.id != prediction_id:
+                self._early_cancels.add(prediction_id)
+                return
+            if active.kill_at is not None:
+                return
+            active.kill_at = time.monotonic() + self._cancel_grace
+        try:
+            self._channel.send(protocol.CANCEL, id=prediction_id)
+        except OSError:
+            pass  # the child is gone; predict() is finding that out
+
+    def is_alive(self) -> bool:
+        return self._proc.poll() is None
+
+    def stop(self) -> None:
+        """Ask the child to exit, and kill it if it does not within a few seconds."""
+        if self.is_alive():
+            try:
+                self._channel.send(protocol.SHUTDOWN)
+                self._proc.wait(_EXIT_GRACE)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+        self._kill()
+
+    def _receive(self, wait: float) -> dict[str, Any] | None:
+        """The next message, or None if none came within `wait` seconds.
+
+        Raises _ChildGone, naming how the child ended, once it has died. The closed socket
+        tells us at once; polling the process covers a child whose forked helpers still
+        hold the socket open.
+        """
+        try:
+            if self._channel.poll(wait):
+                return self._channel.recv()
+        except (EOFError, OSError):
+            raise _ChildGone(self._reap()) from None
+        if self._proc.poll() is not None and not self._channel.poll(0):
+            raise _ChildGone(self._reap())
+        return None
+
+    def _reap(self) -> str:
+        try:
+            self._proc.wait(_EXIT_GRACE)
+        except subprocess.TimeoutExpired:
+            pass
+        self._kill()
+        code = self._proc.returncode
+        if code < 0:
+            return f"signal {-code}"
+        return f"exit code {code}"
+
+    def _kill(self) -> None:
+        """Kill the child's whole process group (the model's own subprocesses too)."""
+        try:
+            os.killpg(self._proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass  # nothing of ours left in the group
+        self._proc.wait()
+        self._channel.close()
+
+
+def _child_env(overrides: Mapping[str, str] | None) -> dict[str, str]:
+    # Logs are UTF-8 whatever the worker's locale, and a stray byte must not crash a print.
+    env = {"PYTHONIOENCODING": "utf-8:backslashreplace", **os.environ, **(overrides or {})}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_REPO_ROOT), env.get("PYTHONPATH")) if p)
+    return env

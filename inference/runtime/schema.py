@@ -1,0 +1,172 @@
+"""Turn a Cog predictor into the OpenAPI schema Cog's legacy (0.16) generator emits.
+
+Cog >= 0.17 builds the schema with a Go CLI that is not on PyPI, so Hearth
+makes it itself from the Python signature, in the shape of cog 0.16.12's
+``python -m cog.command.openapi_schema`` (the one Replicate used for years):
+same keywords, same key order. Load-time rules are the stricter ones of the
+cog 0.23 SDK (``cog._inspector``).
+
+Run as ``python -m inference.runtime.schema PROJECT_DIR PREDICTOR_REF`` so
+user code is imported in a throwaway process, never in the web server.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import json
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+from cog import BasePredictor, BaseRunner
+
+from .openapi_document import build_document
+from .signature import (
+    PredictorError,
+    input_components,
+    output_components,
+    params_using_default_factory,
+    type_hints,
+)
+from .validation import InputValidator
+
+__all__ = [
+    "PredictorError",
+    "generate_openapi_schema",
+    "load_predictor",
+    "output_is_iterator",
+    "predict_method",
+]
+
+
+# ---------------------------------------------------------------- loading
+
+
+def load_predictor(project_dir: Path, predictor_ref: str) -> Any:
+    """Import the class or function that a cog.yaml ``predict:`` value such as "predict.py:Predictor" names."""
+    file_part, _, name = (part.strip() for part in predictor_ref.partition(":"))
+    path = Path(project_dir) / file_part
+    if not path.is_file():
+        raise PredictorError(f"{file_part} not found in the project")
+    module_name = path.stem
+    if module_name in sys.stdlib_module_names:  # registering it would break the stdlib module
+        raise PredictorError(f"{file_part} has the name of a standard library module; rename it")
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    module = importlib.util.module_from_spec(spec)
+    # In sys.modules so dataclasses and typing.get_type_hints can find the
+    # module's globals, as they would for a normal import.
+    sys.modules[module_name] = module
+    project_entry = str(Path(project_dir).resolve())
+    saved_argv = sys.argv
+    sys.path.insert(0, project_entry)  # local imports: "from utils import x"
+    sys.argv = sys.argv[:1]  # a module that parses arguments at import must not see ours
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        del sys.modules[module_name]
+        raise PredictorError(_import_failure(path, exc)) from exc
+    finally:
+        sys.argv = saved_argv
+        if project_entry in sys.path:  # unless the module took it out itself
+            sys.path.remove(project_entry)
+    names = [name] if name else ["Runner", "Predictor"]
+    for candidate in names:
+        if hasattr(module, candidate):
+            return getattr(module, candidate)
+    raise PredictorError(f"{' or '.join(names)} not found in {file_part}")
+
+
+def _import_failure(path: Path, exc: Exception) -> str:
+    if isinstance(exc, TypeError) and "default_factory" in str(exc):
+        params = params_using_default_factory(path.read_text())
+        if params:
+            return f"input {', '.join(params)}: default_factory is not supported; use a literal default"
+    where = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == str(path)]
+    line = f" (line {where[-1].lineno})" if where else ""
+    return f"failed to import {path.name}{line}: {type(exc).__name__}: {exc}"
+
+
+def _defines(cls: type, method: str) -> bool:
+    """Whether user code (not BaseRunner's stubs) defines ``method``."""
+    for owner in inspect.getmro(cls):
+        if owner in (BaseRunner, BasePredictor, object):
+            return False
+        if callable(owner.__dict__.get(method)):
+            return True
+    return False
+
+
+def predict_method(predictor: Any) -> Any:
+    """The function whose signature defines the inputs; for a class, unbound (``self`` first)."""
+    if inspect.isclass(predictor):
+        defined = [m for m in ("run", "predict") if _defines(predictor, m)]
+        if len(defined) == 2:
+            raise PredictorError(f"{predictor.__name__} defines both run() and predict(); keep one")
+        if not defined:
+            raise PredictorError(f"{predictor.__name__} defines neither run() nor predict()")
+        fn = inspect.unwrap(getattr(predictor, defined[0]))
+        params = list(inspect.signature(fn).parameters) if inspect.isfunction(fn) else []
+        if params[:1] != ["self"]:
+            raise PredictorError(f"{predictor.__name__}.{defined[0]}() must take self first")
+        return fn
+    if inspect.isfunction(predictor):
+        return inspect.unwrap(predictor)
+    raise PredictorError(f"{predictor!r} is neither a class nor a function")
+
+
+def output_is_iterator(schema: dict[str, Any]) -> bool:
+    """Whether the predictor streams: its Output is an array marked ``x-cog-array-type: iterator``."""
+    output = schema["components"]["schemas"]["Output"]
+    return output.get("type") == "array" and output.get("x-cog-array-type") == "iterator"
+
+
+def generate_openapi_schema(predictor: Any) -> dict[str, Any]:
+    """The OpenAPI document (cog 0.16.12 layout) for a predictor class or function."""
+    fn = predict_method(predictor)
+    hints = type_hints(fn)
+    params = list(inspect.signature(fn).parameters.values())[1 if inspect.isclass(predictor) else 0 :]
+    inputs, defaults = input_components(fn, params, hints)
+    outputs = output_components(fn.__name__, hints.get("return"))
+    clash = (inputs.keys() - {"Input"}) & outputs.keys()
+    if clash:
+        raise PredictorError(f"input {clash.pop()}: its choices component clashes with the output model's name")
+    document = build_document({**inputs, **outputs})
+    validator = InputValidator(document)
+    for name, default in defaults.items():
+        # A Path default may be a file shipped with the model, so no URL check.
+        errors = [e for e in validator.check_value(name, default) if e["type"] != "format"]
+        if errors:
+            problems = "; ".join(e["description"] for e in errors)
+            raise PredictorError(f"input {name}: default {default!r} is invalid: {problems}")
+    return document
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2:
+        print("usage: python -m inference.runtime.schema PROJECT_DIR PREDICTOR_REF", file=sys.stderr)
+        return 2
+    # User code (and native libraries it loads) may print at import; keep fd 1
+    # for the JSON alone by pointing it at stderr until we are done.
+    sys.stdout.flush()
+    real_stdout = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        result, code = generate_openapi_schema(load_predictor(Path(argv[0]), argv[1])), 0
+    except PredictorError as exc:
+        result, code = {"error": str(exc)}, 1
+    except Exception as exc:  # a bug here or an odd predictor: still answer in JSON
+        traceback.print_exc()
+        result, code = {"error": f"{type(exc).__name__}: {exc}"}, 1
+    finally:
+        sys.stdout.flush()
+        os.dup2(real_stdout, 1)
+        os.close(real_stdout)
+    print(json.dumps(result, indent=2))
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

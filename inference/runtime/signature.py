@@ -1,0 +1,384 @@
+"""Cog's signature rules: a predict method's parameters and return type as JSON schema.
+
+Shapes and key order are those of cog 0.16.12 (pydantic 2 + FastAPI), the
+legacy generator; the load-time checks are the cog 0.23 SDK's
+(``cog._inspector._validate_input_constraints``), which are stricter.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import inspect
+import json
+import os
+import re
+import textwrap
+import typing
+from collections.abc import AsyncIterator, Iterator
+from types import UnionType
+from typing import Any
+
+import cog
+from cog.input import FieldInfo
+
+from .openapi_document import RESERVED_COMPONENTS
+
+
+class PredictorError(Exception):
+    """The predictor breaks Cog's rules or cannot be imported; the message is for the model's author."""
+
+
+# A leaf kind's schema comes in two halves because pydantic puts the field's
+# own keywords (title, description, ...) between them.
+_HEADS: dict[str, dict[str, Any]] = {
+    "str": {"type": "string"},
+    "int": {"type": "integer"},
+    "float": {"type": "number"},
+    "bool": {"type": "boolean"},
+    "path": {"type": "string", "format": "uri"},
+    "secret": {"type": "string", "format": "password"},
+    "object": {"additionalProperties": True, "type": "object"},
+    "any": {},
+}
+_TAILS = {"secret": {"writeOnly": True, "x-cog-secret": True}}
+_SUPPORTED_INPUTS = "str, int, float, bool, cog.Path, cog.File, cog.Secret, dict, or a List or Optional of those"
+_SUPPORTED_OUTPUTS = (
+    "str, int, float, bool, cog.Path, cog.File, cog.Secret, dict, Any, a List of those, "
+    "a cog BaseModel, Iterator[T], AsyncIterator[T] or (Async)ConcatenateIterator[str]"
+)
+_CONCATENATE = (cog.ConcatenateIterator, cog.AsyncConcatenateIterator)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Type:
+    kind: str
+    is_list: bool = False
+    optional: bool = False
+
+
+def _kind(tp: Any) -> str | None:
+    simple = {str: "str", int: "int", float: "float", bool: "bool", cog.Secret: "secret", Any: "any"}
+    if tp in simple:
+        return simple[tp]
+    if tp is dict or typing.get_origin(tp) is dict or typing.is_typeddict(tp):
+        return "object"
+    if inspect.isclass(tp) and issubclass(tp, (os.PathLike, cog.File)):
+        return "path"  # cog.Path, cog.File and any PathLike, as in cog 0.23
+    return None
+
+
+def _parse(tp: Any) -> _Type | None:
+    """str, List[str], Optional[str] or Optional[List[str]]; None for anything else."""
+    optional = False
+    if typing.get_origin(tp) in (typing.Union, UnionType):
+        args = typing.get_args(tp)
+        if len(args) != 2 or type(None) not in args:
+            return None
+        tp, optional = next(a for a in args if a is not type(None)), True
+    if tp is list or typing.get_origin(tp) is list:
+        (element,) = typing.get_args(tp) or (Any,)
+        kind = _kind(element)
+        return _Type(kind, True, optional) if kind else None
+    kind = _kind(tp)
+    return _Type(kind, False, optional) if kind else None
+
+
+def _type_name(tp: Any) -> str:
+    return tp.__name__ if isinstance(tp, type) else repr(tp).replace("typing.", "")
+
+
+def _title(name: str) -> str:
+    return name.title().replace("_", " ")  # pydantic's rule: "api_key" -> "Api Key"
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def _field_schema(
+    t: _Type, meta: dict[str, Any], constraints: dict[str, Any], order: int | None = None
+) -> dict[str, Any]:
+    """A property laid out as pydantic does: an Optional's type comes after its metadata."""
+    head = {**_HEADS[t.kind], **constraints}
+    tail = _TAILS.get(t.kind, {})
+    if t.is_list:
+        head, tail = {"items": {**head, **tail}, "type": "array"}, {}
+    trailer = {} if order is None else {"x-order": order}
+    if t.optional:
+        return {**meta, **trailer, **head, **tail, "nullable": True}
+    return {**head, **meta, **tail, **trailer}
+
+
+def type_hints(obj: Any) -> dict[str, Any]:
+    try:
+        return typing.get_type_hints(obj)
+    except Exception as exc:  # NameError from a string annotation, and the like
+        raise PredictorError(f"cannot resolve the type annotations of {obj.__qualname__}: {exc}") from exc
+
+
+# ---------------------------------------------------------------- inputs
+
+
+def _ast_defaults(node: ast.FunctionDef | ast.AsyncFunctionDef) -> list[tuple[str, ast.expr]]:
+    """(parameter name, default expression) for each parameter of a ``def`` that has a default."""
+    args = node.args.posonlyargs + node.args.args
+    with_default = args[len(args) - len(node.args.defaults) :]
+    return [(arg.arg, default) for arg, default in zip(with_default, node.args.defaults, strict=True)]
+
+
+def params_using_default_factory(source: str) -> list[str]:
+    """Parameters written as ``x = Input(default_factory=...)`` anywhere in a module's source.
+
+    cog's Input() raises TypeError for those while the module is being
+    imported, before any signature can be inspected; this names them.
+    """
+    return [
+        name
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+        for name, default in _ast_defaults(node)
+        if isinstance(default, ast.Call) and any(k.arg == "default_factory" for k in default.keywords)
+    ]
+
+
+def _explicit_defaults(fn: Any) -> dict[str, bool] | None:
+    """For each ``x = Input(...)`` parameter: does the call pass a default?
+
+    cog 0.23's FieldInfo stores default=None both for ``Input()`` and
+    ``Input(default=None)``, but the legacy generator (whose schemas we match)
+    makes the first required and the second optional, so read the source.
+    None when the source is not available.
+    """
+    try:
+        node = ast.parse(textwrap.dedent(inspect.getsource(fn))).body[0]
+    except (OSError, TypeError, SyntaxError, IndexError):
+        return None
+    if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return None
+    return {
+        name: bool(default.args) or any(k.arg in ("default", None) for k in default.keywords)
+        for name, default in _ast_defaults(node)
+        if isinstance(default, ast.Call)
+    }
+
+
+def _check_signature_kind(param: inspect.Parameter) -> None:
+    problems = {
+        param.VAR_POSITIONAL: f"input *{param.name}: *args is not supported",
+        param.VAR_KEYWORD: f"input **{param.name}: **kwargs is not supported",
+        param.KEYWORD_ONLY: f"input {param.name}: keyword-only parameters are not supported",
+        param.POSITIONAL_ONLY: f"input {param.name}: positional-only parameters are not supported",
+    }
+    if param.kind in problems:
+        raise PredictorError(problems[param.kind])
+
+
+def _check_constraints(name: str, t: _Type, info: FieldInfo, tp: Any) -> None:
+    def fail(problem: str) -> None:
+        raise PredictorError(f"input {name}: {problem}")
+
+    ranged = info.ge is not None or info.le is not None
+    sized = info.min_length is not None or info.max_length is not None
+    # On a List, a constraint applies to each element (cog 0.23's rule).
+    if ranged and t.kind not in ("int", "float"):
+        fail(f"ge/le need an int or float input, not {_type_name(tp)}")
+    if sized and t.kind != "str":
+        fail(f"min_length/max_length need a str input, not {_type_name(tp)}")
+    if info.regex is not None:
+        if t.kind != "str":
+            fail(f"regex needs a str input, not {_type_name(tp)}")
+        try:
+            re.compile(info.regex)
+        except re.error as exc:
+            fail(f"invalid regex {info.regex!r}: {exc}")
+    if info.accept is not None and t.kind != "path":
+        fail(f"accept needs a cog.Path or cog.File input, not {_type_name(tp)}")
+    if info.choices is None:
+        return
+    # The legacy schema can only express choices on a plain str or int.
+    if t.kind not in ("str", "int") or t.is_list or t.optional:
+        fail(f"choices need a str or int input, not {_type_name(tp)}")
+    if len(info.choices) < 2:
+        fail(f"choices must have at least 2 values, got {info.choices!r}")
+    expected = str if t.kind == "str" else int
+    if not all(type(c) is expected for c in info.choices):
+        fail(f"choices must all be {expected.__name__}, got {info.choices!r}")
+    if ranged or sized or info.regex is not None:
+        fail("choices cannot be combined with ge/le, min_length/max_length or regex")
+    if name in RESERVED_COMPONENTS:
+        fail(f"an input with choices cannot be named {name!r}: the schema needs that name")
+
+
+def _resolve_default(param: inspect.Parameter, explicit: dict[str, bool] | None) -> tuple[FieldInfo, bool]:
+    """The parameter's FieldInfo, and whether it has a default in the legacy generator's eyes."""
+    raw = param.default
+    if raw is inspect.Parameter.empty:
+        return FieldInfo(), False
+    if not isinstance(raw, FieldInfo):
+        return FieldInfo(default=raw), True
+    if isinstance(raw.default, dataclasses.Field):  # Input(default=field(...))
+        if raw.default.default_factory is not dataclasses.MISSING:
+            raise PredictorError(f"input {param.name}: default_factory is not supported; use a literal default")
+        raw = dataclasses.replace(raw, default=raw.default.default)
+    # Unknown source: treat Input() with no default as required, as cog 0.23 does.
+    return raw, raw.default is not None or bool(explicit and explicit.get(param.name))
+
+
+def input_components(
+    fn: Any, params: list[inspect.Parameter], hints: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The ``Input`` component plus one enum component per choices input, and the defaults to vet."""
+    explicit = _explicit_defaults(fn)
+    properties: dict[str, Any] = {}
+    required: list[str] = []
+    enums: dict[str, Any] = {}
+    defaults: dict[str, Any] = {}
+    any_without_default = False
+    for order, param in enumerate(params):
+        name = param.name
+        _check_signature_kind(param)
+        if name not in hints:
+            raise PredictorError(f"input {name}: missing type annotation")
+        t = _parse(hints[name])
+        if t is None or t.kind == "any":
+            raise PredictorError(f"input {name}: unsupported type {_type_name(hints[name])}; use {_SUPPORTED_INPUTS}")
+        info, has_default = _resolve_default(param, explicit)
+        _check_constraints(name, t, info, hints[name])
+        default = _jsonable(info.default)
+        try:
+            json.dumps(default)
+        except (TypeError, ValueError):
+            raise PredictorError(f"input {name}: default {default!r} is not JSON-serializable") from None
+        if default is not None:
+            defaults[name] = default
+        any_without_default |= not has_default
+        if not has_default and not t.optional:
+            required.append(name)
+        properties[name] = _input_property(name, t, info, default, order)
+        if info.choices is not None:
+            enums[name] = {
+                "type": _HEADS[t.kind]["type"],
+                "enum": list(info.choices),
+                "title": name,
+                "description": "An enumeration.",
+            }
+    schema: dict[str, Any] = {"properties": properties, "type": "object"}
+    if any_without_default:  # pydantic keeps the list, even emptied of Optionals
+        schema["required"] = required
+    schema["title"] = "Input"
+    return {"Input": schema, **enums}, defaults
+
+
+def _input_property(name: str, t: _Type, info: FieldInfo, default: Any, order: int) -> dict[str, Any]:
+    meta: dict[str, Any] = {} if info.choices is not None else {"title": _title(name)}
+    if info.description is not None:
+        meta["description"] = info.description
+    if default is not None:
+        meta["default"] = default
+    if info.deprecated:
+        meta["deprecated"] = True
+    if info.accept is not None:
+        meta["x-cog-accept"] = info.accept
+    if info.choices is not None:
+        return {**meta, "x-order": order, "allOf": [{"$ref": f"#/components/schemas/{name}"}]}
+    constraints: dict[str, Any] = {}
+    if info.le is not None:
+        constraints["maximum"] = float(info.le)
+    if info.ge is not None:
+        constraints["minimum"] = float(info.ge)
+    if info.max_length is not None:
+        constraints["maxLength"] = info.max_length
+    if info.min_length is not None:
+        constraints["minLength"] = info.min_length
+    if info.regex is not None:
+        constraints["pattern"] = info.regex
+    return _field_schema(t, meta, constraints, order)
+
+
+# ---------------------------------------------------------------- outputs
+
+
+def output_components(method: str, tp: Any) -> dict[str, Any]:
+    """The ``Output`` component, plus the model it refers to when the model is not named Output."""
+    if tp is None or tp is type(None):
+        raise PredictorError(f"{method}() must have a return type annotation")
+    origin = typing.get_origin(tp)
+    if tp in _CONCATENATE or origin in _CONCATENATE:
+        if typing.get_args(tp) != (str,):
+            raise PredictorError(f"output {_type_name(tp)}: a ConcatenateIterator must yield str")
+        return {
+            "Output": {
+                "items": {"type": "string"},
+                "type": "array",
+                "title": "Output",
+                "x-cog-array-display": "concatenate",
+                "x-cog-array-type": "iterator",
+            }
+        }
+    if origin in (Iterator, AsyncIterator):
+        element = _parse(typing.get_args(tp)[0]) if typing.get_args(tp) else None
+        if element is None or element.is_list or element.optional:
+            raise PredictorError(
+                f"output {_type_name(tp)}: an iterator must yield a single value type such as str or Path"
+            )
+        items = {**_HEADS[element.kind], **_TAILS.get(element.kind, {})}
+        return {"Output": {"items": items, "type": "array", "title": "Output", "x-cog-array-type": "iterator"}}
+    if inspect.isclass(tp) and (issubclass(tp, cog.BaseModel) or hasattr(tp, "model_fields")):
+        return _model_components(tp)
+    t = _parse(tp)
+    if t is None:
+        raise PredictorError(f"output: unsupported type {_type_name(tp)}; use {_SUPPORTED_OUTPUTS}")
+    if t.optional:
+        raise PredictorError(f"output {_type_name(tp)}: the output must not be Optional")
+    if t.is_list:
+        items = {**_HEADS[t.kind], **_TAILS.get(t.kind, {})}
+        return {"Output": {"items": items, "type": "array", "title": "Output"}}
+    return {"Output": {**_HEADS[t.kind], "title": "Output", **_TAILS.get(t.kind, {})}}
+
+
+def _model_defaults(cls: type) -> dict[str, tuple[bool, Any]]:
+    """field name -> (has a default, the default or None); cog's dataclass models or pydantic's."""
+    if dataclasses.is_dataclass(cls):
+        return {
+            f.name: (
+                f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING,
+                None if f.default is dataclasses.MISSING else f.default,
+            )
+            for f in dataclasses.fields(cls)
+        }
+    return {
+        name: (not info.is_required(), None if info.default_factory else info.default)
+        for name, info in cls.model_fields.items()
+    }
+
+
+def _model_components(cls: type) -> dict[str, Any]:
+    hints = type_hints(cls)
+    fields = _model_defaults(cls)
+    properties: dict[str, Any] = {}
+    required = []
+    for name, (has_default, default) in fields.items():
+        t = _parse(hints.get(name))
+        if t is None:
+            raise PredictorError(f"output field {cls.__name__}.{name}: unsupported type {_type_name(hints.get(name))}")
+        meta: dict[str, Any] = {"title": _title(name)}
+        if default is not None and has_default:
+            meta["default"] = _jsonable(default)
+        properties[name] = _field_schema(t, meta, {})
+        if not has_default and not t.optional:
+            required.append(name)
+    schema: dict[str, Any] = {"properties": properties, "type": "object"}
+    if not all(has_default for has_default, _ in fields.values()):
+        schema["required"] = required
+    # The legacy generator inlines a model named Output (or TrainingOutput) and
+    # refers to any other model from Output by $ref.
+    if cls.__name__ in ("Output", "TrainingOutput"):
+        return {"Output": {**schema, "title": "Output"}}
+    if cls.__name__ in RESERVED_COMPONENTS:
+        raise PredictorError(f"output model {cls.__name__}: rename it, the schema needs that name")
+    return {"Output": {"$ref": f"#/components/schemas/{cls.__name__}"}, cls.__name__: {**schema, "title": cls.__name__}}

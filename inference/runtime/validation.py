@@ -1,0 +1,235 @@
+"""Validate prediction input against a version's OpenAPI schema.
+
+This runs on the request hot path, so a schema is compiled once into an
+``InputValidator`` (a flat table of per-field rules) and reused.
+
+Coercion policy: we follow JSON Schema, which is what Replicate's API and
+coglet (Cog >= 0.17) enforce, not pydantic's lax mode that the legacy Cog
+server used. Only lossless numeric conversions are made:
+
+* an int is accepted for a ``number`` field and becomes a float (7 -> 7.0);
+* an integral float is accepted for an ``integer`` field (7.0 -> 7).
+
+Strings are never parsed into numbers or booleans ("7", "true"), booleans are
+not numbers, and ``null`` is accepted only where the schema says ``nullable``.
+Pydantic's lax mode would accept all of those; clients written for Replicate
+never rely on it, and a strict rule keeps predictors from being handed a str
+where the signature promised an int.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "InputValidationError",
+    "InputValidator",
+    "compile_input_validator",
+    "validate_input",
+]
+
+_TYPE_NAMES = {
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "a boolean",
+    "object": "an object",
+    "array": "a list",
+}
+
+# An absolute URL: scheme then something. Local paths ("/etc/passwd",
+# "x.png") are refused so a client cannot point a Path input at the worker's
+# own files.
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:\S")
+
+
+class InputValidationError(ValueError):
+    """The input does not match the schema; ``invalid_fields`` lists every problem."""
+
+    def __init__(self, invalid_fields: list[dict[str, str]]) -> None:
+        self.invalid_fields = invalid_fields
+        super().__init__("; ".join(f"{f['field']}: {f['description']}" for f in invalid_fields))
+
+
+@dataclass(frozen=True, slots=True)
+class _Rule:
+    type: str | None  # None: any JSON value (an untyped schema such as Any)
+    nullable: bool
+    uri: bool
+    minimum: float | None
+    maximum: float | None
+    min_length: int | None
+    max_length: int | None
+    pattern: re.Pattern[str] | None
+    enum: tuple[Any, ...] | None
+    items: _Rule | None
+
+
+def _resolve(prop: dict[str, Any], components: dict[str, Any]) -> dict[str, Any]:
+    """Merge ``$ref`` / ``allOf: [{$ref}]`` targets (how choices are expressed) into one dict."""
+    parts = [prop] if "$ref" in prop else []
+    parts += prop.get("allOf", ())
+    merged = {k: v for k, v in prop.items() if k not in ("$ref", "allOf")}
+    for part in parts:
+        ref = part.get("$ref")
+        target = components.get(ref.rsplit("/", 1)[-1], {}) if ref else part
+        merged = {**target, **merged}  # the property's own keywords win
+    return merged
+
+
+def _compile_rule(prop: dict[str, Any], components: dict[str, Any]) -> _Rule:
+    prop = _resolve(prop, components)
+    items = prop.get("items")
+    pattern = prop.get("pattern")
+    return _Rule(
+        type=prop.get("type"),
+        nullable=bool(prop.get("nullable")),
+        uri=prop.get("format") == "uri",
+        minimum=prop.get("minimum"),
+        maximum=prop.get("maximum"),
+        min_length=prop.get("minLength"),
+        max_length=prop.get("maxLength"),
+        pattern=re.compile(pattern) if pattern is not None else None,
+        enum=tuple(prop["enum"]) if "enum" in prop else None,
+        items=_compile_rule(items, components) if isinstance(items, dict) else None,
+    )
+
+
+def _number(value: float) -> str:
+    """1.0 -> "1" so messages read like the predictor's own ge=1."""
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def _chars(n: int) -> str:
+    return "1 character" if n == 1 else f"{n} characters"
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    return {str: "string", list: "list", dict: "object"}.get(type(value), type(value).__name__)
+
+
+def _coerce(kind: str | None, value: Any) -> tuple[bool, Any]:
+    """(ok, value) after the lossless coercions described in the module docstring."""
+    if kind == "integer":
+        if isinstance(value, float) and value.is_integer():
+            return True, int(value)
+        return isinstance(value, int) and not isinstance(value, bool), value
+    if kind == "number":
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return False, value
+        try:
+            value = float(value)
+        except OverflowError:  # an int too large for a float
+            return False, value
+        return math.isfinite(value), value
+    if kind == "string":
+        return isinstance(value, str), value
+    if kind == "boolean":
+        return isinstance(value, bool), value
+    if kind == "object":
+        return isinstance(value, dict), value
+    if kind == "array":
+        return isinstance(value, list), value
+    return True, value
+
+
+def _check(rule: _Rule, value: Any, label: str, errors: list[dict[str, str]]) -> Any:
+    """Return the coerced value, appending one error per violated keyword to ``errors``."""
+
+    def fail(kind: str, description: str) -> None:
+        errors.append({"type": kind, "field": f"input.{label}", "description": description})
+
+    if value is None:
+        if not (rule.nullable or rule.type is None):
+            fail("type", f"{label} must be {_TYPE_NAMES.get(rule.type, rule.type)}, not null")
+        return value
+    ok, value = _coerce(rule.type, value)
+    if not ok:
+        expected = _TYPE_NAMES.get(rule.type, rule.type)
+        fail("type", f"{label} must be {expected}, not {_json_type(value)}")
+        return value
+    if rule.items is not None and isinstance(value, list):
+        value = [_check(rule.items, v, f"{label}.{i}", errors) for i, v in enumerate(value)]
+    if rule.minimum is not None and value < rule.minimum:
+        fail("minimum", f"{label} must be greater than or equal to {_number(rule.minimum)}")
+    if rule.maximum is not None and value > rule.maximum:
+        fail("maximum", f"{label} must be less than or equal to {_number(rule.maximum)}")
+    if rule.min_length is not None and len(value) < rule.min_length:
+        fail("min_length", f"{label} must be at least {_chars(rule.min_length)} long")
+    if rule.max_length is not None and len(value) > rule.max_length:
+        fail("max_length", f"{label} must be at most {_chars(rule.max_length)} long")
+    if rule.pattern is not None and not rule.pattern.search(value):
+        fail("pattern", f"{label} does not match pattern {rule.pattern.pattern!r}")
+    if rule.uri and not _URL.match(value):
+        fail("format", f"{label} must be a URL (https://... or data:...)")
+    if rule.enum is not None and value not in rule.enum:
+        allowed = ", ".join(json.dumps(v) for v in rule.enum)
+        fail("enum", f"{label} must be one of: {allowed}")
+    return value
+
+
+class InputValidator:
+    """Compiled form of a schema's ``Input``; call it with a payload to get the cleaned input."""
+
+    __slots__ = ("_rules", "_required")
+
+    def __init__(self, schema: dict[str, Any]) -> None:
+        # A full OpenAPI document, or a bare Input schema (no $ref targets then).
+        components = schema.get("components", {}).get("schemas", {})
+        input_schema = components.get("Input", schema)
+        self._rules = {
+            name: _compile_rule(prop, components) for name, prop in input_schema.get("properties", {}).items()
+        }
+        self._required = frozenset(input_schema.get("required", ()))
+
+    def __call__(self, payload: Any) -> dict[str, Any]:
+        """Return the known fields of ``payload``, coerced; defaults are left to the predictor."""
+        if not isinstance(payload, dict):
+            raise InputValidationError([{"type": "type", "field": "input", "description": "input must be an object"}])
+        errors: list[dict[str, str]] = []
+        cleaned: dict[str, Any] = {}
+        for name, rule in self._rules.items():
+            if name in payload:
+                cleaned[name] = _check(rule, payload[name], name, errors)
+            elif name in self._required:
+                errors.append({"type": "required", "field": f"input.{name}", "description": f"{name} is required"})
+        if errors:
+            raise InputValidationError(errors)
+        return cleaned
+
+    def check_value(self, name: str, value: Any) -> list[dict[str, str]]:
+        """The errors one value would get as input ``name`` (used to vet schema defaults)."""
+        errors: list[dict[str, str]] = []
+        _check(self._rules[name], value, name, errors)
+        return errors
+
+
+# Keyed by id(); the schema is kept in the entry so the id cannot be reused by
+# another dict while cached. Schemas are treated as immutable once validated.
+_CACHE: dict[int, tuple[dict[str, Any], InputValidator]] = {}
+_CACHE_SIZE = 256
+
+
+def compile_input_validator(schema: dict[str, Any]) -> InputValidator:
+    """The validator for ``schema``, compiled once per schema object."""
+    hit = _CACHE.get(id(schema))
+    if hit is not None and hit[0] is schema:
+        return hit[1]
+    validator = InputValidator(schema)
+    if len(_CACHE) >= _CACHE_SIZE:
+        _CACHE.clear()  # crude, but needs no lock and the hot set refills at once
+    _CACHE[id(schema)] = (schema, validator)
+    return validator
+
+
+def validate_input(schema: dict[str, Any], payload: Any) -> dict[str, Any]:
+    """Validate ``payload`` against ``schema`` (an OpenAPI document); raise InputValidationError."""
+    return compile_input_validator(schema)(payload)

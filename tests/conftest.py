@@ -1,0 +1,97 @@
+"""Shared personas in the healthchecks style: alice and bob are separate tenants."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from django.test import Client
+
+from accounts.models import Account, ApiToken
+from accounts.services import token_create, user_create
+from billing.models import Hardware
+from inference.models import Model, Version
+
+FIXTURE_MODELS = Path(__file__).parent / "fixtures" / "models"
+ZOO = Path(__file__).resolve().parent.parent / "zoo"
+
+ECHO_SCHEMA = {
+    "openapi": "3.0.2",
+    "components": {
+        "schemas": {
+            "Input": {
+                "type": "object",
+                "title": "Input",
+                "properties": {"text": {"type": "string", "title": "Text", "x-order": 0, "default": "hello"}},
+            },
+            "Output": {"type": "string", "title": "Output"},
+        }
+    },
+}
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_test_environment, django_db_blocker):
+    """Always create the test database: pytest-django creates it only when a collected test
+    carries a database mark, and the end-to-end tests (which commit their data for the server
+    processes to see) carry none."""
+    from django.test.utils import setup_databases, teardown_databases
+
+    with django_db_blocker.unblock():
+        config = setup_databases(verbosity=0, interactive=False, aliases={"default"})
+    yield
+    with django_db_blocker.unblock():
+        teardown_databases(config, verbosity=0)
+
+
+@dataclass
+class Persona:
+    account: Account
+    token: ApiToken
+    plaintext: str
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"HTTP_AUTHORIZATION": f"Bearer {self.plaintext}"}
+
+
+def make_persona(username: str) -> Persona:
+    user, account = user_create(username=username, email=f"{username}@example.com", password="correct horse 9")
+    token, plaintext = token_create(account=account, name="test", created_by=user)
+    return Persona(account=account, token=token, plaintext=plaintext)
+
+
+@pytest.fixture
+def alice(db) -> Persona:
+    return make_persona("alice")
+
+
+@pytest.fixture
+def bob(db) -> Persona:
+    return make_persona("bob")
+
+
+@pytest.fixture
+def cpu(db) -> Hardware:
+    return Hardware.objects.get(sku="cpu")
+
+
+@pytest.fixture
+def echo_version(alice, cpu) -> Version:
+    """A private model of alice's with one version (registered directly, no package to run)."""
+    model = Model.objects.create(owner=alice.account, name="echo", hardware=cpu)
+    version = Version.objects.create(
+        model=model,
+        sha256="a" * 64,
+        predictor_ref="predict.py:Predictor",
+        openapi_schema=ECHO_SCHEMA,
+        cog_version="0.23.1",
+        package="packages/none.tar.gz",
+    )
+    model.latest_version = version
+    model.save()
+    return version
+
+
+@pytest.fixture
+def api() -> Client:
+    return Client()

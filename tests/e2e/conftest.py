@@ -1,0 +1,90 @@
+"""Real processes for end-to-end tests: Daphne and a Celery worker on the test database
+(PostgreSQL) and Redis, driven with the unmodified `replicate` client.
+
+The data these tests need is created once per session and committed, so the servers can
+see it. pytest-django runs tests without database marks last, after every flush.
+"""
+
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import replicate
+from django.conf import settings
+
+from hosting import processes
+from hosting.redis_clients import sync_client
+from tests.conftest import FIXTURE_MODELS, ZOO, Persona, make_persona
+
+E2E_PAGE_SIZE = 5
+
+
+def _server_env(port: int) -> dict[str, str]:
+    database = settings.DATABASES["default"]
+    database_url = f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "hosting.settings_test",
+        "DATABASE_URL": database_url,
+        "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+        "PREDICTIONS_PAGE_SIZE": str(E2E_PAGE_SIZE),
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+@dataclass
+class Platform:
+    url: str
+    alice: Persona
+    bob: Persona
+    versions: dict[str, str]
+    worker: subprocess.Popen
+    log_dir: Path
+
+    def client(self, persona: Persona | None = None, token: str | None = None) -> replicate.Client:
+        return replicate.Client(api_token=token or (persona or self.alice).plaintext, base_url=self.url)
+
+
+def _push(directory: Path, ref: str, visibility: str = "private") -> str:
+    from django.core.management import call_command
+    from io import StringIO
+
+    out = StringIO()
+    call_command("push", str(directory), ref, visibility=visibility, stdout=out)
+    return out.getvalue().strip().rsplit(":", 1)[1]
+
+
+@pytest.fixture(scope="session")
+def platform(django_db_setup, django_db_blocker, tmp_path_factory):
+    log_dir = tmp_path_factory.mktemp("e2e-logs")
+    sync_client().flushdb()
+    with django_db_blocker.unblock():
+        alice, bob = make_persona("alice"), make_persona("bob")
+        versions = {
+            "echo": _push(ZOO / "echo", "alice/echo"),
+            "tokens": _push(ZOO / "tokens", "alice/tokens"),
+            "fails": _push(FIXTURE_MODELS / "fails", "alice/fails"),
+            "sleeper": _push(FIXTURE_MODELS / "sleeper", "alice/sleeper"),
+            "chatty": _push(FIXTURE_MODELS / "chatty", "alice/chatty"),
+            "crasher": _push(FIXTURE_MODELS / "crasher", "alice/crasher"),
+        }
+    port = processes.free_port()
+    env = _server_env(port)
+    daphne = processes.start_daphne(host="127.0.0.1", port=port, env=env, output=(log_dir / "daphne.log").open("ab"))
+    worker = processes.start_worker(queues="cpu", env=env, output=(log_dir / "worker.log").open("ab"))
+    try:
+        processes.wait_for_http(f"http://127.0.0.1:{port}/v1/hardware", daphne)
+        platform = Platform(url=f"http://127.0.0.1:{port}", alice=alice, bob=bob, versions=versions,
+                            worker=worker, log_dir=log_dir)
+        # The first prediction also proves the worker is consuming its queue.
+        assert platform.client().run("alice/echo", input={"text": "ready"}) == "ready"
+        yield platform
+    finally:
+        processes.stop(worker)
+        processes.stop(daphne)
+        for log in sorted(log_dir.iterdir()):
+            text = log.read_text(errors="replace")
+            if "Traceback" in text:
+                print(f"--- {log.name} ---\n{text[-5000:]}")

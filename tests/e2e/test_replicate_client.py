@@ -1,0 +1,173 @@
+"""The unmodified `replicate` client against real Daphne + Celery + PostgreSQL + Redis."""
+
+import time
+
+import pytest
+from replicate.exceptions import ModelError, ReplicateError
+
+pytestmark = pytest.mark.e2e
+
+
+def wait_until_running(prediction, timeout=30):
+    """Until predict() itself has started (its first log line has been saved)."""
+    deadline = time.monotonic() + timeout
+    while "sleeping" not in (prediction.logs or ""):
+        assert time.monotonic() < deadline, f"still {prediction.status} with logs {prediction.logs!r}"
+        time.sleep(0.05)
+        prediction.reload()
+    return prediction
+
+
+def wait_for_status(prediction, statuses, timeout=30):
+    deadline = time.monotonic() + timeout
+    while prediction.status not in statuses:
+        assert time.monotonic() < deadline, f"still {prediction.status}"
+        time.sleep(0.05)
+        prediction.reload()
+    return prediction
+
+
+def test_run_by_model_name_returns_the_output(platform):
+    assert platform.client().run("alice/echo", input={"text": "hello hearth"}) == "hello hearth"
+
+
+def test_run_by_version_fetches_the_version_and_returns_the_output(platform):
+    ref = f"alice/echo:{platform.versions['echo']}"
+    assert platform.client().run(ref, input={"text": "pinned"}) == "pinned"
+
+
+def test_run_of_an_iterator_model_returns_every_token(platform):
+    output = platform.client().run("alice/tokens", input={"text": "one two three"})
+    assert "".join(output) == "one two three"
+    ref = f"alice/tokens:{platform.versions['tokens']}"
+    assert "".join(platform.client().run(ref, input={"text": "four five"})) == "four five"
+
+
+def test_create_wait_and_reload(platform):
+    client = platform.client()
+    prediction = client.predictions.create(version=platform.versions["chatty"], input={"n": 7})
+    assert prediction.status == "starting"
+    prediction.wait()
+    assert prediction.status == "succeeded"
+    assert prediction.output == 7
+    assert prediction.logs.splitlines() == ["to stdout", "to stderr", "from the C level"]
+    assert prediction.metrics["predict_time"] > 0
+    assert prediction.metrics["total_time"] >= prediction.metrics["predict_time"]
+    reloaded = client.predictions.get(prediction.id)
+    assert (reloaded.status, reloaded.output, reloaded.model) == ("succeeded", 7, "alice/chatty")
+    assert reloaded.completed_at and reloaded.started_at
+
+
+def test_create_by_model_and_wait(platform):
+    prediction = platform.client().models.predictions.create(model="alice/echo", input={"text": "async"})
+    prediction.wait()
+    assert (prediction.status, prediction.output) == ("succeeded", "async")
+
+
+def test_setup_runs_once_per_warm_runner(platform):
+    client = platform.client()
+    first = client.predictions.create(version=platform.versions["chatty"], input={"n": 1})
+    first.wait()
+    second = client.predictions.create(version=platform.versions["chatty"], input={"n": 1})
+    second.wait()
+    # setup() sets setup_calls = 1; a second setup() in the same runner would not change
+    # it, so check the metric instead: only a cold boot records setup time.
+    assert second.metrics["cold_boot"] is False
+    assert "setup_time" not in second.metrics
+
+
+def test_a_failing_model_raises_model_error_with_its_message(platform):
+    with pytest.raises(ModelError) as raised:
+        platform.client().run("alice/fails", input={"reason": "out of cheese"})
+    assert raised.value.prediction.error == "out of cheese"
+    assert "about to fail" in raised.value.prediction.logs
+    assert raised.value.prediction.status == "failed"
+
+
+def test_cancel_a_running_prediction(platform):
+    client = platform.client()
+    prediction = client.predictions.create(version=platform.versions["sleeper"], input={"seconds": 60})
+    wait_until_running(prediction)
+    started = time.monotonic()
+    prediction.cancel()
+    wait_for_status(prediction, {"canceled"}, timeout=10)
+    assert time.monotonic() - started < 8
+    assert "sleeping" in prediction.logs
+    # The runner survives a cancel and serves the next prediction.
+    assert client.run("alice/echo", input={"text": "still here"}) == "still here"
+
+
+def test_cancel_a_queued_prediction_never_runs_it(platform):
+    client = platform.client()
+    blocker = client.predictions.create(version=platform.versions["sleeper"], input={"seconds": 60})
+    wait_for_status(blocker, {"processing"})
+    queued = client.predictions.create(version=platform.versions["chatty"], input={"n": 2})
+    queued.cancel()
+    assert queued.status == "canceled"
+    blocker.cancel()
+    wait_for_status(blocker, {"canceled"})
+    queued.reload()
+    assert (queued.status, queued.started_at, queued.output) == ("canceled", None, None)
+
+
+def test_list_predictions_paginates_newest_first(platform):
+    client = platform.client()
+    ids = []
+    for index in range(7):
+        prediction = client.predictions.create(version=platform.versions["echo"], input={"text": str(index)})
+        ids.append(prediction.id)
+    first = client.predictions.list()
+    assert len(first.results) == 5
+    assert [p.id for p in first.results[:5]] == ids[::-1][:5]
+    assert first.next and first.next.startswith(platform.url)
+    second = client.predictions.list(first.next)
+    assert second.results[:2] and [p.id for p in second.results[:2]] == ids[::-1][5:7]
+
+
+def test_models_get_and_versions_list(platform):
+    client = platform.client()
+    model = client.models.get("alice/echo")
+    assert (model.owner, model.name, model.visibility) == ("alice", "echo", "private")
+    assert model.latest_version.id == platform.versions["echo"]
+    versions = model.versions.list()
+    assert [v.id for v in versions] == [platform.versions["echo"]]
+    schema = versions[0].openapi_schema["components"]["schemas"]
+    assert schema["Input"]["properties"]["text"]["default"] == "hello"
+    assert model.versions.get(platform.versions["echo"]).cog_version
+
+
+def test_a_bad_token_is_a_401_replicate_error(platform):
+    with pytest.raises(ReplicateError) as raised:
+        platform.client(token="r8_" + "x" * 37).run("alice/echo", input={})
+    assert raised.value.status == 401
+    assert raised.value.title == "Unauthenticated"
+
+
+def test_another_tenant_gets_404_on_everything_of_alice(platform):
+    alice, bob = platform.client(), platform.client(platform.bob)
+    prediction = alice.predictions.create(version=platform.versions["echo"], input={"text": "mine"})
+    prediction.wait()
+    for call in (
+        lambda: bob.predictions.get(prediction.id),
+        lambda: bob.predictions.cancel(prediction.id),
+        lambda: bob.models.get("alice/echo"),
+        lambda: bob.models.get("alice/echo").versions.list(),
+        lambda: bob.run("alice/echo", input={}),
+    ):
+        with pytest.raises(ReplicateError) as raised:
+            call()
+        assert raised.value.status == 404
+    with pytest.raises(ReplicateError) as raised:
+        bob.predictions.create(version=platform.versions["echo"], input={})
+    assert raised.value.status == 422
+    assert bob.predictions.list().results == []
+    assert alice.predictions.get(prediction.id).status == "succeeded"
+
+
+def test_a_crashing_runner_fails_only_its_prediction_and_is_replaced(platform):
+    client = platform.client()
+    with pytest.raises(ModelError) as raised:
+        client.run("alice/crasher", input={"crash": True})
+    assert "exited unexpectedly" in raised.value.prediction.error
+    assert platform.worker.poll() is None  # the worker itself lives on
+    assert client.run("alice/crasher", input={"crash": False}) == "alive"

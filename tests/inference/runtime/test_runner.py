@@ -1,0 +1,524 @@
+"""The runner against real child processes, each test with a tiny predictor of its own."""
+
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from inference.runtime.runner import Runner, RunnerSetupError
+
+REF = "predict.py:Predictor"
+
+
+@pytest.fixture
+def make_project(tmp_path):
+    def make(source: str, **files: str) -> Path:
+        project = tmp_path / f"model{len(list(tmp_path.iterdir()))}"
+        project.mkdir()
+        (project / "predict.py").write_text(textwrap.dedent(source))
+        (project / "cog.yaml").write_text(f'predict: "{REF}"\n')
+        for name, text in files.items():
+            (project / name).write_text(textwrap.dedent(text))
+        return project
+
+    return make
+
+
+@pytest.fixture
+def start(make_project):
+    runners = []
+
+    def start(source: str, files: dict[str, str] | None = None, **kwargs) -> Runner:
+        runner = Runner.start(project_dir=make_project(source, **(files or {})), predictor_ref=REF, **kwargs)
+        runners.append(runner)
+        return runner
+
+    yield start
+    for runner in runners:
+        runner.stop()
+
+
+def cancel_later(runner: Runner, prediction_id: str, delay: float) -> None:
+    threading.Timer(delay, runner.cancel, [prediction_id]).start()
+
+
+SLEEPER = """
+    import time
+    from cog import BasePredictor
+
+    class Predictor(BasePredictor):
+        def predict(self, seconds: float) -> str:
+            time.sleep(seconds)
+            return "slept"
+"""
+
+
+def test_echo(start):
+    runner = start("""
+        from cog import BasePredictor
+
+        class Predictor(BasePredictor):
+            def predict(self, text: str) -> str:
+                return text
+    """)
+
+    result = runner.predict(prediction_id="p1", input={"text": "hello"})
+
+    assert (result.status, result.output, result.error) == ("succeeded", "hello", None)
+    assert result.predict_time >= 0
+    assert runner.boot_time >= runner.setup_time >= 0
+
+
+def test_setup_runs_once_and_the_runner_stays_warm(start):
+    runner = start("""
+        import os
+        from cog import BasePredictor
+
+        class Predictor(BasePredictor):
+            def setup(self):
+                print("loading weights")
+                self.setups = getattr(self, "setups", 0) + 1
+                self.predictions = 0
+
+            def predict(self) -> list:
+                self.predictions += 1
+                return [self.setups, self.predictions, os.getpid()]
+    """)
+
+    outputs = [runner.predict(prediction_id=f"p{i}", input={}).output for i in range(3)]
+
+    assert outputs == [[1, 1, runner.pid], [1, 2, runner.pid], [1, 3, runner.pid]]
+    assert runner.setup_logs == "loading weights\n"
+
+
+def test_stdout_stderr_and_fd_writes_reach_the_logs_in_order_before_done(start):
+    runner = start("""
+        import os, subprocess, sys
+        from cog import BasePredictor
+
+        class Predictor(BasePredictor):
+            def predict(self) -> str:
+                print("one")
+                print("two", file=sys.stderr)
+                os.write(1, b"three\\n")
+                print("four")
+                os.write(2, b"five\\n")
+                subprocess.run(["echo", "six"], check=True)
+                sys.stdout.write("no newline")
+                return "ok"
+    """)
+    seen = []
+
+    result = runner.predict(prediction_id="p1", input={}, on_log=seen.append)
+
+    expected = "one\ntwo\nthree\nfour\nfive\nsix\nno newline"
+    assert result.logs == expected
+    assert "".join(seen) == expected
+    # The next prediction's logs hold nothing of this one.
+    assert runner.predict(prediction_id="p2", input={}).logs == expected
+
+
+def test_iterator_output_is_streamed_item_by_item(start):
+    runner = start("""
+        import time
+        from typing import Iterator
+        from cog import BasePredictor
+
+        class Predictor(BasePredictor):
+            def predict(self, n: int) -> Iterator[int]:
+                for i in range(n):
+                    yield i
+                    time.sleep(0.2)
+    """)
+    arrivals = []
+
+    result = runner.predict(
+        prediction_id="p1", input={"n": 3}, on_output=lambda item: arrivals.append((time.monotonic(), item))
+    )
+    returned = time.monotonic()
+
+    assert (result.status, result.output) == ("succeeded", [0, 1, 2])
+    assert [item for _, item in arrivals] == [0, 1, 2]
+    assert returned - arrivals[0][0] > 0.4  # the first item came while the rest were still being made
+
+
+def test_concatenate_iterator(start):
+    runner = start("""
+        from cog import BasePredictor, ConcatenateIterator
+
+        class Predictor(BasePredictor):
+            def predict(self, prompt: str) -> ConcatenateIterator[str]:
+                for token in prompt.split():
+                    yield token + " "
+    """)
+    tokens = []
+
+    result = runner.predict(prediction_id="p1", input={"prompt": "to be or"}, on_output=tokens.append)
+
+    assert result.output == tokens == ["to ", "be ", "or "]
+
+
+def test_async_setup_and_predict(start):
+    runner = start("""
+        import asyncio
+        from cog import BasePredictor
+
+        class Predictor(BasePredictor):
+            async def setup(self):
+                await asyncio.sleep(0.01)
+                self.prefix = "async:"
+
+            async def predict(self, text: str) -> str:
+                await asyncio.sleep(0.01)
+                return self.prefix + text
+    """)
+
+    outputs = [runner.predict(prediction_id=f"p{i}", input={"text": str(i)}).output for i in range(2)]
+
+    assert outputs == ["async:0", "async:1"]
+
+
+def test_async_iterator_output(start):
+    runner = start("""
+        import asyncio
+        from cog import AsyncConcatenateIterator, BasePredictor
+
+        class Predictor(BasePredictor):
+            async def predict(self) -> AsyncConcatenateIterator[str]:
+                for token in ["a", "b"]:
+                    await asyncio.sleep(0.01)
+                    print("token", token)
+                    yield token
+    """)
+    items = []
+
+    result = runner.predict(prediction_id="p1", input={}, on_output=items.append)
+
+    assert result.output == items == ["a", "b"]
+    assert result.logs == "token a\ntoken b\n"
+
+
+def test_exception_fails_the_prediction_and_the_runner_carries_on(start):
+    runner = start("""
+        from cog import BasePredictor
+
+        class Predictor(BasePredictor):
+            def predict(self, message: str) -> str:
+                if message:
+                    raise ValueError(message)
+                raise RuntimeError()
+    """)
+
+    result = runner.predict(prediction_id="p1", input={"message": "bad input"})
+    unnamed = runner.predict(prediction_id="p2", input={"message": ""})
+
+    assert (result.status, result.error) == ("failed", "bad input")
+    assert "Traceback" in result.logs and "ValueError: bad input" in result.logs
+    assert (unnamed.status, unnamed.error) == ("failed", "RuntimeError")
+    assert runner.is_alive()
+
+
+def test_setup_failure_raises_with_the_logs(make_project):
+    project = make_project("""
+        from cog import BasePredictor
+
+        class Predictor(BasePredictor):
+            def setup(self):
+                print("looking for weights")
+                raise FileNotFoundError("weights missing")
+
+            def predict(self) -> str:
+                return ""
+    """)
+
+    with pytest.raises(RunnerSetupError, match="weights missing") as raised:
+        Runner.start(project_dir=project, predictor_ref=REF)
+
+    assert raised.value.logs.startswith("looking for weights\nTraceback")
+    assert "FileNotFoundError: weights missing" in raised.value.logs
+
+
+def test_import_error_is_a_setup_failure(make_project):
+    project = make_project("import not_installed_anywhere\n")
+
+    with pytest.raises(RunnerSetupError, match="not_installed_anywhere") as raised:
+        Runner.start(project_dir=project, predictor_ref=REF)
+
+    assert "ModuleNotFoundError" in raised.value.logs
+
+
+def test_child_dying_in_setup(make_project):
+    project = make_project("""
+        import os
+        from cog import BasePredictor
+
+        class Predictor(BasePredictor):
+            def setup(self):
+                print("allocating", flush=True)
+                os._exit(3)
+
+            def predict(self) -> str:
+                return ""
+    """)
+
+    with pytest.raises(RunnerSetupError, match=r"exited during setup \(exit code 3\)"):
+        Runner.start(project_dir=project, predictor_ref=REF)
+
+
+def test_setup_timeout(make_project):
+    project = make_project("""
+        import time
+        from cog import BasePredictor
+
+        class Predictor(BasePredictor):
+            def setup(self):
+                time.sleep(30)
+
+            def predict(self) -> str:
+                return ""
+    """)
+
+    started = time.monotonic()
+    with pytest.raises(RunnerSetupError, match="Setup timed out after 0.5 s"):
+        Runner.start(project_dir=project, predictor_ref=REF, setup_timeout=0.5)
+    assert time.monotonic() - started < 2
+
+
+@pytest.mark.parametrize(
+    ("death", "error"),
+    [
+        ("os._exit(3)", "Runner process exited unexpectedly (exit code 3)"),
+        ("os.kill(os.getpid(), signal.SIGKILL)", "Runner process exited unexpectedly (signal 9)"),
+    ],
+)
+def test_child_dying_mid_prediction_fails_it(start, death, error):
+    runner = start(f"""
+        import os, signal
+        from cog import BasePredictor
+
+        class Predictor(BasePredictor):
+            def predict(self) -> str:
+                {death}
+    """)
+
+    result = runner.predict(prediction_id="p1", input={})
+
+    assert (result.status, result.error) == ("failed", error)
+    assert not runner.is_alive()
+    after = runner.predict(prediction_id="p2", input={})
+    assert (after.status, after.error) == ("failed", "Runner process is not running")
+
+
+def test_cancel_interrupts_a_sync_predictor_which_keeps_serving(start):
+    runner = start("""
+        import time
+        from cog import BasePredictor, CancelationException
+
+        class Predictor(BasePredictor):
+            def predict(self, seconds: float) -> str:
+                try:
+                    time.sleep(seconds)
+                except CancelationException:
+                    print("cleaning up")
+                    raise
+                return "slept"
+    """)
+    cancel_later(runner, "p1", 0.3)
+
+    started = time.monotonic()
+    result = runner.predict(prediction_id="p1", input={"seconds": 30})
+
+    assert result.status == "canceled"
+    assert time.monotonic() - started < 1
+    assert result.logs == "cleaning up\n"
+    assert runner.predict(prediction_id="p2", input={"seconds": 0}).output == "slept"
+
+
+def test_cancel_stops_a_sync_iterator(start):
+    runner = start("""
+        import time
+        from typing import Iterator
+        from cog import BasePredictor
+
+        class Predictor(BasePredictor):
+            def predict(self) -> Iterator[int]:
+                for i in range(1000):
+                    yield i
+                    time.sleep(0.1)
+    """)
+    cancel_later(runner, "p1", 0.35)
+
+    result = runner.predict(prediction_id="p1", input={})
+
+    assert result.status == "canceled"
+    assert runner.is_alive()
+
+
+def test_cancel_cancels_an_async_predictor(start):
+    runner = start("""
+        import asyncio
+        from cog import BasePredictor
+
+        class Predictor(BasePredictor):
+            async def predict(self, seconds: float) -> str:
+                try:
+                    await asyncio.sleep(seconds)
+                except asyncio.CancelledError:
+                    print("task cancelled")
+                    raise
+                return "slept"
+    """)
+    cancel_later(runner, "p1", 0.3)
+
+    started = time.monotonic()
+    result = runner.predict(prediction_id="p1", input={"seconds": 30})
+
+    assert (result.status, result.logs) == ("canceled", "task cancelled\n")
+    assert time.monotonic() - started < 1
+    assert runner.predict(prediction_id="p2", input={"seconds": 0}).output == "slept"
+
+
+def test_predictor_ignoring_cancel_is_killed_after_the_grace_period(start):
+    runner = start(
+        """
+        import time
+        from cog import BasePredictor, CancelationException
+
+        class Predictor(BasePredictor):
+            def predict(self) -> str:
+                try:
+                    time.sleep(30)
+                except CancelationException:
+                    time.sleep(30)
+                return "stubborn"
+        """,
+        cancel_grace=0.5,
+    )
+    cancel_later(runner, "p1", 0.2)
+
+    started = time.monotonic()
+    result = runner.predict(prediction_id="p1", input={})
+
+    assert result.status == "canceled"
+    assert 0.6 < time.monotonic() - started < 2
+    assert not runner.is_alive()
+
+
+def test_cancel_before_predict_means_it_never_runs(start):
+    runner = start(SLEEPER)
+
+    runner.cancel("p1")
+    result = runner.predict(prediction_id="p1", input={"seconds": 30})
+
+    assert result.status == "canceled"
+    assert runner.predict(prediction_id="p2", input={"seconds": 0}).output == "slept"
+
+
+def test_timeout_kills_the_runner(start):
+    runner = start(SLEEPER)
+
+    started = time.monotonic()
+    result = runner.predict(prediction_id="p1", input={"seconds": 30}, timeout=0.5)
+
+    assert (result.status, result.error) == ("failed", "Prediction timed out after 0.5 s")
+    assert time.monotonic() - started < 1.5
+    assert not runner.is_alive()
+
+
+def test_secret_and_path_inputs_are_wrapped(start, tmp_path):
+    runner = start("""
+        from typing import Optional
+        from cog import BasePredictor, Input, Path, Secret
+
+        class Predictor(BasePredictor):
+            def predict(
+                self,
+                token: Secret,
+                image: Path,
+                extra: Optional[list[Path]] = Input(default=None),
+                repeat: int = Input(default=2),
+            ) -> dict:
+                return {
+                    "token": [type(token).__name__, str(token), token.get_secret_value()],
+                    "image": [type(image).__name__, image.read_text() * repeat],
+                    "extra": [type(p).__name__ for p in extra or []],
+                }
+    """)
+    image = tmp_path / "image.txt"
+    image.write_text("pixels")
+
+    result = runner.predict(
+        prediction_id="p1", input={"token": "s3cret", "image": str(image), "extra": [str(image)]}
+    )
+    url = runner.predict(prediction_id="p2", input={"token": "s3cret", "image": "https://example.com/cat.png"})
+
+    assert result.output == {
+        "token": ["Secret", "**********", "s3cret"],
+        "image": ["Path", "pixelspixels"],
+        "extra": ["Path"],
+    }
+    assert url.status == "failed" and "'image' is a URL" in url.error
+
+
+def test_path_and_base_model_outputs(start):
+    runner = start("""
+        from typing import Iterator
+        from cog import BaseModel, BasePredictor, Path
+
+        class Output(BaseModel):
+            text: str
+            score: float
+            file: Path
+
+        class Predictor(BasePredictor):
+            def predict(self) -> Output:
+                Path("out.txt").write_text("hello")
+                return Output(text="hi", score=0.5, file=Path("out.txt"))
+    """)
+
+    result = runner.predict(prediction_id="p1", input={})
+
+    assert result.output == {"text": "hi", "score": 0.5, "file": "data:text/plain;base64,aGVsbG8="}
+
+
+def test_unserialisable_output_fails_the_prediction(start):
+    runner = start("""
+        from cog import BasePredictor
+
+        class Predictor(BasePredictor):
+            def predict(self) -> dict:
+                return {"value": object()}
+    """)
+
+    result = runner.predict(prediction_id="p1", input={})
+
+    assert (result.status, result.error) == ("failed", "Cannot return a value of type object")
+
+
+def test_a_model_with_its_own_inference_module(start):
+    # Model repositories often have an inference.py; our package of that name must not shadow it.
+    runner = start(
+        """
+        import subprocess, sys
+        from cog import BasePredictor
+        from inference import generate
+
+        class Predictor(BasePredictor):
+            def predict(self) -> list:
+                child = [sys.executable, "-c", "import inference; print(inference.generate())"]
+                return [generate(), subprocess.run(child, capture_output=True, text=True).stdout]
+        """,
+        files={"inference.py": "def generate():\n    return 'theirs'\n"},
+    )
+
+    assert runner.predict(prediction_id="p1", input={}).output == ["theirs", "theirs\n"]
+
+
+def test_stop(start):
+    runner = start(SLEEPER)
+
+    runner.stop()
+
+    assert not runner.is_alive()
