@@ -76,6 +76,16 @@ def platform_latencies(client, n: int) -> list[float]:
     return samples
 
 
+def create_only_latencies(client, version: str, n: int) -> list[float]:
+    """The web half alone: authenticate, validate, insert, enqueue; no waiting."""
+    samples = []
+    for _ in range(n):
+        started = time.perf_counter()
+        client.predictions.create(version=version, input={"text": "x"})
+        samples.append(time.perf_counter() - started)
+    return samples
+
+
 def throughput(make_client, concurrency: int, total: int) -> float:
     clients = [make_client() for _ in range(concurrency)]
     per_client = total // concurrency
@@ -120,10 +130,13 @@ def main() -> None:
         platform_latencies(client, 30)  # warm-up: boots the runner, fills pools and caches
         platform = percentiles(platform_latencies(client, args.n))
         local = percentiles(in_process_latencies(args.n))
+        version = client.models.get("bench/echo").latest_version.id
+        create_only = percentiles(create_only_latencies(client, version, args.n))
         print(f"echo model, {args.n} sequential sync predictions (replicate.run, Prefer: wait), {args.workers} worker(s)")
         print(f"  through Hearth : {fmt(platform)}")
         print(f"  in-process     : {fmt(local)}")
         print(f"  overhead       : {fmt({k: platform[k] - local[k] for k in platform})}")
+        print(f"  create, no wait: {fmt(create_only)}   (web half only)")
         for concurrency in (1, 4, 16):
             rate = throughput(make_client, concurrency, args.throughput_total)
             print(f"  throughput at concurrency {concurrency:2d}: {rate:7.1f} predictions/s")

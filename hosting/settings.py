@@ -38,6 +38,9 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
+# The /v1 API is served with this shorter stack (hosting.asgi.ApiASGIHandler).
+API_MIDDLEWARE = ["django.middleware.security.SecurityMiddleware"]
+
 ROOT_URLCONF = "hosting.urls"
 ASGI_APPLICATION = "hosting.asgi.application"
 APPEND_SLASH = False

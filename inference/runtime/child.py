@@ -63,10 +63,9 @@ class LogPump:
         self._channel = channel
         self._marker = b"\0hearth-log-marker-" + os.urandom(8).hex().encode() + b"\0"
         self._reached = threading.Event()
-        self._read_fd, write_fd = os.pipe()
-        os.dup2(write_fd, 1)
-        os.dup2(write_fd, 2)
-        os.close(write_fd)
+        self._read_fd, self._marker_fd = os.pipe()
+        os.dup2(self._marker_fd, 1)
+        os.dup2(self._marker_fd, 2)
         for stream in (sys.stdout, sys.stderr):
             # Line buffering keeps prints to stdout and stderr in the order they were made.
             stream.reconfigure(line_buffering=True)
@@ -76,12 +75,14 @@ class LogPump:
         """Return once everything written to stdout/stderr so far has been sent.
 
         The marker goes through the same pipe, so when the pump reaches it every earlier
-        write, whoever made it, is already out.
+        write, whoever made it, is already out. It is written through a descriptor of our
+        own because the model may have pointed fds 1 and 2 elsewhere for a while (as
+        cog.suppress_output does).
         """
         sys.stdout.flush()
         sys.stderr.flush()
         self._reached.clear()
-        os.write(1, self._marker)
+        os.write(self._marker_fd, self._marker)
         self._reached.wait()
 
     def _pump(self) -> None:
@@ -156,7 +157,7 @@ class Server:
         self._fn = fn
         self._is_async = inspect.iscoroutinefunction(declared) or inspect.isasyncgenfunction(declared)
         self._params = inspect.signature(fn).parameters
-        self._hints = _type_hints(declared)
+        self._hints = typing.get_type_hints(declared)  # resolvable: the schema needed them too
         returns = self._hints.get("return")
         returns = typing.get_origin(returns) or returns
         self._declares_stream = isinstance(returns, type) and issubclass(returns, (Iterator, AsyncIterator))
@@ -287,15 +288,6 @@ class Server:
             for item in result:
                 self._send_output(prediction_id, item)
         return None, True
-
-
-def _type_hints(fn: Any) -> dict[str, Any]:
-    try:
-        return typing.get_type_hints(fn)
-    except Exception:
-        # An annotation that does not resolve should not stop a model Cog itself would run;
-        # its inputs just go in unconverted.
-        return {}
 
 
 def _hand_imports_to_the_model(project_dir: Path) -> None:

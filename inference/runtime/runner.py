@@ -113,7 +113,11 @@ class Runner:
             parent_sock.close()
             raise RunnerSetupError(f"Could not start the runner process: {exc}") from exc
         runner = cls(proc, Channel(parent_sock.detach()), cancel_grace)
-        runner._await_ready(started, setup_timeout)
+        try:
+            runner._await_ready(started, setup_timeout)
+        except BaseException:
+            runner._kill()
+            raise
         return runner
 
     def _await_ready(self, started: float, setup_timeout: float | None) -> None:
@@ -122,7 +126,6 @@ class Runner:
         while True:
             wait = _POLL_SLICE if deadline is None else min(_POLL_SLICE, deadline - time.monotonic())
             if wait <= 0:
-                self._kill()
                 raise RunnerSetupError(f"Setup timed out after {setup_timeout:g} s", "".join(logs))
             try:
                 message = self._receive(wait)
@@ -139,7 +142,6 @@ class Runner:
                 self.setup_logs = "".join(logs)
                 return
             elif kind == protocol.SETUP_FAILED:
-                self.stop()
                 raise RunnerSetupError(f"Setup failed: {message['error']}", "".join(logs))
 
     def predict(
@@ -154,8 +156,9 @@ class Runner:
         """Run one prediction, calling on_log/on_output from this thread as pieces arrive.
 
         on_output gets the items of iterator outputs; a plain output only comes back in the
-        result. If a callback raises, the child is killed (its stream can't be trusted any
-        more) and the exception propagates.
+        result. If a callback raises (or the worker interrupts this call), the child is
+        killed, because it is mid-prediction and its stream cannot be picked up again, and
+        the exception propagates.
         """
         with self._lock:
             if self._active is not None:
@@ -167,6 +170,9 @@ class Runner:
             if canceled_early:
                 return PredictionResult("canceled", None, None, "", 0.0)
             return self._predict(prediction_id, input, on_log, on_output, timeout)
+        except BaseException:
+            self._kill()
+            raise
         finally:
             with self._lock:
                 self._active = None
@@ -208,19 +214,15 @@ class Runner:
                 if message is None or message.get("id") != prediction_id:
                     continue  # stray logs written between predictions have no id
                 kind = message["type"]
-                try:
-                    if kind == protocol.LOG:
-                        logs.append(message["text"])
-                        if on_log is not None:
-                            on_log(message["text"])
-                    elif kind == protocol.OUTPUT:
-                        outputs.append(message["value"])
-                        if on_output is not None:
-                            on_output(message["value"])
-                except BaseException:
-                    self._kill()
-                    raise
-                if kind in (protocol.DONE, protocol.FAILED, protocol.CANCELED):
+                if kind == protocol.LOG:
+                    logs.append(message["text"])
+                    if on_log is not None:
+                        on_log(message["text"])
+                elif kind == protocol.OUTPUT:
+                    outputs.append(message["value"])
+                    if on_output is not None:
+                        on_output(message["value"])
+                elif kind in (protocol.DONE, protocol.FAILED, protocol.CANCELED):
                     return self._result(message, outputs, "".join(logs))
         except _ChildGone as gone:
             return ended("failed", f"Runner process exited unexpectedly ({gone})")

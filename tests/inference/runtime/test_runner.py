@@ -1,5 +1,8 @@
 """The runner against real child processes, each test with a tiny predictor of its own."""
 
+import os
+import subprocess
+import sys
 import textwrap
 import threading
 import time
@@ -118,6 +121,26 @@ def test_stdout_stderr_and_fd_writes_reach_the_logs_in_order_before_done(start):
     assert "".join(seen) == expected
     # The next prediction's logs hold nothing of this one.
     assert runner.predict(prediction_id="p2", input={}).logs == expected
+
+
+def test_a_model_that_redirects_its_own_output_still_finishes(start):
+    runner = start("""
+        import os
+        from cog import BasePredictor
+
+        class Predictor(BasePredictor):
+            def predict(self) -> str:
+                print("before")
+                null = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(null, 1)
+                os.dup2(null, 2)
+                print("into the void")
+                return "ok"
+    """)
+
+    result = runner.predict(prediction_id="p1", input={})
+
+    assert (result.status, result.logs) == ("succeeded", "before\n")
 
 
 def test_iterator_output_is_streamed_item_by_item(start):
@@ -430,13 +453,14 @@ def test_timeout_kills_the_runner(start):
 def test_secret_and_path_inputs_are_wrapped(start, tmp_path):
     runner = start("""
         from typing import Optional
-        from cog import BasePredictor, Input, Path, Secret
+        from cog import BasePredictor, File, Input, Path, Secret
 
         class Predictor(BasePredictor):
             def predict(
                 self,
                 token: Secret,
                 image: Path,
+                document: Optional[File] = None,
                 extra: Optional[list[Path]] = Input(default=None),
                 repeat: int = Input(default=2),
             ) -> dict:
@@ -444,13 +468,15 @@ def test_secret_and_path_inputs_are_wrapped(start, tmp_path):
                     "token": [type(token).__name__, str(token), token.get_secret_value()],
                     "image": [type(image).__name__, image.read_text() * repeat],
                     "extra": [type(p).__name__ for p in extra or []],
+                    "document": document.read().decode() if document else None,
                 }
     """)
     image = tmp_path / "image.txt"
     image.write_text("pixels")
 
     result = runner.predict(
-        prediction_id="p1", input={"token": "s3cret", "image": str(image), "extra": [str(image)]}
+        prediction_id="p1",
+        input={"token": "s3cret", "image": str(image), "extra": [str(image)], "document": str(image)},
     )
     url = runner.predict(prediction_id="p2", input={"token": "s3cret", "image": "https://example.com/cat.png"})
 
@@ -458,6 +484,7 @@ def test_secret_and_path_inputs_are_wrapped(start, tmp_path):
         "token": ["Secret", "**********", "s3cret"],
         "image": ["Path", "pixelspixels"],
         "extra": ["Path"],
+        "document": "pixels",
     }
     assert url.status == "failed" and "'image' is a URL" in url.error
 
@@ -514,6 +541,43 @@ def test_a_model_with_its_own_inference_module(start):
     )
 
     assert runner.predict(prediction_id="p1", input={}).output == ["theirs", "theirs\n"]
+
+
+def running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+def test_the_child_exits_when_its_worker_dies(make_project):
+    project = make_project(SLEEPER)
+    worker_code = f"""
+        from pathlib import Path
+        from inference.runtime.runner import Runner
+
+        runner = Runner.start(project_dir=Path({str(project)!r}), predictor_ref={REF!r})
+        print(runner.pid, flush=True)
+        runner.predict(prediction_id="p1", input={{"seconds": 30}})
+    """
+    repo_root = Path(__file__).resolve().parents[3]
+    worker = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(worker_code)],
+        stdout=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(repo_root)},
+        text=True,
+    )
+    child_pid = int(worker.stdout.readline())
+
+    worker.kill()
+    worker.wait()
+    worker.stdout.close()
+
+    deadline = time.monotonic() + 2
+    while running(child_pid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not running(child_pid)
 
 
 def test_stop(start):
