@@ -18,7 +18,7 @@ from inference.runtime.schema import (
 )
 
 REPO = Path(__file__).resolve().parents[3]
-EXAMPLE = REPO / ".." / "shared" / "reference" / "cog-schema-example"
+EXAMPLE = REPO / "tests" / "fixtures" / "cog-schema-example"  # copy of shared/reference/cog-schema-example
 
 HEADER = """\
 from typing import Any, AsyncIterator, Dict, Iterator, List, Optional

@@ -13,14 +13,7 @@ from inference.runtime.validation import (
     validate_input,
 )
 
-GOLDEN = (
-    Path(__file__).resolve().parents[3]
-    / ".."
-    / "shared"
-    / "reference"
-    / "cog-schema-example"
-    / "openapi_schema.cog-0.16.12.json"
-)
+GOLDEN = Path(__file__).resolve().parents[2] / "fixtures" / "cog-schema-example" / "openapi_schema.cog-0.16.12.json"
 
 
 @pytest.fixture(scope="module")
