@@ -110,12 +110,7 @@ async def _respond(request: HttpRequest, create, *args) -> HttpResponse:
         prediction = await sync_to_async(create)(identity.account, body, *args)
     except ApiProblem as problem:
         return problem_response(problem)
-    document = prediction_json(
-        prediction,
-        origin=base_url(request),
-        model_name=prediction.model.full_name,
-        version_id=prediction.version.sha256,
-    )
+    document = prediction_json(prediction, origin=base_url(request))
     wait = wait_seconds(request.headers.get("Prefer"))
     response_headers = {}
     if wait:

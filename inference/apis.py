@@ -15,7 +15,7 @@ from inference.serializers import (
     base_url,
     hardware_json,
     model_json,
-    prediction_json_with_relations,
+    prediction_json,
     version_json,
 )
 
@@ -28,7 +28,7 @@ class PredictionListApi(APIView):
             cursor=request.query_params.get("cursor"),
             page_size=settings.PREDICTIONS_PAGE_SIZE,
             page_url=f"{origin}/v1/predictions",
-            render=lambda prediction: prediction_json_with_relations(prediction, origin=origin),
+            render=lambda prediction: prediction_json(prediction, origin=origin),
         )
         return Response(page)
 
@@ -36,14 +36,14 @@ class PredictionListApi(APIView):
 class PredictionDetailApi(APIView):
     def get(self, request, prediction_id: str):
         prediction = selectors.prediction_get(account=request.user, prediction_id=prediction_id)
-        return Response(prediction_json_with_relations(prediction, origin=base_url(request)))
+        return Response(prediction_json(prediction, origin=base_url(request)))
 
 
 class PredictionCancelApi(APIView):
     def post(self, request, prediction_id: str):
         prediction = selectors.prediction_get(account=request.user, prediction_id=prediction_id)
         prediction = services.prediction_cancel(prediction=prediction)
-        return Response(prediction_json_with_relations(prediction, origin=base_url(request)))
+        return Response(prediction_json(prediction, origin=base_url(request)))
 
 
 class ModelDetailApi(APIView):

@@ -8,10 +8,12 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
+from django.core.signing import Signer
 
 from accounts.models import Account
 from billing.models import Hardware
 from inference.models import Model, Prediction, Version
+from inference.runtime.schema import output_is_iterator
 
 
 def base_url(request) -> str:
@@ -38,26 +40,33 @@ def prediction_state_json(prediction: Prediction) -> dict[str, Any]:
     }
 
 
-def prediction_json(prediction: Prediction, *, origin: str, model_name: str, version_id: str) -> dict[str, Any]:
+def prediction_json(prediction: Prediction, *, origin: str) -> dict[str, Any]:
+    """For predictions whose `model.owner` and `version` are loaded."""
     api = f"{origin}/v1/predictions/{prediction.id}"
+    urls = {"get": api, "cancel": f"{api}/cancel", "web": f"{origin}/p/{prediction.id}"}
+    # Only models that yield an iterator stream; `urls` must hold no nulls (replicate-api.md §5.1).
+    if output_is_iterator(prediction.version.openapi_schema):
+        urls["stream"] = stream_url(prediction, origin=origin)
     return {
         "id": prediction.id,
-        "model": model_name,
-        "version": version_id,
+        "model": prediction.model.full_name,
+        "version": prediction.version.sha256,
         "input": prediction.input,
         **prediction_state_json(prediction),
         "source": prediction.source,
         "data_removed": prediction.data_removed,
         "created_at": timestamp(prediction.created_at),
-        "urls": {"get": api, "cancel": f"{api}/cancel", "web": f"{origin}/p/{prediction.id}"},
+        "urls": urls,
     }
 
 
-def prediction_json_with_relations(prediction: Prediction, *, origin: str) -> dict[str, Any]:
-    """For predictions loaded with `select_related("model__owner", "version")`."""
-    return prediction_json(
-        prediction, origin=origin, model_name=prediction.model.full_name, version_id=prediction.version.sha256
-    )
+def stream_url(prediction: Prediction, *, origin: str) -> str:
+    """A capability URL: the JS client fetches streams without an Authorization header."""
+    return f"{origin}/v1/predictions/{prediction.id}/stream?signature={stream_signature(prediction.id)}"
+
+
+def stream_signature(prediction_id: str) -> str:
+    return Signer(salt="hearth.prediction-stream").signature(prediction_id)
 
 
 def version_json(version: Version) -> dict[str, Any]:

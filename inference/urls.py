@@ -4,7 +4,7 @@ from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 
 from hosting.problems import ApiProblem, problem_response
-from inference import api_create, apis
+from inference import api_create, apis, streaming
 
 _prediction_list = apis.PredictionListApi.as_view()
 
@@ -36,6 +36,7 @@ urlpatterns = [
     path("predictions", predictions_collection),
     path("predictions/<str:prediction_id>", apis.PredictionDetailApi.as_view()),
     path("predictions/<str:prediction_id>/cancel", apis.PredictionCancelApi.as_view()),
+    path("predictions/<str:prediction_id>/stream", streaming.prediction_stream),
     path("models/<str:owner>/<str:name>", apis.ModelDetailApi.as_view()),
     path("models/<str:owner>/<str:name>/predictions", model_predictions_collection),
     path("models/<str:owner>/<str:name>/versions", apis.VersionListApi.as_view()),

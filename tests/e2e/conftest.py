@@ -31,6 +31,7 @@ def _server_env(port: int) -> dict[str, str]:
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
         "PREDICTIONS_PAGE_SIZE": str(E2E_PAGE_SIZE),
         "PYTHONUNBUFFERED": "1",
+        "STREAM_KEEPALIVE_SECONDS": "1",
     }
 
 
@@ -69,6 +70,7 @@ def platform(django_db_setup, django_db_blocker, tmp_path_factory):
             "sleeper": _push(FIXTURE_MODELS / "sleeper", "alice/sleeper"),
             "chatty": _push(FIXTURE_MODELS / "chatty", "alice/chatty"),
             "crasher": _push(FIXTURE_MODELS / "crasher", "alice/crasher"),
+            "streamfail": _push(FIXTURE_MODELS / "streamfail", "alice/streamfail"),
         }
     port = processes.free_port()
     env = _server_env(port)
