@@ -18,3 +18,12 @@ DEFAULT_SKUS: list[tuple[str, str, Decimal]] = [
     ("gpu-h100-4x", "4x Nvidia H100 GPU", Decimal("0.006100")),
     ("gpu-h100-8x", "8x Nvidia H100 GPU", Decimal("0.012200")),
 ]
+
+
+def seed_default_hardware(hardware_model) -> None:
+    """Create the SKUs that are missing; prices already set by staff are left alone.
+
+    Takes the model class so the data migration can pass its historical model.
+    """
+    for sku, name, price in DEFAULT_SKUS:
+        hardware_model.objects.get_or_create(sku=sku, defaults={"name": name, "price_per_second": price})

@@ -8,6 +8,7 @@ can answer without another query.
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
 from typing import Any, Literal
 
 from hosting.redis_clients import async_client, sync_client
@@ -43,17 +44,43 @@ def publish_done(prediction_id: str, final_state: dict[str, Any]) -> None:
 
 async def wait_for_done(prediction_id: str, timeout: float) -> dict[str, Any] | None:
     """The final state from the `done` event, or None if it has not come within `timeout` s."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    async for entry in follow(prediction_id, idle_seconds=timeout, until=deadline):
+        if entry is not None and entry[1]["type"] == "done":
+            return json.loads(entry[1]["data"])
+    return None
+
+
+async def follow(
+    prediction_id: str, *, after: str = "0-0", idle_seconds: float = 15.0, until: float | None = None
+) -> AsyncIterator[tuple[str, dict[str, str]] | None]:
+    """Every entry after `after`, as `(entry_id, fields)`, ending with `done`; waits for new ones.
+
+    Yields None whenever `idle_seconds` pass without an entry, so a caller can keep its
+    connection alive. Stops early at loop time `until`, if given.
+    """
     client = async_client()
     key = stream_key(prediction_id)
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    last_id = "0-0"
-    while (remaining := deadline - loop.time()) > 0:
-        block_ms = max(1, int(min(remaining, _BLOCK_SLICE_SECONDS) * 1000))
-        response = await client.xread({key: last_id}, block=block_ms, count=1000)
-        for _stream, entries in response or ():
-            for entry_id, fields in entries:
-                last_id = entry_id
-                if fields["type"] == "done":
-                    return json.loads(fields["data"])
-    return None
+    last_yield = loop.time()
+    while until is None or loop.time() < until:
+        wait = idle_seconds - (loop.time() - last_yield)
+        if until is not None:
+            wait = min(wait, until - loop.time())
+        block_ms = max(1, int(min(_BLOCK_SLICE_SECONDS, wait) * 1000))
+        response = await client.xread({key: after}, block=block_ms, count=500)
+        entries = [entry for _stream, batch in response or () for entry in batch]
+        for entry_id, fields in entries:
+            after = entry_id
+            yield entry_id, fields
+            if fields["type"] == "done":
+                return
+        if entries:
+            last_yield = loop.time()
+        elif loop.time() - last_yield >= idle_seconds:
+            last_yield = loop.time()
+            yield None
+
+
+async def stream_exists(prediction_id: str) -> bool:
+    return bool(await async_client().exists(stream_key(prediction_id)))

@@ -6,7 +6,6 @@ for more. Wire rules the Python client enforces: only `output|logs|error|done` e
 `id:` on every event, multi-line text as several `data:` lines, comments as keepalives.
 """
 
-import asyncio
 import hmac
 import json
 import re
@@ -19,12 +18,10 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 
 from accounts.authentication import aidentity_for_header
 from hosting.problems import ApiProblem, NotAuthenticated, NotFound, problem_response
-from hosting.redis_clients import async_client
 from inference import events
 from inference.models import Prediction
 from inference.serializers import stream_signature
 
-_BLOCK_MILLISECONDS = 4000  # below redis-py's socket timeout, see hosting.redis_clients
 _EVENT_ID = re.compile(r"^\d+-\d+$")
 
 
@@ -67,34 +64,17 @@ def replay_from_database(prediction: Prediction) -> str:
 
 
 async def event_stream(prediction: Prediction, after: str) -> AsyncIterator[str]:
-    client = async_client()
-    key = events.stream_key(prediction.id)
-    if prediction.is_terminal and not await client.exists(key):
+    if prediction.is_terminal and not await events.stream_exists(prediction.id):
         yield replay_from_database(prediction)
         return
-    loop = asyncio.get_running_loop()
-    last_sent = loop.time()
     yield ": stream open\n\n"  # sends the headers now, so the client knows it is connected
-    while True:
-        until_keepalive = settings.STREAM_KEEPALIVE_SECONDS - (loop.time() - last_sent)
-        block = max(1, min(_BLOCK_MILLISECONDS, int(until_keepalive * 1000)))
-        response = await client.xread({key: after}, block=block, count=500)
-        chunk, finished = [], False
-        for _stream, entries in response or ():
-            for entry_id, fields in entries:
-                after = entry_id
-                frame, finished = frames_for_entry(entry_id, fields)
-                chunk.append(frame)
-                if finished:
-                    break
-        if chunk:
-            yield "".join(chunk)
-            last_sent = loop.time()
-        elif loop.time() - last_sent >= settings.STREAM_KEEPALIVE_SECONDS:
+    async for entry in events.follow(prediction.id, after=after, idle_seconds=settings.STREAM_KEEPALIVE_SECONDS):
+        if entry is None:
             yield ": keepalive\n\n"
-            last_sent = loop.time()
-        if finished:
-            return
+            continue
+        frame, _finished = frames_for_entry(*entry)
+        if frame:
+            yield frame
 
 
 async def _visible_prediction(request: HttpRequest, prediction_id: str) -> Prediction:

@@ -9,6 +9,7 @@ from django.test import Client
 from accounts.models import Account, ApiToken
 from accounts.services import token_create, user_create
 from billing.models import Hardware
+from billing.skus import seed_default_hardware
 from inference.models import Model, Version
 
 FIXTURE_MODELS = Path(__file__).parent / "fixtures" / "models"
@@ -72,6 +73,8 @@ def bob(db) -> Persona:
 
 @pytest.fixture
 def cpu(db) -> Hardware:
+    # Transactional tests flush the SKUs the data migration seeded.
+    seed_default_hardware(Hardware)
     return Hardware.objects.get(sku="cpu")
 
 

@@ -2,11 +2,9 @@ from django.db import migrations
 
 
 def seed_hardware(apps, schema_editor):
-    from billing.skus import DEFAULT_SKUS
+    from billing.skus import seed_default_hardware
 
-    Hardware = apps.get_model("billing", "Hardware")
-    for sku, name, price in DEFAULT_SKUS:
-        Hardware.objects.get_or_create(sku=sku, defaults={"name": name, "price_per_second": price})
+    seed_default_hardware(apps.get_model("billing", "Hardware"))
 
 
 class Migration(migrations.Migration):

@@ -14,6 +14,8 @@ import pytest
 import replicate
 from django.conf import settings
 
+from billing.models import Hardware
+from billing.skus import seed_default_hardware
 from hosting import processes
 from hosting.redis_clients import sync_client
 from tests.conftest import FIXTURE_MODELS, ZOO, Persona, make_persona
@@ -62,6 +64,7 @@ def platform(django_db_setup, django_db_blocker, tmp_path_factory):
     log_dir = tmp_path_factory.mktemp("e2e-logs")
     sync_client().flushdb()
     with django_db_blocker.unblock():
+        seed_default_hardware(Hardware)  # flushed by transactional tests that ran before
         alice, bob = make_persona("alice"), make_persona("bob")
         versions = {
             "echo": _push(ZOO / "echo", "alice/echo"),

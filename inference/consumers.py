@@ -1,0 +1,49 @@
+"""The browser's live view of a prediction: the same event log as SSE, over a websocket.
+
+Authenticated by the Django session on connect; only members of the prediction's account
+may watch it (anyone else is refused during the handshake, revealing nothing).
+"""
+
+import asyncio
+import json
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from inference import events
+from inference.models import Prediction
+
+
+@database_sync_to_async
+def _watchable(user, prediction_id: str) -> bool:
+    return Prediction.objects.filter(id=prediction_id, account__members=user).exists()
+
+
+def browser_event(entry_id: str, fields: dict[str, str]) -> dict | None:
+    kind, data = fields["type"], fields["data"]
+    if kind == "start":
+        return None
+    return {"event": kind, "id": entry_id, "data": data if kind == "logs" else json.loads(data)}
+
+
+class PredictionConsumer(AsyncJsonWebsocketConsumer):
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        self.prediction_id = self.scope["url_route"]["kwargs"]["prediction_id"]
+        if user is None or not user.is_authenticated or not await _watchable(user, self.prediction_id):
+            await self.close()
+            return
+        await self.accept()
+        self._relay = asyncio.create_task(self._relay_events())
+
+    async def _relay_events(self) -> None:
+        async for entry in events.follow(self.prediction_id):
+            message = browser_event(*entry) if entry is not None else None
+            if message is not None:
+                await self.send_json(message)
+        await self.close()
+
+    async def disconnect(self, code: int) -> None:
+        relay = getattr(self, "_relay", None)
+        if relay is not None:
+            relay.cancel()

@@ -1,0 +1,210 @@
+"""The built-in text-generation model, run through the real runner as the platform runs it.
+
+No weights can be downloaded here, so the model is a tiny random-weight one built locally
+(zoo/text-generation/tiny_model.py): it talks nonsense, through the real transformers code.
+"""
+
+import importlib.util
+import itertools
+import json
+import re
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from inference.runtime.runner import Runner, RunnerSetupError
+
+PACKAGE = Path(__file__).resolve().parents[2] / "zoo" / "text-generation"
+REF = "predict.py:Predictor"
+PROMPT = "what is a model?"
+_ids = itertools.count()
+
+
+def load_package_module(name: str):
+    # By path: the package's directory name is no Python package name.
+    spec = importlib.util.spec_from_file_location(f"text_generation_{name}", PACKAGE / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    return load_package_module("tiny_model").build(tmp_path_factory.mktemp("tiny-model"))
+
+
+@pytest.fixture(scope="module")
+def runner(model_dir):
+    runner = Runner.start(project_dir=PACKAGE, predictor_ref=REF, env={"HEARTH_TEXT_MODEL": str(model_dir)})
+    yield runner
+    runner.stop()
+
+
+@pytest.fixture(scope="module")
+def local(model_dir):
+    """The same predictor in this process, for what the runner cannot show."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HEARTH_TEXT_MODEL", str(model_dir))
+        predictor = load_package_module("predict").Predictor()
+        predictor.setup()
+    return predictor
+
+
+def generate(runner: Runner, **input):
+    """The result, the arrival time of each streamed chunk, and when predict() returned."""
+    arrivals, chunks = [], []
+
+    def on_output(chunk):
+        arrivals.append(time.monotonic())
+        chunks.append(chunk)
+
+    result = runner.predict(prediction_id=f"p{next(_ids)}", input={"prompt": PROMPT, **input}, on_output=on_output)
+    returned = time.monotonic()
+    assert result.status == "succeeded", result.error
+    assert result.output == chunks
+    return result, arrivals, returned
+
+
+def text(result) -> str:
+    return "".join(result.output)
+
+
+def token_count(local, text: str) -> int:
+    # Exact: the tiny tokenizer is word-level, so every generated token is one word of the text.
+    return len(local.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+def test_setup_logs_device_and_load_time(runner, model_dir):
+    assert re.search(rf"Loaded {re.escape(str(model_dir))} on cpu \(torch.float32\) in \d+\.\d+ s", runner.setup_logs)
+
+
+def test_streams_the_decoded_text_chunk_by_chunk(runner, local):
+    result, arrivals, returned = generate(runner, max_tokens=24, temperature=0)
+
+    assert len(result.output) >= 5
+    assert arrivals[0] < returned
+    inputs = local.tokenizer.apply_chat_template(
+        [{"role": "user", "content": PROMPT}], add_generation_prompt=True, return_dict=True, return_tensors="pt"
+    )
+    ids = local.model.generate(**inputs, max_new_tokens=24, do_sample=False)
+    prompt_length = inputs["input_ids"].shape[-1]
+    assert text(result) == local.tokenizer.decode(ids[0, prompt_length:], skip_special_tokens=True)
+    assert re.search(r"^Generated \d+ tokens in \d+\.\d+ s \(\d+\.\d tokens/s\)$", result.logs, re.M)
+
+
+def test_max_tokens_bounds_the_answer(runner, local):
+    short, _, _ = generate(runner, max_tokens=3, temperature=0)
+    long, _, _ = generate(runner, max_tokens=20, temperature=0)
+
+    assert 0 < token_count(local, text(short)) <= 3
+    assert token_count(local, text(short)) < token_count(local, text(long)) <= 20
+    assert text(long).startswith(text(short))
+
+
+def test_the_same_seed_samples_the_same_text(runner):
+    first, _, _ = generate(runner, max_tokens=16, temperature=1.0, seed=7)
+    again, _, _ = generate(runner, max_tokens=16, temperature=1.0, seed=7)
+    other, _, _ = generate(runner, max_tokens=16, temperature=1.0, seed=8)
+
+    assert text(first) == text(again)
+    assert text(other) != text(first)
+    assert "Using seed: 7" in first.logs
+
+
+def test_greedy_ignores_the_seed(runner):
+    first, _, _ = generate(runner, max_tokens=16, temperature=0, seed=1)
+    second, _, _ = generate(runner, max_tokens=16, temperature=0, seed=2)
+
+    assert text(first) == text(second)
+
+
+def test_a_stop_sequence_ends_the_answer_before_it(runner):
+    full = text(generate(runner, max_tokens=24, temperature=0)[0])
+    words = full.split(" ")
+    # Two words, so the stop sequence spans two streamed chunks.
+    stop = " ".join(words[4:6])
+
+    cut, _, _ = generate(runner, max_tokens=24, temperature=0, stop_sequences=f"never said,{stop}")
+
+    assert text(cut) == full[: full.index(stop)]
+    assert full.index(stop) > 0
+
+
+def test_cancel_stops_generation_and_keeps_the_runner(runner):
+    prediction_id = f"p{next(_ids)}"
+    started = time.monotonic()
+    result = runner.predict(
+        prediction_id=prediction_id,
+        input={"prompt": PROMPT, "max_tokens": 4096, "temperature": 0},
+        on_output=lambda chunk: runner.cancel(prediction_id),
+    )
+
+    assert result.status == "canceled"
+    # Past the runner's grace period the child would have been killed instead.
+    assert time.monotonic() - started < 2
+    assert runner.is_alive()
+    generate(runner, max_tokens=4)
+
+
+def test_a_reader_going_away_stops_generation(local):
+    stream = local.predict(
+        prompt=PROMPT, system_prompt="", max_tokens=4096, temperature=0, top_p=0.95, seed=None, stop_sequences=""
+    )
+    next(stream)
+    started = time.monotonic()
+    stream.close()
+
+    # Generating all 4096 tokens would take several seconds.
+    assert time.monotonic() - started < 1
+    assert not [thread for thread in threading.enumerate() if thread.name == "text-generation"]
+
+
+def test_without_a_chat_template_the_system_prompt_comes_first(local, monkeypatch):
+    monkeypatch.setattr(local.tokenizer, "chat_template", None)
+
+    inputs = local._encode("what is a model?", "be brief")
+
+    assert local.tokenizer.decode(inputs["input_ids"][0]) == local.tokenizer.decode(
+        local.tokenizer("be brief\n\nwhat is a model?")["input_ids"]
+    )
+
+
+def test_a_missing_model_directory_fails_setup(tmp_path):
+    missing = tmp_path / "no-model"
+    with pytest.raises(RunnerSetupError, match=rf"Setup failed: HEARTH_TEXT_MODEL={re.escape(str(missing))}: no such"):
+        Runner.start(project_dir=PACKAGE, predictor_ref=REF, env={"HEARTH_TEXT_MODEL": str(missing)})
+
+
+def test_schema():
+    completed = subprocess.run(
+        [sys.executable, "-m", "inference.runtime.schema", str(PACKAGE), REF], capture_output=True, text=True
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    schemas = json.loads(completed.stdout)["components"]["schemas"]
+
+    assert schemas["Output"] == {
+        "items": {"type": "string"},
+        "type": "array",
+        "title": "Output",
+        "x-cog-array-display": "concatenate",
+        "x-cog-array-type": "iterator",
+    }
+    inputs = schemas["Input"]
+    assert inputs["required"] == ["prompt"]
+    bounds = {
+        name: {key: spec[key] for key in ("type", "default", "minimum", "maximum") if key in spec}
+        for name, spec in inputs["properties"].items()
+    }
+    assert bounds == {
+        "prompt": {"type": "string"},
+        "system_prompt": {"type": "string", "default": ""},
+        "max_tokens": {"type": "integer", "default": 256, "minimum": 1, "maximum": 4096},
+        "temperature": {"type": "number", "default": 0.7, "minimum": 0, "maximum": 5},
+        "top_p": {"type": "number", "default": 0.95, "minimum": 0.01, "maximum": 1},
+        "seed": {"type": "integer"},
+        "stop_sequences": {"type": "string", "default": ""},
+    }

@@ -1,0 +1,179 @@
+"""Text generation with a Hugging Face causal language model, streamed as it is written.
+
+HEARTH_TEXT_MODEL names the weights: a Hugging Face Hub id or a local directory written by
+save_pretrained. Set it in the worker's environment, or in cog.yaml's `environment:` (which
+takes precedence) to pin it in the package.
+"""
+
+import os
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import torch
+from cog import BasePredictor, ConcatenateIterator, Input
+from transformers import (
+    AutoModelForCausalLM,
+    AutoTokenizer,
+    BatchEncoding,
+    StoppingCriteria,
+    StoppingCriteriaList,
+    TextIteratorStreamer,
+    set_seed,
+)
+
+DEFAULT_MODEL = "Qwen/Qwen2.5-0.5B-Instruct"
+
+
+class Predictor(BasePredictor):
+    def setup(self) -> None:
+        source = _model_source()
+        started = time.perf_counter()
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        # Half precision halves GPU memory and time; CPUs have no fast float16 kernels.
+        dtype = torch.float16 if device == "cuda" else torch.float32
+        self.tokenizer = AutoTokenizer.from_pretrained(source)
+        self.model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype).to(device)
+        print(f"Loaded {source} on {device} ({dtype}) in {time.perf_counter() - started:.2f} s")
+
+    def predict(
+        self,
+        prompt: str = Input(description="What to ask the model"),
+        system_prompt: str = Input(description="Instructions that come before the prompt", default=""),
+        max_tokens: int = Input(description="Most tokens to generate", default=256, ge=1, le=4096),
+        temperature: float = Input(
+            description="Randomness of sampling; 0 always takes the likeliest token", default=0.7, ge=0, le=5
+        ),
+        top_p: float = Input(
+            description="Sample only from the likeliest tokens that together hold this probability",
+            default=0.95,
+            ge=0.01,
+            le=1,
+        ),
+        seed: int = Input(description="Random seed, for repeatable sampling; empty for a random one", default=None),
+        stop_sequences: str = Input(
+            description="Comma-separated texts that end the answer when generated; they are not returned",
+            default="",
+        ),
+    ) -> ConcatenateIterator[str]:
+        if seed is None:
+            seed = int.from_bytes(os.urandom(4), "big")
+        print(f"Using seed: {seed}")
+        set_seed(seed)
+        settings = {"max_new_tokens": max_tokens, "do_sample": temperature > 0}
+        if temperature > 0:
+            settings.update(temperature=temperature, top_p=top_p)
+        # Models without a pad token pad with end-of-text; generate() warns on each call unless told.
+        pad = self.tokenizer.pad_token_id
+        settings["pad_token_id"] = self.tokenizer.eos_token_id if pad is None else pad
+        inputs = self._encode(prompt, system_prompt).to(self.model.device)
+
+        generation = _Generation(self.model, self.tokenizer, inputs, settings)
+        stops = [stop for stop in stop_sequences.split(",") if stop]
+        try:
+            yield from _until_stop_sequence(generation.text, stops)
+        finally:
+            # At a stop sequence, on cancel, or when the reader goes away: free the model at once.
+            generation.stop()
+        generation.raise_failure()
+        print(
+            f"Generated {generation.new_tokens} tokens in {generation.elapsed:.2f} s "
+            f"({generation.new_tokens / generation.elapsed:.1f} tokens/s)"
+        )
+
+    def _encode(self, prompt: str, system_prompt: str) -> BatchEncoding:
+        if self.tokenizer.chat_template:
+            messages = [{"role": "system", "content": system_prompt}] if system_prompt else []
+            messages.append({"role": "user", "content": prompt})
+            return self.tokenizer.apply_chat_template(
+                messages, add_generation_prompt=True, return_dict=True, return_tensors="pt"
+            )
+        text = f"{system_prompt}\n\n{prompt}" if system_prompt else prompt
+        return self.tokenizer(text, return_tensors="pt")
+
+
+def _model_source() -> str:
+    source = os.environ.get("HEARTH_TEXT_MODEL") or DEFAULT_MODEL
+    # from_pretrained takes a path it cannot find for a Hub id, and says the id is malformed.
+    if source.startswith(("/", ".")) and not Path(source).is_dir():
+        raise FileNotFoundError(f"HEARTH_TEXT_MODEL={source}: no such model directory")
+    return source
+
+
+class _Halt(StoppingCriteria):
+    """Ends generate() after the current token once `event` is set."""
+
+    def __init__(self, event: threading.Event) -> None:
+        self.event = event
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs) -> torch.BoolTensor:
+        return torch.full((input_ids.shape[0],), self.event.is_set(), dtype=torch.bool, device=input_ids.device)
+
+
+class _Generation:
+    """model.generate() on a thread of its own, so its text can be read while it is written."""
+
+    def __init__(self, model, tokenizer, inputs: BatchEncoding, settings: dict) -> None:
+        self.text = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
+        self.new_tokens = 0
+        self.elapsed = 0.0
+        self._halt = threading.Event()
+        self._failure: BaseException | None = None
+        self._thread = threading.Thread(
+            target=self._run, args=(model, inputs, settings), name="text-generation", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, model, inputs: BatchEncoding, settings: dict) -> None:
+        started = time.perf_counter()
+        try:
+            output = model.generate(
+                **inputs,
+                **settings,
+                streamer=self.text,
+                stopping_criteria=StoppingCriteriaList([_Halt(self._halt)]),
+            )
+            self.new_tokens = output.shape[-1] - inputs["input_ids"].shape[-1]
+        except BaseException as exc:
+            self._failure = exc
+            self.text.end()  # generate() did not, and the reader would wait for it forever
+        self.elapsed = time.perf_counter() - started
+
+    def stop(self) -> None:
+        self._halt.set()
+        self._thread.join()
+
+    def raise_failure(self) -> None:
+        if self._failure is not None:
+            raise self._failure
+
+
+def _until_stop_sequence(chunks: Iterable[str], stops: list[str]) -> Iterator[str]:
+    """The chunks, ended just before the first stop sequence.
+
+    A chunk's tail that could be the start of a stop sequence is held back until the next
+    chunk shows whether it is, so no part of a stop sequence is ever yielded.
+    """
+    pending = ""
+    for chunk in chunks:
+        pending += chunk
+        found = [at for at in (pending.find(stop) for stop in stops) if at >= 0]
+        if found:
+            if min(found) > 0:
+                yield pending[: min(found)]
+            return
+        ready = len(pending) - _partial_stop_length(pending, stops)
+        if ready > 0:
+            yield pending[:ready]
+            pending = pending[ready:]
+    if pending:
+        yield pending
+
+
+def _partial_stop_length(text: str, stops: list[str]) -> int:
+    """The length of the longest end of `text` that a stop sequence begins with."""
+    return max(
+        (size for stop in stops for size in range(1, min(len(stop), len(text) + 1)) if text.endswith(stop[:size])),
+        default=0,
+    )
