@@ -20,7 +20,7 @@ test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: install
-	$(PY) bench/overhead.py
+	$(PY) bench/overhead.py && $(PY) bench/streaming.py
 
 clean:
 	rm -rf $(VENV) var

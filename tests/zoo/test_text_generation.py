@@ -54,19 +54,10 @@ def local(model_dir):
     return predictor
 
 
-def generate(runner: Runner, **input):
-    """The result, the arrival time of each streamed chunk, and when predict() returned."""
-    arrivals, chunks = [], []
-
-    def on_output(chunk):
-        arrivals.append(time.monotonic())
-        chunks.append(chunk)
-
+def generate(runner: Runner, on_output=None, **input):
     result = runner.predict(prediction_id=f"p{next(_ids)}", input={"prompt": PROMPT, **input}, on_output=on_output)
-    returned = time.monotonic()
     assert result.status == "succeeded", result.error
-    assert result.output == chunks
-    return result, arrivals, returned
+    return result
 
 
 def text(result) -> str:
@@ -83,22 +74,32 @@ def test_setup_logs_device_and_load_time(runner, model_dir):
 
 
 def test_streams_the_decoded_text_chunk_by_chunk(runner, local):
-    result, arrivals, returned = generate(runner, max_tokens=24, temperature=0)
+    chunks, arrivals = [], []
 
-    assert len(result.output) >= 5
-    assert arrivals[0] < returned
+    def on_output(chunk):
+        arrivals.append(time.monotonic())
+        chunks.append(chunk)
+
+    started = time.monotonic()
+    result = generate(runner, on_output, max_tokens=200, temperature=0)
+    returned = time.monotonic()
+
+    assert result.output == chunks
+    assert len(chunks) >= 5
+    # Streamed as generated: the first chunk comes long before the last token is written.
+    assert arrivals[0] - started < (returned - started) / 2
     inputs = local.tokenizer.apply_chat_template(
         [{"role": "user", "content": PROMPT}], add_generation_prompt=True, return_dict=True, return_tensors="pt"
     )
-    ids = local.model.generate(**inputs, max_new_tokens=24, do_sample=False)
+    ids = local.model.generate(**inputs, max_new_tokens=200, do_sample=False)
     prompt_length = inputs["input_ids"].shape[-1]
     assert text(result) == local.tokenizer.decode(ids[0, prompt_length:], skip_special_tokens=True)
     assert re.search(r"^Generated \d+ tokens in \d+\.\d+ s \(\d+\.\d tokens/s\)$", result.logs, re.M)
 
 
 def test_max_tokens_bounds_the_answer(runner, local):
-    short, _, _ = generate(runner, max_tokens=3, temperature=0)
-    long, _, _ = generate(runner, max_tokens=20, temperature=0)
+    short = generate(runner, max_tokens=3, temperature=0)
+    long = generate(runner, max_tokens=20, temperature=0)
 
     assert 0 < token_count(local, text(short)) <= 3
     assert token_count(local, text(short)) < token_count(local, text(long)) <= 20
@@ -106,9 +107,9 @@ def test_max_tokens_bounds_the_answer(runner, local):
 
 
 def test_the_same_seed_samples_the_same_text(runner):
-    first, _, _ = generate(runner, max_tokens=16, temperature=1.0, seed=7)
-    again, _, _ = generate(runner, max_tokens=16, temperature=1.0, seed=7)
-    other, _, _ = generate(runner, max_tokens=16, temperature=1.0, seed=8)
+    first = generate(runner, max_tokens=16, temperature=1.0, seed=7)
+    again = generate(runner, max_tokens=16, temperature=1.0, seed=7)
+    other = generate(runner, max_tokens=16, temperature=1.0, seed=8)
 
     assert text(first) == text(again)
     assert text(other) != text(first)
@@ -116,19 +117,19 @@ def test_the_same_seed_samples_the_same_text(runner):
 
 
 def test_greedy_ignores_the_seed(runner):
-    first, _, _ = generate(runner, max_tokens=16, temperature=0, seed=1)
-    second, _, _ = generate(runner, max_tokens=16, temperature=0, seed=2)
+    first = generate(runner, max_tokens=16, temperature=0, seed=1)
+    second = generate(runner, max_tokens=16, temperature=0, seed=2)
 
     assert text(first) == text(second)
 
 
 def test_a_stop_sequence_ends_the_answer_before_it(runner):
-    full = text(generate(runner, max_tokens=24, temperature=0)[0])
+    full = text(generate(runner, max_tokens=24, temperature=0))
     words = full.split(" ")
     # Two words, so the stop sequence spans two streamed chunks.
     stop = " ".join(words[4:6])
 
-    cut, _, _ = generate(runner, max_tokens=24, temperature=0, stop_sequences=f"never said,{stop}")
+    cut = generate(runner, max_tokens=24, temperature=0, stop_sequences=f"never said,{stop}")
 
     assert text(cut) == full[: full.index(stop)]
     assert full.index(stop) > 0

@@ -1,0 +1,119 @@
+"""The text-generation model on this machine: runner cold boot, and tokens/s through the
+runner versus bare model.generate() in-process, on the tiny random-weight model of
+zoo/text-generation/tiny_model.py (no real weights can be downloaded here). Prints figures;
+it is not a pass/fail test.
+
+    .venv/bin/python bench/text_generation.py [--tokens 200] [--repeat 5] [--boots 3]
+"""
+
+import argparse
+import importlib.util
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = REPO_ROOT / "zoo" / "text-generation"
+sys.path.insert(0, str(REPO_ROOT))
+
+from inference.runtime.runner import Runner  # noqa: E402
+
+PROMPT = "what is a model?"
+
+
+def load_tiny_model_builder():
+    # By path: the package's directory name is no Python package name.
+    spec = importlib.util.spec_from_file_location("tiny_model", PACKAGE / "tiny_model.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def start_runner(model_dir: Path) -> Runner:
+    return Runner.start(project_dir=PACKAGE, predictor_ref="predict.py:Predictor", env={"HEARTH_TEXT_MODEL": str(model_dir)})
+
+
+def cold_boots(model_dir: Path, boots: int) -> tuple[list[float], list[float]]:
+    """Runner.start() times, and the share of each spent in the predictor's setup()."""
+    totals, setups = [], []
+    for _ in range(boots):
+        started = time.perf_counter()
+        runner = start_runner(model_dir)
+        totals.append(time.perf_counter() - started)
+        setups.append(runner.setup_time)
+        runner.stop()
+    return totals, setups
+
+
+def through_runner(model_dir: Path, tokens: int, repeat: int) -> tuple[list[float], list[float], str]:
+    """tokens/s of whole predictions as the worker sees them, time to the first chunk, the text."""
+    runner = start_runner(model_dir)
+    rates, first_chunks = [], []
+    try:
+        for index in range(repeat + 1):  # the first one warms up
+            first: list[float] = []
+            started = time.perf_counter()
+            result = runner.predict(
+                prediction_id=f"bench{index}",
+                input={"prompt": PROMPT, "max_tokens": tokens, "temperature": 0},
+                on_output=lambda _chunk: first or first.append(time.perf_counter()),
+            )
+            elapsed = time.perf_counter() - started
+            assert result.status == "succeeded", result.error
+            if index:
+                rates.append(tokens / elapsed)
+                first_chunks.append(first[0] - started)
+    finally:
+        runner.stop()
+    return rates, first_chunks, "".join(result.output)
+
+
+def in_process(model_dir: Path, tokens: int, repeat: int) -> tuple[list[float], str]:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    inputs = tokenizer.apply_chat_template(
+        [{"role": "user", "content": PROMPT}], add_generation_prompt=True, return_dict=True, return_tensors="pt"
+    )
+    rates = []
+    for index in range(repeat + 1):
+        started = time.perf_counter()
+        output = model.generate(**inputs, max_new_tokens=tokens, do_sample=False)
+        elapsed = time.perf_counter() - started
+        if index:
+            rates.append(tokens / elapsed)
+    new = output[0, inputs["input_ids"].shape[-1] :]
+    assert len(new) == tokens, "the model ended early: the rates would not compare"
+    return rates, tokenizer.decode(new, skip_special_tokens=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--tokens", type=int, default=200)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--boots", type=int, default=3)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as scratch:
+        model_dir = load_tiny_model_builder().build(Path(scratch) / "tiny-model")
+        totals, setups = cold_boots(model_dir, args.boots)
+        runner_rates, first_chunks, runner_text = through_runner(model_dir, args.tokens, args.repeat)
+        bare_rates, bare_text = in_process(model_dir, args.tokens, args.repeat)
+    assert runner_text == bare_text, "the runner and model.generate() wrote different text"
+
+    median = statistics.median
+    print(f"runner cold boot (Runner.start): median {median(totals):.2f} s of {args.boots}, "
+          f"of which setup() {median(setups):.2f} s; min {min(totals):.2f} s, max {max(totals):.2f} s")
+    print(f"{args.tokens} tokens greedy, median of {args.repeat}:")
+    print(f"  bare model.generate() in-process  {median(bare_rates):8.1f} tokens/s")
+    print(f"  through the runner (streamed)      {median(runner_rates):8.1f} tokens/s "
+          f"({median(runner_rates) / median(bare_rates):.0%} of bare), "
+          f"first chunk after {median(first_chunks) * 1000:.1f} ms")
+
+
+if __name__ == "__main__":
+    main()
