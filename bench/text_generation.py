@@ -1,5 +1,6 @@
 """The text-generation model on this machine: runner cold boot, and tokens/s through the
-runner versus bare model.generate() in-process, on the tiny random-weight model of
+runner versus bare model.generate() and the streaming predictor in-process, on the tiny
+random-weight model of
 zoo/text-generation/tiny_model.py (no real weights can be downloaded here). Prints figures;
 it is not a pass/fail test.
 
@@ -7,7 +8,10 @@ it is not a pass/fail test.
 """
 
 import argparse
+import contextlib
 import importlib.util
+import io
+import os
 import statistics
 import sys
 import tempfile
@@ -23,9 +27,9 @@ from inference.runtime.runner import Runner  # noqa: E402
 PROMPT = "what is a model?"
 
 
-def load_tiny_model_builder():
+def load_package_module(name: str):
     # By path: the package's directory name is no Python package name.
-    spec = importlib.util.spec_from_file_location("tiny_model", PACKAGE / "tiny_model.py")
+    spec = importlib.util.spec_from_file_location(f"text_generation_{name}", PACKAGE / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -70,25 +74,35 @@ def through_runner(model_dir: Path, tokens: int, repeat: int) -> tuple[list[floa
     return rates, first_chunks, "".join(result.output)
 
 
-def in_process(model_dir: Path, tokens: int, repeat: int) -> tuple[list[float], str]:
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+def in_process(model_dir: Path, tokens: int, repeat: int) -> tuple[list[float], list[float], str]:
+    """tokens/s of bare model.generate() and of the predictor called here, and the text."""
+    os.environ["HEARTH_TEXT_MODEL"] = str(model_dir)
+    predictor = load_package_module("predict").Predictor()
+    quiet = contextlib.redirect_stdout(io.StringIO())  # its logs, which the runner would collect
+    with quiet:
+        predictor.setup()
+    tokenizer, model = predictor.tokenizer, predictor.model
     inputs = tokenizer.apply_chat_template(
         [{"role": "user", "content": PROMPT}], add_generation_prompt=True, return_dict=True, return_tensors="pt"
     )
-    rates = []
+    settings = {"max_tokens": tokens, "temperature": 0.0, "top_p": 1.0, "seed": 0, "stop_sequences": ""}
+    bare_rates, predictor_rates = [], []
     for index in range(repeat + 1):
         started = time.perf_counter()
         output = model.generate(**inputs, max_new_tokens=tokens, do_sample=False)
-        elapsed = time.perf_counter() - started
+        bare = time.perf_counter() - started
+        started = time.perf_counter()
+        with quiet:
+            streamed = "".join(predictor.predict(prompt=PROMPT, system_prompt="", **settings))
+        predicted = time.perf_counter() - started
         if index:
-            rates.append(tokens / elapsed)
+            bare_rates.append(tokens / bare)
+            predictor_rates.append(tokens / predicted)
     new = output[0, inputs["input_ids"].shape[-1] :]
     assert len(new) == tokens, "the model ended early: the rates would not compare"
-    return rates, tokenizer.decode(new, skip_special_tokens=True)
+    text = tokenizer.decode(new, skip_special_tokens=True)
+    assert streamed == text, "the predictor and model.generate() wrote different text"
+    return bare_rates, predictor_rates, text
 
 
 def main() -> None:
@@ -99,10 +113,10 @@ def main() -> None:
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as scratch:
-        model_dir = load_tiny_model_builder().build(Path(scratch) / "tiny-model")
+        model_dir = load_package_module("tiny_model").build(Path(scratch) / "tiny-model")
         totals, setups = cold_boots(model_dir, args.boots)
         runner_rates, first_chunks, runner_text = through_runner(model_dir, args.tokens, args.repeat)
-        bare_rates, bare_text = in_process(model_dir, args.tokens, args.repeat)
+        bare_rates, predictor_rates, bare_text = in_process(model_dir, args.tokens, args.repeat)
     assert runner_text == bare_text, "the runner and model.generate() wrote different text"
 
     median = statistics.median
@@ -110,6 +124,8 @@ def main() -> None:
           f"of which setup() {median(setups):.2f} s; min {min(totals):.2f} s, max {max(totals):.2f} s")
     print(f"{args.tokens} tokens greedy, median of {args.repeat}:")
     print(f"  bare model.generate() in-process  {median(bare_rates):8.1f} tokens/s")
+    print(f"  the predictor in-process (streamed) {median(predictor_rates):7.1f} tokens/s "
+          f"({median(predictor_rates) / median(bare_rates):.0%} of bare)")
     print(f"  through the runner (streamed)      {median(runner_rates):8.1f} tokens/s "
           f"({median(runner_rates) / median(bare_rates):.0%} of bare), "
           f"first chunk after {median(first_chunks) * 1000:.1f} ms")

@@ -37,6 +37,8 @@ class HearthEnv(BaseSettings):
     PREDICTIONS_PAGE_SIZE: int = Field(default=100, ge=1, le=1000)
     # Warm runners one worker process keeps before evicting the least recently used.
     MAX_WARM_RUNNERS: int = Field(default=4, ge=1, le=64)
+    # A worker proves it still runs a prediction this often; 3 missed beats and it is lost.
+    PREDICTION_HEARTBEAT_SECONDS: float = Field(default=10.0, gt=0, le=300)
     # Idle SSE streams get a comment this often; clients time out reads after 30 s.
     STREAM_KEEPALIVE_SECONDS: float = Field(default=15.0, gt=0, le=25)
     LOG_LEVEL: str = "INFO"

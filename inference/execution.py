@@ -18,6 +18,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from inference import cancellation, events
+from inference.liveness import Heartbeat
 from inference.models import Model, Prediction, Version
 from inference.packaging import extract_package
 from inference.runtime.pool import RunnerPool, RunnerSpec
@@ -62,7 +63,8 @@ class _Progress:
     def __init__(self, prediction: Prediction, *, iterator_output: bool) -> None:
         self.prediction = prediction
         self.iterator_output = iterator_output
-        self.logs: list[str] = []
+        # Logs of an earlier attempt (a worker lost mid-prediction) stay in front.
+        self.logs: list[str] = [prediction.logs] if prediction.logs else []
         self.outputs: list[Any] = []
         self._lock = threading.Lock()
         self._pending_save: threading.Timer | None = None
@@ -147,14 +149,16 @@ class _CancelWatcher:
 
 
 _cancel_watcher = _CancelWatcher()
+_heartbeat = Heartbeat()
 
 
 def _claim(prediction_id: str) -> Prediction | None:
     claimed = Prediction.objects.filter(pk=prediction_id, status=Prediction.Status.STARTING).update(
-        status=Prediction.Status.PROCESSING, started_at=timezone.now()
+        status=Prediction.Status.PROCESSING, started_at=timezone.now(), attempts=F("attempts") + 1
     )
     if not claimed:
         return None
+    _heartbeat.start(prediction_id)
     prediction = Prediction.objects.select_related("version").get(pk=prediction_id)
     Model.objects.filter(pk=prediction.model_id).update(run_count=F("run_count") + 1)
     return prediction
@@ -181,6 +185,14 @@ def prediction_run(*, prediction_id: str) -> None:
     prediction = _claim(prediction_id)
     if prediction is None:
         return
+    try:
+        _run_claimed(prediction)
+    finally:
+        _heartbeat.stop(prediction_id)
+
+
+def _run_claimed(prediction: Prediction) -> None:
+    prediction_id = prediction.id
     events.publish(prediction_id, "start", {})
     try:
         runner, cold_boot = _pool.acquire(_runner_spec(prediction.version))
@@ -208,5 +220,5 @@ def prediction_run(*, prediction_id: str) -> None:
     metrics = {"predict_time": result.predict_time, "cold_boot": cold_boot}
     if cold_boot:
         metrics["setup_time"] = runner.setup_time
-    _finish(prediction, status=result.status, output=result.output, error=result.error, logs=result.logs,
-            metrics=metrics)
+    _finish(prediction, status=result.status, output=result.output, error=result.error,
+            logs=prediction.logs + result.logs, metrics=metrics)

@@ -87,6 +87,8 @@ class Prediction(models.Model):
     webhook_events_filter = models.JSONField(default=list, blank=True)
     deadline = models.DateTimeField(null=True, blank=True)
     data_removed = models.BooleanField(default=False)
+    # How many times a worker claimed it: more than one means a worker died running it.
+    attempts = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)

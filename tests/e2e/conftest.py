@@ -34,6 +34,7 @@ def _server_env(port: int) -> dict[str, str]:
         "PREDICTIONS_PAGE_SIZE": str(E2E_PAGE_SIZE),
         "PYTHONUNBUFFERED": "1",
         "STREAM_KEEPALIVE_SECONDS": "1",
+        "PREDICTION_HEARTBEAT_SECONDS": "1",
     }
 
 
@@ -45,6 +46,12 @@ class Platform:
     versions: dict[str, str]
     worker: subprocess.Popen
     log_dir: Path
+    env: dict[str, str]
+
+    def restart_worker(self) -> None:
+        """A fresh worker process, as after a crash (the old one must be gone already)."""
+        self.worker = processes.start_worker(queues="cpu", env=self.env,
+                                             output=(self.log_dir / "worker.log").open("ab"))
 
     def client(self, persona: Persona | None = None, token: str | None = None) -> replicate.Client:
         return replicate.Client(api_token=token or (persona or self.alice).plaintext, base_url=self.url)
@@ -82,12 +89,12 @@ def platform(django_db_setup, django_db_blocker, tmp_path_factory):
     try:
         processes.wait_for_http(f"http://127.0.0.1:{port}/v1/hardware", daphne)
         platform = Platform(url=f"http://127.0.0.1:{port}", alice=alice, bob=bob, versions=versions,
-                            worker=worker, log_dir=log_dir)
+                            worker=worker, log_dir=log_dir, env=env)
         # The first prediction also proves the worker is consuming its queue.
         assert platform.client().run("alice/echo", input={"text": "ready"}) == "ready"
         yield platform
     finally:
-        processes.stop(worker)
+        processes.stop(platform.worker if "platform" in locals() else worker)
         processes.stop(daphne)
         for log in sorted(log_dir.iterdir()):
             text = log.read_text(errors="replace")

@@ -44,6 +44,9 @@ def build_tokenizer() -> PreTrainedTokenizerFast:
         unk_token=UNK,
         additional_special_tokens=ROLES,
         chat_template=CHAT_TEMPLATE,
+        # As real causal-LM tokenizers declare; older transformers would add token_type_ids,
+        # which generate() rejects.
+        model_input_names=["input_ids", "attention_mask"],
     )
 
 
