@@ -7,6 +7,7 @@ nothing polls the database.
 
 import json
 import re
+from datetime import timedelta
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -15,6 +16,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from accounts.authentication import aidentity_for_header
 from hosting.problems import ApiProblem, InvalidRequest, problem_response
 from inference import events, selectors, services
+from inference.deadlines import parse_cancel_after
 from inference.models import Model, Prediction, Version
 from inference.runtime.validation import InputValidationError, validate_input
 from inference.serializers import base_url, prediction_json
@@ -65,9 +67,13 @@ def _validated_input(version: Version, body: dict[str, Any]) -> dict[str, Any]:
         raise ApiProblem(422, "Input validation failed", detail, invalid_fields=exc.invalid_fields) from exc
 
 
-def _create(account, version: Version, body: dict[str, Any]) -> Prediction:
+def _create(account, version: Version, body: dict[str, Any], cancel_after: timedelta | None) -> Prediction:
     return services.prediction_create(
-        account=account, version=version, input=_validated_input(version, body), **_webhook_fields(body)
+        account=account,
+        version=version,
+        input=_validated_input(version, body),
+        cancel_after=cancel_after,
+        **_webhook_fields(body),
     )
 
 
@@ -95,19 +101,21 @@ def _latest_version(account, owner: str, name: str) -> Version:
     return version
 
 
-def _create_for_version_in_body(account, body):
-    return _create(account, _version_from_body(account, body), body)
+def _create_for_version_in_body(account, body, cancel_after):
+    return _create(account, _version_from_body(account, body), body, cancel_after)
 
 
-def _create_for_model(account, body, owner, name):
-    return _create(account, _latest_version(account, owner, name), body)
+def _create_for_model(account, body, cancel_after, owner, name):
+    return _create(account, _latest_version(account, owner, name), body, cancel_after)
 
 
 async def _respond(request: HttpRequest, create, *args) -> HttpResponse:
     try:
         identity = await aidentity_for_header(request.headers.get("Authorization"))
         body = _body(request)
-        prediction = await sync_to_async(create)(identity.account, body, *args)
+        cancel_after = request.headers.get("Cancel-After")
+        cancel_after = parse_cancel_after(cancel_after) if cancel_after else None
+        prediction = await sync_to_async(create)(identity.account, body, cancel_after, *args)
     except ApiProblem as problem:
         return problem_response(problem)
     document = prediction_json(prediction, origin=base_url(request))

@@ -152,6 +152,23 @@ _cancel_watcher = _CancelWatcher()
 _heartbeat = Heartbeat()
 
 
+def _seconds_to_deadline(prediction: Prediction) -> float | None:
+    if prediction.deadline is None:
+        return None
+    return max(0.0, (prediction.deadline - timezone.now()).total_seconds())
+
+
+def _deadline_timer(prediction: Prediction, runner: Any) -> threading.Timer | None:
+    """Cancels the prediction through the normal cancel path when its Cancel-After deadline comes."""
+    remaining = _seconds_to_deadline(prediction)
+    if remaining is None:
+        return None
+    timer = threading.Timer(remaining, runner.cancel, args=[prediction.id])
+    timer.daemon = True
+    timer.start()
+    return timer
+
+
 def _claim(prediction_id: str) -> Prediction | None:
     claimed = Prediction.objects.filter(pk=prediction_id, status=Prediction.Status.STARTING).update(
         status=Prediction.Status.PROCESSING, started_at=timezone.now(), attempts=F("attempts") + 1
@@ -194,6 +211,10 @@ def prediction_run(*, prediction_id: str) -> None:
 def _run_claimed(prediction: Prediction) -> None:
     prediction_id = prediction.id
     events.publish(prediction_id, "start", {})
+    if _seconds_to_deadline(prediction) == 0:  # its Cancel-After deadline passed in the queue
+        _finish(prediction, status=Prediction.Status.CANCELED, output=None, error=None, logs=prediction.logs,
+                metrics={})
+        return
     try:
         runner, cold_boot = _pool.acquire(_runner_spec(prediction.version))
     except RunnerSetupError as exc:
@@ -202,11 +223,14 @@ def _run_claimed(prediction: Prediction) -> None:
         return
     progress = _Progress(prediction, iterator_output=output_is_iterator(prediction.version.openapi_schema))
     _cancel_watcher.register(prediction_id, runner)
+    deadline = None
     try:
-        # Asked to cancel before the watcher knew this prediction: it never starts.
+        # Asked to cancel before the watcher knew this prediction: it never runs.
         if cancellation.is_cancel_requested(prediction_id):
-            _finish(prediction, status=Prediction.Status.CANCELED, output=None, error=None, logs="", metrics={})
+            _finish(prediction, status=Prediction.Status.CANCELED, output=None, error=None, logs=prediction.logs,
+                    metrics={})
             return
+        deadline = _deadline_timer(prediction, runner)
         result = runner.predict(
             prediction_id=prediction_id,
             input=prediction.input,
@@ -217,6 +241,8 @@ def _run_claimed(prediction: Prediction) -> None:
     finally:
         _cancel_watcher.unregister(prediction_id)
         progress.finish()
+        if deadline is not None:
+            deadline.cancel()
     metrics = {"predict_time": result.predict_time, "cold_boot": cold_boot}
     if cold_boot:
         metrics["setup_time"] = runner.setup_time

@@ -1,12 +1,13 @@
 """Writes of the inference app. Views and tasks call these; they hold the business rules."""
 
+import json
+import os
 import subprocess
 import sys
-import json
+from datetime import timedelta
 from pathlib import Path
 
 import cog
-from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
@@ -15,9 +16,9 @@ from accounts.models import Account
 from billing.models import Hardware
 from inference import cancellation, events
 from inference.models import Model, Prediction, Version
+from inference.packaging import PackageError, build_package, package_digest, read_cog_config
 from inference.serializers import prediction_state_json
 from inference.tasks import run_prediction as run_prediction_task
-from inference.packaging import PackageError, build_package, package_digest, read_cog_config
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_TIMEOUT_SECONDS = 120
@@ -36,7 +37,7 @@ def _schema_for(project_dir: Path, predictor_ref: str) -> dict:
         capture_output=True,
         text=True,
         cwd=project_dir,
-        env={**_child_env(), "PYTHONPATH": str(REPO_ROOT)},
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
         timeout=SCHEMA_TIMEOUT_SECONDS,
         check=False,
     )
@@ -45,15 +46,10 @@ def _schema_for(project_dir: Path, predictor_ref: str) -> dict:
     except json.JSONDecodeError:
         document = {}
     if completed.returncode != 0 or "components" not in document:
-        reason = document.get("error") or completed.stderr.strip().splitlines()[-1:] or ["unknown error"]
-        raise PackageError(f"Could not read the predictor {predictor_ref}: {reason if isinstance(reason, str) else reason[0]}")
+        stderr_tail = completed.stderr.strip().splitlines()[-1:] or ["unknown error"]
+        reason = document.get("error") or stderr_tail[0]
+        raise PackageError(f"Could not read the predictor {predictor_ref}: {reason}")
     return document
-
-
-def _child_env() -> dict[str, str]:
-    import os
-
-    return {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
 
 
 @transaction.atomic
@@ -88,8 +84,11 @@ def prediction_create(
     source: str = Prediction.Source.API,
     webhook: str = "",
     webhook_events_filter: list[str] | None = None,
+    cancel_after: timedelta | None = None,
 ) -> Prediction:
-    """Store a `starting` prediction and queue it on its model's hardware queue after commit."""
+    """Store a `starting` prediction and queue it on its model's hardware queue after commit.
+
+    `cancel_after` sets a deadline from now, after which the prediction is canceled."""
     model = version.model
     prediction = Prediction.objects.create(
         account=account,
@@ -99,6 +98,7 @@ def prediction_create(
         source=source,
         webhook=webhook,
         webhook_events_filter=webhook_events_filter or [],
+        deadline=timezone.now() + cancel_after if cancel_after else None,
     )
     queue = model.hardware.sku
     transaction.on_commit(lambda: run_prediction_task.apply_async(args=[prediction.id], queue=queue))

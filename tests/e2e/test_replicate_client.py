@@ -2,6 +2,7 @@
 
 import time
 
+import httpx
 import pytest
 from replicate.exceptions import ModelError, ReplicateError
 
@@ -171,3 +172,18 @@ def test_a_crashing_runner_fails_only_its_prediction_and_is_replaced(platform):
     assert "exited unexpectedly" in raised.value.prediction.error
     assert platform.worker.poll() is None  # the worker itself lives on
     assert client.run("alice/crasher", input={"crash": False}) == "alive"
+
+
+def test_cancel_after_cancels_a_running_prediction_at_its_deadline(platform):
+    response = httpx.post(
+        f"{platform.url}/v1/predictions",
+        json={"version": platform.versions["sleeper"], "input": {"seconds": 60}},
+        headers={"Authorization": f"Bearer {platform.alice.plaintext}", "Cancel-After": "5s"},
+    )
+    assert response.status_code == 201
+    prediction = platform.client().predictions.get(response.json()["id"])
+    started = time.monotonic()
+    wait_for_status(prediction, {"canceled", "failed", "succeeded"}, timeout=20)
+    assert prediction.status == "canceled"
+    assert time.monotonic() - started < 12
+    assert "sleeping" in prediction.logs
