@@ -1,8 +1,7 @@
 """The text-generation model on this machine: runner cold boot, and tokens/s through the
 runner versus bare model.generate() and the streaming predictor in-process, on the tiny
-random-weight model of
-zoo/text-generation/tiny_model.py (no real weights can be downloaded here). Prints figures;
-it is not a pass/fail test.
+random-weight model of zoo/text-generation/tiny_model.py (no real weights can be downloaded
+here). Prints figures; it is not a pass/fail test.
 
     .venv/bin/python bench/text_generation.py [--tokens 200] [--repeat 5] [--boots 3]
 """
@@ -36,7 +35,9 @@ def load_package_module(name: str):
 
 
 def start_runner(model_dir: Path) -> Runner:
-    return Runner.start(project_dir=PACKAGE, predictor_ref="predict.py:Predictor", env={"HEARTH_TEXT_MODEL": str(model_dir)})
+    return Runner.start(
+        project_dir=PACKAGE, predictor_ref="predict.py:Predictor", env={"HEARTH_TEXT_MODEL": str(model_dir)}
+    )
 
 
 def cold_boots(model_dir: Path, boots: int) -> tuple[list[float], list[float]]:
@@ -57,18 +58,18 @@ def through_runner(model_dir: Path, tokens: int, repeat: int) -> tuple[list[floa
     rates, first_chunks = [], []
     try:
         for index in range(repeat + 1):  # the first one warms up
-            first: list[float] = []
+            arrivals: list[float] = []
             started = time.perf_counter()
             result = runner.predict(
                 prediction_id=f"bench{index}",
                 input={"prompt": PROMPT, "max_tokens": tokens, "temperature": 0},
-                on_output=lambda _chunk: first or first.append(time.perf_counter()),
+                on_output=lambda _chunk, arrivals=arrivals: arrivals.append(time.perf_counter()),
             )
             elapsed = time.perf_counter() - started
             assert result.status == "succeeded", result.error
             if index:
                 rates.append(tokens / elapsed)
-                first_chunks.append(first[0] - started)
+                first_chunks.append(arrivals[0] - started)
     finally:
         runner.stop()
     return rates, first_chunks, "".join(result.output)
@@ -120,15 +121,20 @@ def main() -> None:
     assert runner_text == bare_text, "the runner and model.generate() wrote different text"
 
     median = statistics.median
-    print(f"runner cold boot (Runner.start): median {median(totals):.2f} s of {args.boots}, "
-          f"of which setup() {median(setups):.2f} s; min {min(totals):.2f} s, max {max(totals):.2f} s")
-    print(f"{args.tokens} tokens greedy, median of {args.repeat}:")
-    print(f"  bare model.generate() in-process  {median(bare_rates):8.1f} tokens/s")
-    print(f"  the predictor in-process (streamed) {median(predictor_rates):7.1f} tokens/s "
-          f"({median(predictor_rates) / median(bare_rates):.0%} of bare)")
-    print(f"  through the runner (streamed)      {median(runner_rates):8.1f} tokens/s "
-          f"({median(runner_rates) / median(bare_rates):.0%} of bare), "
-          f"first chunk after {median(first_chunks) * 1000:.1f} ms")
+    bare = median(bare_rates)
+    print(
+        f"runner cold boot (Runner.start): median {median(totals):.2f} s of {args.boots} "
+        f"(min {min(totals):.2f}, max {max(totals):.2f}), of which setup() {median(setups):.2f} s"
+    )
+    print(f"{args.tokens} tokens greedy, tokens/s, median (min-max) of {args.repeat}:")
+    for name, rates in [
+        ("bare model.generate() in-process", bare_rates),
+        ("the predictor in-process (streamed)", predictor_rates),
+        ("through the runner (streamed)", runner_rates),
+    ]:
+        spread = f"({min(rates):.0f}-{max(rates):.0f})"
+        print(f"  {name:37} {median(rates):7.1f} {spread:11} {median(rates) / bare:4.0%} of bare")
+    print(f"first chunk through the runner after {median(first_chunks) * 1000:.1f} ms")
 
 
 if __name__ == "__main__":

@@ -51,8 +51,13 @@ def _package_dir(version: Version) -> Path:
 def _runner_spec(version: Version) -> RunnerSpec:
     env = dict(version.config.get("environment", {}))
     env["COG_MAX_CONCURRENCY"] = str(version.config.get("concurrency", 1))
+    model = version.model
     return RunnerSpec(
-        key=version.sha256, project_dir=_package_dir(version), predictor_ref=version.predictor_ref, env=env
+        key=version.sha256,
+        project_dir=_package_dir(version),
+        predictor_ref=version.predictor_ref,
+        env=env,
+        idle_timeout=None if model.keep_warm else float(model.idle_timeout),
     )
 
 
@@ -176,7 +181,7 @@ def _claim(prediction_id: str) -> Prediction | None:
     if not claimed:
         return None
     _heartbeat.start(prediction_id)
-    prediction = Prediction.objects.select_related("version").get(pk=prediction_id)
+    prediction = Prediction.objects.select_related("version__model").get(pk=prediction_id)
     Model.objects.filter(pk=prediction.model_id).update(run_count=F("run_count") + 1)
     return prediction
 
@@ -216,11 +221,24 @@ def _run_claimed(prediction: Prediction) -> None:
                 metrics={})
         return
     try:
-        runner, cold_boot = _pool.acquire(_runner_spec(prediction.version))
+        with _pool.lease(_runner_spec(prediction.version)) as (runner, cold_boot):
+            result = _predict(prediction, runner)
     except RunnerSetupError as exc:
         _finish(prediction, status=Prediction.Status.FAILED, output=None, error=f"Model setup failed: {exc}",
                 logs=exc.logs, metrics={"cold_boot": True})
         return
+    if result is None:
+        return
+    metrics = {"predict_time": result.predict_time, "cold_boot": cold_boot}
+    if cold_boot:
+        metrics["setup_time"] = runner.setup_time
+    _finish(prediction, status=result.status, output=result.output, error=result.error,
+            logs=prediction.logs + result.logs, metrics=metrics)
+
+
+def _predict(prediction: Prediction, runner: Any) -> Any:
+    """Run `predict` on a leased runner; None if the prediction was canceled before it began."""
+    prediction_id = prediction.id
     progress = _Progress(prediction, iterator_output=output_is_iterator(prediction.version.openapi_schema))
     _cancel_watcher.register(prediction_id, runner)
     deadline = None
@@ -229,9 +247,9 @@ def _run_claimed(prediction: Prediction) -> None:
         if cancellation.is_cancel_requested(prediction_id):
             _finish(prediction, status=Prediction.Status.CANCELED, output=None, error=None, logs=prediction.logs,
                     metrics={})
-            return
+            return None
         deadline = _deadline_timer(prediction, runner)
-        result = runner.predict(
+        return runner.predict(
             prediction_id=prediction_id,
             input=prediction.input,
             on_log=progress.log,
@@ -243,8 +261,3 @@ def _run_claimed(prediction: Prediction) -> None:
         progress.finish()
         if deadline is not None:
             deadline.cancel()
-    metrics = {"predict_time": result.predict_time, "cold_boot": cold_boot}
-    if cold_boot:
-        metrics["setup_time"] = runner.setup_time
-    _finish(prediction, status=result.status, output=result.output, error=result.error,
-            logs=prediction.logs + result.logs, metrics=metrics)

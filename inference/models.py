@@ -24,6 +24,9 @@ class Model(models.Model):
         "Version", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     run_count = models.PositiveBigIntegerField(default=0)
+    # Seconds a worker keeps an idle runner loaded; keep_warm pins it until memory is needed.
+    idle_timeout = models.PositiveIntegerField(default=60)
+    keep_warm = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -5,6 +5,7 @@ import gzip
 import hashlib
 import io
 import os
+from importlib import metadata
 import shutil
 import tarfile
 import tempfile
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
+from packaging.requirements import InvalidRequirement, Requirement
 
 _SKIPPED_NAMES = {".git", "__pycache__", ".cog", ".venv", ".DS_Store"}
 _SKIPPED_SUFFIXES = (".pyc", ".pyo")
@@ -54,12 +56,42 @@ def read_cog_config(project_dir: Path) -> CogConfig:
     ref = raw.get("run") or raw.get("predict")
     if not isinstance(ref, str) or ":" not in ref:
         raise PackageError('cog.yaml needs `predict: "predict.py:Predictor"` (or `run:`)')
+    build = raw.get("build") or {}
     return CogConfig(
         predictor_ref=ref,
         concurrency=_concurrency(raw),
         environment=_environment(raw.get("environment") or []),
-        python_packages=list((raw.get("build") or {}).get("python_packages") or []),
+        python_packages=[str(p) for p in build.get("python_packages") or []] + _requirements_file(project_dir, build),
     )
+
+
+def _requirements_file(project_dir: Path, build: dict) -> list[str]:
+    name = build.get("python_requirements")
+    if not name:
+        return []
+    path = project_dir / name
+    if not path.is_file():
+        raise PackageError(f"cog.yaml python_requirements names {name}, which is not in the package")
+    lines = (line.split("#", 1)[0].strip() for line in path.read_text().splitlines())
+    return [line for line in lines if line and not line.startswith("-")]
+
+
+def unmet_requirements(requirements: list[str]) -> list[str]:
+    """The requirements the runners' Python environment does not satisfy.
+
+    Runners share the worker's interpreter (no per-model environments yet), so a model
+    needing a package it lacks is refused at push rather than failing at boot."""
+    unmet = []
+    for text in requirements:
+        try:
+            requirement = Requirement(text)
+            installed = metadata.version(requirement.name)
+        except (InvalidRequirement, metadata.PackageNotFoundError):
+            unmet.append(text)
+            continue
+        if requirement.specifier and not requirement.specifier.contains(installed, prereleases=True):
+            unmet.append(f"{text} (installed: {installed})")
+    return unmet
 
 
 def _concurrency(raw: dict) -> int:

@@ -16,7 +16,13 @@ from accounts.models import Account
 from billing.models import Hardware
 from inference import cancellation, events
 from inference.models import Model, Prediction, Version
-from inference.packaging import PackageError, build_package, package_digest, read_cog_config
+from inference.packaging import (
+    PackageError,
+    build_package,
+    package_digest,
+    read_cog_config,
+    unmet_requirements,
+)
 from inference.serializers import prediction_state_json
 from inference.tasks import run_prediction as run_prediction_task
 
@@ -56,6 +62,9 @@ def _schema_for(project_dir: Path, predictor_ref: str) -> dict:
 def version_push(*, model: Model, project_dir: Path) -> Version:
     """Package a Cog directory as a new version of `model` (the same content gives the same version)."""
     config = read_cog_config(project_dir)
+    unmet = unmet_requirements(config.python_packages)
+    if unmet:
+        raise PackageError(f"cog.yaml python packages are not available on this platform: {', '.join(unmet)}")
     archive = build_package(project_dir)
     digest = package_digest(archive)
     version = model.versions.filter(sha256=digest).first()

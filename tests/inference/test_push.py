@@ -1,3 +1,4 @@
+import re
 from io import StringIO
 
 import pytest
@@ -69,3 +70,30 @@ def test_a_broken_package_is_refused_with_a_message(alice, tmp_path, case, cog_y
 def test_push_needs_an_existing_owner(db):
     with pytest.raises(CommandError, match="no account named nobody"):
         push(FIXTURE_MODELS / "fails", "nobody/fails")
+
+
+@pytest.mark.parametrize(
+    ("case", "packages", "named"),
+    [
+        ("missing", ["definitely-not-installed-pkg==1.0"], "definitely-not-installed-pkg==1.0"),
+        ("wrong_version", ["pyyaml==0.0.1"], "pyyaml==0.0.1 (installed:"),
+        ("unparseable", ["not a requirement!!"], "not a requirement!!"),
+    ],
+)
+def test_python_packages_that_are_not_available_are_refused_by_name(alice, tmp_path, case, packages, named):
+    listed = "".join(f"    - {p!r}\n" for p in packages)
+    (tmp_path / "cog.yaml").write_text(f'build:\n  python_packages:\n{listed}predict: "predict.py:Predictor"\n')
+    (tmp_path / "predict.py").write_text((ZOO / "echo" / "predict.py").read_text())
+    with pytest.raises(CommandError, match=re.escape(named)):
+        push(tmp_path, "alice/needs")
+    assert not Version.objects.exists()
+
+
+def test_available_python_packages_and_requirements_files_are_accepted(alice, tmp_path):
+    (tmp_path / "cog.yaml").write_text(
+        'build:\n  python_packages: ["pyyaml>=5"]\n  python_requirements: requirements.txt\n'
+        'predict: "predict.py:Predictor"\n'
+    )
+    (tmp_path / "requirements.txt").write_text("# runtime\nhttpx\n")
+    (tmp_path / "predict.py").write_text((ZOO / "echo" / "predict.py").read_text())
+    assert push(tmp_path, "alice/needs").startswith("alice/needs:")

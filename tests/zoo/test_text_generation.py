@@ -94,7 +94,7 @@ def test_streams_the_decoded_text_chunk_by_chunk(runner, local):
     ids = local.model.generate(**inputs, max_new_tokens=200, do_sample=False)
     prompt_length = inputs["input_ids"].shape[-1]
     assert text(result) == local.tokenizer.decode(ids[0, prompt_length:], skip_special_tokens=True)
-    assert re.search(r"^Generated \d+ tokens in \d+\.\d+ s \(\d+\.\d tokens/s\)$", result.logs, re.M)
+    assert re.search(r"^Generated \d+ tokens in \d+\.\d+ s \(\d+\.\d tokens/s\)$", result.logs, re.MULTILINE)
 
 
 def test_max_tokens_bounds_the_answer(runner, local):
@@ -182,7 +182,10 @@ def test_a_missing_model_directory_fails_setup(tmp_path):
 
 def test_schema():
     completed = subprocess.run(
-        [sys.executable, "-m", "inference.runtime.schema", str(PACKAGE), REF], capture_output=True, text=True
+        [sys.executable, "-m", "inference.runtime.schema", str(PACKAGE), REF],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
     schemas = json.loads(completed.stdout)["components"]["schemas"]

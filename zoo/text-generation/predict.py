@@ -74,7 +74,7 @@ class Predictor(BasePredictor):
         try:
             yield from _until_stop_sequence(generation.text, stops)
         finally:
-            # At a stop sequence, on cancel, or when the reader goes away: free the model at once.
+            # At a stop sequence, on cancel, or when the reader goes away: stop generating now.
             generation.stop()
         generation.raise_failure()
         print(
