@@ -41,6 +41,7 @@ class HearthEnv(BaseSettings):
     PREDICTION_HEARTBEAT_SECONDS: float = Field(default=10.0, gt=0, le=300)
     # Idle SSE streams get a comment this often; clients time out reads after 30 s.
     STREAM_KEEPALIVE_SECONDS: float = Field(default=15.0, gt=0, le=25)
+    MAX_PACKAGE_BYTES: int = Field(default=2 * 1024**3, ge=1024)
     LOG_LEVEL: str = "INFO"
 
     @field_validator("DATABASE_URL")

@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 
 from billing.models import Hardware
 from hosting.pagination import cursor_page
-from inference import selectors, services
+from inference import api_models, selectors, services
 from inference.serializers import (
     account_json,
     base_url,
@@ -53,6 +53,12 @@ class ModelDetailApi(APIView):
 
 
 class VersionListApi(APIView):
+    # The upload is a raw .tar.gz body, read from request.stream; no parser touches it.
+    parser_classes = []
+
+    def post(self, request, owner: str, name: str):
+        return api_models.version_upload(request, owner, name)
+
     def get(self, request, owner: str, name: str):
         model = selectors.model_get(account=request.user, owner=owner, name=name)
         versions = [version_json(v) for v in selectors.version_list(model=model)]

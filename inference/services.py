@@ -4,6 +4,9 @@ import json
 import os
 import subprocess
 import sys
+import tarfile
+import tempfile
+import zlib
 from datetime import timedelta
 from pathlib import Path
 
@@ -19,6 +22,7 @@ from inference.models import Model, Prediction, Version
 from inference.packaging import (
     PackageError,
     build_package,
+    extract_package,
     package_digest,
     read_cog_config,
     unmet_requirements,
@@ -30,6 +34,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_TIMEOUT_SECONDS = 120
 
 
+@transaction.atomic  # a duplicate name rolls back only this, not the caller's transaction
 def model_create(
     *, owner: Account, name: str, hardware: Hardware, visibility: str = Model.Visibility.PRIVATE, **details: str
 ) -> Model:
@@ -83,6 +88,18 @@ def version_push(*, model: Model, project_dir: Path) -> Version:
     model.latest_version = version
     model.save(update_fields=["latest_version"])
     return version
+
+
+def version_push_archive(*, model: Model, archive: Path) -> Version:
+    """A version from an uploaded package archive: unpacked, then pushed like a directory,
+    so the version id is computed here and matches a local `manage.py push` of the same files."""
+    with tempfile.TemporaryDirectory(prefix="hearth-upload-") as scratch:
+        project_dir = Path(scratch) / "package"
+        try:
+            extract_package(archive, project_dir)
+        except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
+            raise PackageError(f"The upload is not a readable .tar.gz package: {exc}") from exc
+        return version_push(model=model, project_dir=project_dir)
 
 
 def prediction_create(

@@ -4,7 +4,7 @@ from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 
 from hosting.problems import ApiProblem, problem_response
-from inference import api_create, apis, streaming
+from inference import api_create, api_models, apis, streaming
 
 _prediction_list = apis.PredictionListApi.as_view()
 
@@ -37,6 +37,7 @@ urlpatterns = [
     path("predictions/<str:prediction_id>", apis.PredictionDetailApi.as_view()),
     path("predictions/<str:prediction_id>/cancel", apis.PredictionCancelApi.as_view()),
     path("predictions/<str:prediction_id>/stream", streaming.prediction_stream),
+    path("models", api_models.ModelCreateApi.as_view()),
     path("models/<str:owner>/<str:name>", apis.ModelDetailApi.as_view()),
     path("models/<str:owner>/<str:name>/predictions", model_predictions_collection),
     path("models/<str:owner>/<str:name>/versions", apis.VersionListApi.as_view()),

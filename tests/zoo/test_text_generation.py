@@ -70,7 +70,8 @@ def token_count(local, text: str) -> int:
 
 
 def test_setup_logs_device_and_load_time(runner, model_dir):
-    assert re.search(rf"Loaded {re.escape(str(model_dir))} on cpu \(torch.float32\) in \d+\.\d+ s", runner.setup_logs)
+    loaded = rf"Loaded {re.escape(str(model_dir))} on (cpu \(torch.float32\)|cuda \(torch.float16\)) in \d+\.\d+ s"
+    assert re.search(loaded, runner.setup_logs)
 
 
 def test_streams_the_decoded_text_chunk_by_chunk(runner, local):
