@@ -78,10 +78,12 @@ def _create(account, version: Version, body: dict[str, Any], cancel_after: timed
 
 
 def _version_from_body(account, body: dict[str, Any]) -> Version:
-    version_id = body.get("version")
-    if isinstance(version_id, str) and ":" in version_id:
-        version_id = version_id.rsplit(":", 1)[1]
-    version = selectors.version_get_by_id(account=account, version_id=version_id) if isinstance(version_id, str) else None
+    version_id, model_ref = body.get("version"), None
+    if isinstance(version_id, str) and ":" in version_id:  # also accepted: "owner/name:id"
+        model_ref, _, version_id = version_id.rpartition(":")
+    version = None
+    if isinstance(version_id, str):
+        version = selectors.version_get_by_id(account=account, version_id=version_id, model_ref=model_ref)
     if version is None:
         raise ApiProblem(
             422,

@@ -35,13 +35,22 @@ def version_get(*, model: Model, version_id: str) -> Version:
     return version
 
 
-def version_get_by_id(*, account: Account, version_id: str) -> Version | None:
-    """A version by its bare id among the models the account may use, preferring its own."""
+def version_get_by_id(*, account: Account, version_id: str, model_ref: str | None = None) -> Version | None:
+    """A version by its id among the models the account may use.
+
+    A version id is the hash of the package, so identical packages pushed to two models share
+    it. `model_ref` ("owner/name") picks one; otherwise the account's own model comes first,
+    then the model that had it first.
+    """
     candidates = (
         Version.objects.select_related("model__owner", "model__hardware")
         .filter(sha256=version_id)
         .filter(Q(model__visibility=Model.Visibility.PUBLIC) | Q(model__owner=account))
+        .order_by("created_at", "pk")
     )
+    if model_ref:
+        owner, _, name = model_ref.partition("/")
+        candidates = candidates.filter(model__owner__username=owner, model__name=name)
     return min(candidates, key=lambda v: v.model.owner_id != account.pk, default=None)
 
 

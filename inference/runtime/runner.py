@@ -85,6 +85,7 @@ class Runner:
         `setup_logs`, or in the RunnerSetupError's `logs`.
         """
         started = time.monotonic()
+        project_dir = Path(project_dir).resolve()  # the child starts inside it: a relative path would resolve twice
         parent_sock, child_sock = socket.socketpair()
         command = [
             sys.executable,

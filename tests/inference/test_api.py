@@ -248,3 +248,17 @@ def test_a_public_model_can_be_run_by_another_tenant(api, alice, bob, echo_versi
     assert response.status_code == 201
     assert Prediction.objects.get(id=response.json()["id"]).account == bob.account
     assert api.get(f"/v1/predictions/{response.json()['id']}", **alice.auth).status_code == 404
+
+
+def test_a_version_shared_by_two_models_resolves_by_model_ref_or_to_the_first(api, alice, echo_version, cpu):
+    from inference.models import Model, Version
+
+    twin_model = Model.objects.create(owner=alice.account, name="twin", hardware=cpu)
+    Version.objects.create(model=twin_model, sha256=echo_version.sha256, predictor_ref="predict.py:Predictor",
+                           openapi_schema=echo_version.openapi_schema, cog_version="0.23.1", package="p.tar.gz")
+    bare = post_json(api, "/v1/predictions", {"version": echo_version.sha256, "input": {}}, alice)
+    assert bare.json()["model"] == "alice/echo"
+    pinned = post_json(api, "/v1/predictions", {"version": f"alice/twin:{echo_version.sha256}", "input": {}}, alice)
+    assert pinned.json()["model"] == "alice/twin"
+    wrong = post_json(api, "/v1/predictions", {"version": f"alice/nope:{echo_version.sha256}", "input": {}}, alice)
+    assert wrong.status_code == 422

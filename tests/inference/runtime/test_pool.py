@@ -81,3 +81,11 @@ def test_a_failed_boot_is_retried_on_the_next_lease(pool, tmp_path):
         with pytest.raises(RunnerSetupError, match="no weights"):
             with pool.lease(spec(tmp_path)):
                 pass
+
+
+def test_a_relative_project_directory_works(pool, project, monkeypatch):
+    monkeypatch.chdir(project.parent)
+    relative = RunnerSpec(key="rel", project_dir=project.relative_to(project.parent),
+                                       predictor_ref="predict.py:Predictor", env={})
+    with pool.lease(relative) as (runner, _):
+        assert runner.predict(prediction_id="p", input={"text": "ok"}).output == "ok"
