@@ -8,6 +8,7 @@ user and models, then runs Daphne, a Celery worker and Celery beat until Ctrl-C.
 import os
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -21,7 +22,7 @@ DATA_DIR = Path(os.environ.get("DATA_DIR", REPO_ROOT / "var"))
 HOST = os.environ.get("HEARTH_HOST", "127.0.0.1")
 PORT = int(os.environ.get("HEARTH_PORT", "8000"))
 DEMO_USER, DEMO_PASSWORD = "demo", "hearth-demo-password"
-DEMO_MODELS = ["echo", "tokens"]
+DEMO_MODELS = ["echo", "tokens", "text-generation"]
 
 
 def _answers(host: str, port: int) -> bool:
@@ -72,13 +73,30 @@ def _secret_key() -> str:
     return path.read_text().strip()
 
 
+def _demo_text_model() -> str:
+    """Real weights when HEARTH_TEXT_MODEL names them; else tiny random demo weights, built once
+    (no hub downloads are assumed): the model then streams nonsense, through the real code."""
+    if os.environ.get("HEARTH_TEXT_MODEL"):
+        return os.environ["HEARTH_TEXT_MODEL"]
+    weights = DATA_DIR / "demo-weights" / "text-generation"
+    if not (weights / "config.json").exists():
+        subprocess.run([sys.executable, str(REPO_ROOT / "zoo" / "text-generation" / "tiny_model.py"), str(weights)],
+                       check=True, stdout=subprocess.DEVNULL)
+    return str(weights)
+
+
 def _manage(*args: str) -> str:
     result = subprocess.run([sys.executable, "manage.py", *args], cwd=REPO_ROOT, check=True,
                             stdout=subprocess.PIPE, text=True)
     return result.stdout.strip()
 
 
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt  # SIGTERM stops the children too, like Ctrl-C
+
+
 def main() -> None:
+    signal.signal(signal.SIGTERM, _interrupt)
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     children: list[subprocess.Popen] = []
     os.environ.update({
@@ -90,6 +108,7 @@ def main() -> None:
     })
     os.environ.setdefault("PUBLIC_BASE_URL", f"http://{HOST}:{PORT}")
     os.environ.setdefault("ALLOWED_HOSTS", f"{HOST},localhost,127.0.0.1")
+    os.environ["HEARTH_TEXT_MODEL"] = _demo_text_model()  # read by the worker's runners
     _ensure_redis(children)
     _manage("migrate", "--no-input", "-v", "0")
     _manage("collectstatic", "--no-input", "-v", "0")

@@ -19,11 +19,12 @@ from billing.skus import seed_default_hardware
 from hosting import processes
 from hosting.redis_clients import sync_client
 from tests.conftest import FIXTURE_MODELS, ZOO, Persona, make_persona
+from tests.zoo.test_text_generation import load_package_module
 
 E2E_PAGE_SIZE = 5
 
 
-def _server_env(port: int) -> dict[str, str]:
+def _server_env(port: int, text_model: Path) -> dict[str, str]:
     database = settings.DATABASES["default"]
     database_url = f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
     return {
@@ -35,6 +36,7 @@ def _server_env(port: int) -> dict[str, str]:
         "PYTHONUNBUFFERED": "1",
         "STREAM_KEEPALIVE_SECONDS": "1",
         "PREDICTION_HEARTBEAT_SECONDS": "1",
+        "HEARTH_TEXT_MODEL": str(text_model),  # tiny random weights, built below
     }
 
 
@@ -81,9 +83,11 @@ def platform(django_db_setup, django_db_blocker, tmp_path_factory):
             "chatty": _push(FIXTURE_MODELS / "chatty", "alice/chatty"),
             "crasher": _push(FIXTURE_MODELS / "crasher", "alice/crasher"),
             "streamfail": _push(FIXTURE_MODELS / "streamfail", "alice/streamfail"),
+            "text-generation": _push(ZOO / "text-generation", "alice/text-generation"),
         }
+    text_model = load_package_module("tiny_model").build(tmp_path_factory.mktemp("tiny-llm"))
     port = processes.free_port()
-    env = _server_env(port)
+    env = _server_env(port, text_model)
     daphne = processes.start_daphne(host="127.0.0.1", port=port, env=env, output=(log_dir / "daphne.log").open("ab"))
     worker = processes.start_worker(queues="cpu", env=env, output=(log_dir / "worker.log").open("ab"))
     try:

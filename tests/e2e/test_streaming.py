@@ -140,3 +140,20 @@ def test_get_shows_the_output_so_far_while_it_runs(platform):
     assert 0 < len(prediction.output) < 6
     prediction.wait()
     assert "".join(prediction.output) == "t1 t2 t3 t4 t5 t6"
+
+
+def test_the_text_generation_model_streams_tokens_through_the_client(platform):
+    arrivals, chunks = [], []
+    started = time.monotonic()
+    prediction = platform.client().predictions.create(
+        model="alice/text-generation", input={"prompt": "hello there", "max_tokens": 40, "temperature": 0}
+    )
+    for event in prediction.stream():
+        if event.event == OUTPUT:
+            arrivals.append(time.monotonic() - started)
+            chunks.append(event.data)
+    prediction.wait()
+    assert prediction.status == "succeeded"
+    assert "".join(chunks) == "".join(prediction.output) and len(chunks) > 5
+    assert arrivals[0] < arrivals[-1]  # chunk by chunk, not one block at the end
+    assert "Generated 40 tokens" in prediction.logs
