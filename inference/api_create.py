@@ -95,7 +95,7 @@ def _version_from_body(account, body: dict[str, Any]) -> Version:
 
 
 def _latest_version(account, owner: str, name: str) -> Version:
-    model: Model = selectors.model_get(account=account, owner=owner, name=name)
+    model: Model = selectors.model_to_run(account=account, owner=owner, name=name)
     if model.latest_version is None:
         raise ApiProblem(422, "Model has no versions", f"{model.full_name} has no version to run yet.")
     version = model.latest_version

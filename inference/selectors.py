@@ -1,6 +1,9 @@
 """Reads, always scoped to what the calling account may see: another tenant's private
 object is indistinguishable from a missing one."""
 
+import time
+
+from django.conf import settings
 from django.db.models import Q, QuerySet
 
 from accounts.models import Account
@@ -20,6 +23,34 @@ def model_get(*, account: Account, owner: str, name: str) -> Model:
         .first()
     )
     if model is None:
+        raise NotFound("The requested model does not exist (or you don't have permission to see it).")
+    return model
+
+
+# owner/name -> (expires at, model or None). Saves the model query on the create hot path;
+# a new latest version, or a visibility change, reaches each web process within
+# MODEL_CACHE_SECONDS. The visibility check itself runs on every request.
+_models_to_run: dict[tuple[str, str], tuple[float, Model | None]] = {}
+_MODELS_TO_RUN_MAX = 10_000
+
+
+def model_to_run(*, account: Account, owner: str, name: str) -> Model:
+    """Like `model_get`, for creating predictions: briefly cached per process."""
+    now = time.monotonic()
+    cached = _models_to_run.get((owner, name))
+    if cached is not None and cached[0] > now:
+        model = cached[1]
+    else:
+        model = (
+            Model.objects.select_related("owner", "hardware", "latest_version")
+            .filter(owner__username=owner, name=name)
+            .first()
+        )
+        if settings.MODEL_CACHE_SECONDS:
+            if len(_models_to_run) >= _MODELS_TO_RUN_MAX:
+                _models_to_run.clear()
+            _models_to_run[(owner, name)] = (now + settings.MODEL_CACHE_SECONDS, model)
+    if model is None or not (model.visibility == Model.Visibility.PUBLIC or model.owner_id == account.pk):
         raise NotFound("The requested model does not exist (or you don't have permission to see it).")
     return model
 

@@ -44,6 +44,19 @@ def django_db_setup(django_test_environment, django_db_blocker):
         teardown_databases(config, verbosity=0)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_process_caches():
+    """Each test starts with empty per-process caches (tokens, models to run)."""
+    from accounts import authentication
+    from inference import selectors
+
+    authentication._cache.clear()
+    selectors._models_to_run.clear()
+    yield
+    authentication._cache.clear()
+    selectors._models_to_run.clear()
+
+
 @dataclass
 class Persona:
     account: Account

@@ -18,13 +18,6 @@ UNAUTHENTICATED = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _fresh_token_cache():
-    authentication._cache.clear()
-    yield
-    authentication._cache.clear()
-
-
 def post_json(api, path, body, persona, **headers):
     return api.post(path, data=json.dumps(body), content_type="application/json", **persona.auth, **headers)
 
@@ -262,3 +255,9 @@ def test_a_version_shared_by_two_models_resolves_by_model_ref_or_to_the_first(ap
     assert pinned.json()["model"] == "alice/twin"
     wrong = post_json(api, "/v1/predictions", {"version": f"alice/nope:{echo_version.sha256}", "input": {}}, alice)
     assert wrong.status_code == 422
+
+
+def test_a_cached_model_still_checks_who_may_run_it(api, alice, bob, echo_version):
+    assert create_prediction(api, alice)["model"] == "alice/echo"  # now cached in this process
+    assert post_json(api, "/v1/models/alice/echo/predictions", {"input": {}}, bob).status_code == 404
+    assert Prediction.objects.filter(account=bob.account).count() == 0
