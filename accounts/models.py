@@ -20,6 +20,8 @@ class Account(models.Model):
     name = models.CharField(max_length=200, blank=True)
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.USER)
     github_url = models.URLField(blank=True)
+    # Signs webhook deliveries (Standard Webhooks); made on first use, see inference.webhooks.
+    webhook_secret = models.CharField(max_length=64, blank=True)
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Membership", related_name="accounts")
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -45,6 +45,10 @@ class HearthEnv(BaseSettings):
     # Idle SSE streams get a comment this often; clients time out reads after 30 s.
     STREAM_KEEPALIVE_SECONDS: float = Field(default=15.0, gt=0, le=25)
     MAX_PACKAGE_BYTES: int = Field(default=2 * 1024**3, ge=1024)
+    # Networks webhooks may reach although private/loopback (comma-separated CIDRs), e.g. for tests.
+    WEBHOOK_ALLOWED_NETWORKS: str = ""
+    WEBHOOK_MAX_RETRIES: int = Field(default=6, ge=0, le=20)
+    WEBHOOK_RETRY_BASE_SECONDS: float = Field(default=2.0, gt=0)
     LOG_LEVEL: str = "INFO"
 
     @field_validator("DATABASE_URL")
@@ -55,12 +59,25 @@ class HearthEnv(BaseSettings):
             raise ValueError(f"must start with one of {', '.join(s + '://' for s in DATABASE_SCHEMES)}")
         return value
 
+    @field_validator("WEBHOOK_ALLOWED_NETWORKS")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        return _check_networks(value)
+
     @field_validator("REDIS_URL")
     @classmethod
     def _redis_scheme(cls, value: str) -> str:
         if not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must be a redis://, rediss:// or unix:// URL")
         return value
+
+
+def _check_networks(value: str) -> str:
+    import ipaddress
+
+    for text in filter(None, (part.strip() for part in value.split(","))):
+        ipaddress.ip_network(text, strict=False)  # ValueError names the bad entry
+    return value
 
 
 def load_env() -> HearthEnv:

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from inference.models import Model, Prediction, Version
+from inference.models import Model, Prediction, Version, WebhookDelivery
 
 
 class VersionInline(admin.TabularInline):
@@ -28,8 +28,20 @@ class VersionAdmin(admin.ModelAdmin):
     readonly_fields = ["model", "sha256", "predictor_ref", "openapi_schema", "cog_version", "config", "package"]
 
 
+class WebhookDeliveryInline(admin.TabularInline):
+    model = WebhookDelivery
+    extra = 0
+    can_delete = False
+    fields = ["created_at", "event", "attempt", "message_id", "status_code", "error"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(Prediction)
 class PredictionAdmin(admin.ModelAdmin):
+    inlines = [WebhookDeliveryInline]
     list_display = ["id", "model", "account", "status", "source", "created_at", "completed_at"]
     list_filter = ["status", "source"]
     search_fields = ["id", "account__username", "model__name"]

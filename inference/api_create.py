@@ -15,7 +15,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from accounts.authentication import aidentity_for_header
 from hosting.problems import ApiProblem, InvalidRequest, problem_response
-from inference import events, selectors, services
+from inference import events, selectors, services, webhooks
 from inference.deadlines import parse_cancel_after
 from inference.models import Model, Prediction, Version
 from inference.runtime.validation import InputValidationError, validate_input
@@ -23,7 +23,6 @@ from inference.serializers import base_url, prediction_json
 
 MAX_WAIT_SECONDS = 60
 _PREFER_WAIT = re.compile(r"^\s*wait(?:\s*=\s*(\d+))?\s*$")
-WEBHOOK_EVENTS = {"start", "output", "logs", "completed"}
 
 
 def wait_seconds(prefer: str | None) -> int | None:
@@ -50,10 +49,12 @@ def _webhook_fields(body: dict[str, Any]) -> dict[str, Any]:
     webhook = body.get("webhook") or ""
     if not isinstance(webhook, str):
         raise InvalidRequest("webhook must be a URL string.", field="webhook", kind="type")
+    if webhook:
+        webhooks.validate_webhook_url(webhook)  # resolves the host: runs in the worker thread
     events_filter = body.get("webhook_events_filter") or []
-    if not isinstance(events_filter, list) or not set(events_filter) <= WEBHOOK_EVENTS:
+    if not isinstance(events_filter, list) or not set(events_filter) <= set(webhooks.EVENTS):
         raise InvalidRequest(
-            f"webhook_events_filter must be a list of {', '.join(sorted(WEBHOOK_EVENTS))}.",
+            f"webhook_events_filter must be a list of {', '.join(webhooks.EVENTS)}.",
             field="webhook_events_filter",
         )
     return {"webhook": webhook, "webhook_events_filter": events_filter}

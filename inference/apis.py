@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 
 from billing.models import Hardware
 from hosting.pagination import cursor_page
-from inference import api_models, selectors, services
+from inference import api_models, selectors, services, webhooks
 from inference.serializers import (
     account_json,
     base_url,
@@ -79,3 +79,8 @@ class AccountDetailApi(APIView):
 class HardwareListApi(APIView):
     def get(self, request):
         return Response([hardware_json(hardware) for hardware in Hardware.objects.all()])
+
+
+class WebhookSecretApi(APIView):
+    def get(self, request):
+        return Response({"key": webhooks.account_secret(request.user)})

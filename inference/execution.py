@@ -7,6 +7,7 @@ Postgres in batches, and records the final state.
 
 import atexit
 import logging
+import secrets
 import threading
 import time
 from pathlib import Path
@@ -17,14 +18,14 @@ from django.db import connection
 from django.db.models import F
 from django.utils import timezone
 
-from inference import cancellation, events
+from inference import cancellation, events, webhooks
 from inference.liveness import Heartbeat
 from inference.models import Model, Prediction, Version
 from inference.packaging import extract_package
 from inference.runtime.pool import RunnerPool, RunnerSpec
 from inference.runtime.runner import RunnerSetupError
 from inference.runtime.schema import output_is_iterator
-from inference.serializers import prediction_state_json
+from inference.serializers import prediction_json, prediction_state_json
 from hosting.redis_clients import sync_client
 
 logger = logging.getLogger(__name__)
@@ -98,10 +99,14 @@ class _Progress:
             if self._finished:
                 return
             logs, output = "".join(self.logs), (list(self.outputs) if self.iterator_output else None)
+        event = "output" if output != self.prediction.output else "logs"
+        self.prediction.logs, self.prediction.output = logs, output
         try:
             Prediction.objects.filter(pk=self.prediction.pk, status=Prediction.Status.PROCESSING).update(
                 logs=logs, output=output
             )
+            # The save interval is also the webhook throttle: output/logs at most every 0.5 s.
+            _send_webhook(self.prediction, event)
         finally:
             connection.close()  # this timer thread's connection goes back to the pool
 
@@ -181,7 +186,9 @@ def _claim(prediction_id: str) -> Prediction | None:
     if not claimed:
         return None
     _heartbeat.start(prediction_id)
-    prediction = Prediction.objects.select_related("version__model").get(pk=prediction_id)
+    prediction = Prediction.objects.select_related("version__model__owner", "model__owner", "account").get(
+        pk=prediction_id
+    )
     Model.objects.filter(pk=prediction.model_id).update(run_count=F("run_count") + 1)
     return prediction
 
@@ -199,6 +206,15 @@ def _finish(prediction: Prediction, *, status: str, output: Any, error: str | No
         completed_at=prediction.completed_at,
     )
     events.publish_done(prediction.id, prediction_state_json(prediction))
+    _send_webhook(prediction, "completed")
+
+
+def _send_webhook(prediction: Prediction, event: str) -> None:
+    from inference.tasks import deliver_webhook as deliver_webhook_task  # tasks imports this module
+
+    if webhooks.wants(prediction, event):
+        body = prediction_json(prediction, origin=settings.PUBLIC_BASE_URL or "http://127.0.0.1:8000")
+        deliver_webhook_task.apply_async(args=[prediction.id, event, body, f"msg_{secrets.token_hex(12)}"])
 
 
 def prediction_run(*, prediction_id: str) -> None:
@@ -216,6 +232,7 @@ def prediction_run(*, prediction_id: str) -> None:
 def _run_claimed(prediction: Prediction) -> None:
     prediction_id = prediction.id
     events.publish(prediction_id, "start", {})
+    _send_webhook(prediction, "start")
     if _seconds_to_deadline(prediction) == 0:  # its Cancel-After deadline passed in the queue
         _finish(prediction, status=Prediction.Status.CANCELED, output=None, error=None, logs=prediction.logs,
                 metrics={})

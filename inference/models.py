@@ -105,3 +105,23 @@ class Prediction(models.Model):
     @property
     def is_terminal(self) -> bool:
         return self.status in self.TERMINAL_STATUSES
+
+
+class WebhookDelivery(models.Model):
+    """One attempt to deliver one webhook event; retries of an event share its `message_id`."""
+
+    prediction = models.ForeignKey(Prediction, on_delete=models.CASCADE, related_name="webhook_deliveries")
+    event = models.CharField(max_length=16)
+    message_id = models.CharField(max_length=64, db_index=True)
+    attempt = models.PositiveSmallIntegerField(default=1)
+    url = models.URLField(max_length=2000)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300

@@ -1,6 +1,8 @@
 from celery import shared_task
+from django.conf import settings
 
-from inference import execution, liveness
+from inference import execution, liveness, webhooks
+from inference.models import Prediction
 
 
 @shared_task(name="inference.run_prediction", acks_late=True, reject_on_worker_lost=True)
@@ -14,3 +16,17 @@ def run_prediction(prediction_id: str) -> None:
 def sweep_lost_predictions() -> int:
     """Beat task: requeue or fail predictions whose worker died."""
     return liveness.prediction_sweep_lost()
+
+
+@shared_task(name="inference.deliver_webhook", bind=True, acks_late=True)
+def deliver_webhook(self, prediction_id: str, event: str, body: dict, message_id: str) -> None:
+    """Send one webhook event. `completed` is retried with exponential backoff (same
+    message id) on connection errors and non-2xx answers; other events are sent once."""
+    prediction = Prediction.objects.select_related("account").filter(pk=prediction_id).first()
+    if prediction is None:
+        return
+    attempt = self.request.retries + 1
+    delivered = webhooks.deliver(prediction=prediction, event=event, body=body, message_id=message_id,
+                                 attempt=attempt)
+    if not delivered and event == "completed" and attempt <= settings.WEBHOOK_MAX_RETRIES:
+        raise self.retry(countdown=settings.WEBHOOK_RETRY_BASE_SECONDS * 2 ** (attempt - 1))

@@ -44,4 +44,5 @@ urlpatterns = [
     path("models/<str:owner>/<str:name>/versions/<str:version_id>", apis.VersionDetailApi.as_view()),
     path("account", apis.AccountDetailApi.as_view()),
     path("hardware", apis.HardwareListApi.as_view()),
+    path("webhooks/default/secret", apis.WebhookSecretApi.as_view()),
 ]

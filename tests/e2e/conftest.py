@@ -36,6 +36,8 @@ def _server_env(port: int, text_model: Path) -> dict[str, str]:
         "PYTHONUNBUFFERED": "1",
         "STREAM_KEEPALIVE_SECONDS": "1",
         "PREDICTION_HEARTBEAT_SECONDS": "1",
+        "WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",
+        "WEBHOOK_RETRY_BASE_SECONDS": "0.2",
         "HEARTH_TEXT_MODEL": str(text_model),  # tiny random weights, built below
     }
 
@@ -52,7 +54,7 @@ class Platform:
 
     def restart_worker(self) -> None:
         """A fresh worker process, as after a crash (the old one must be gone already)."""
-        self.worker = processes.start_worker(queues="cpu", env=self.env,
+        self.worker = processes.start_worker(queues="cpu,default", env=self.env,
                                              output=(self.log_dir / "worker.log").open("ab"))
 
     def client(self, persona: Persona | None = None, token: str | None = None) -> replicate.Client:
@@ -89,7 +91,7 @@ def platform(django_db_setup, django_db_blocker, tmp_path_factory):
     port = processes.free_port()
     env = _server_env(port, text_model)
     daphne = processes.start_daphne(host="127.0.0.1", port=port, env=env, output=(log_dir / "daphne.log").open("ab"))
-    worker = processes.start_worker(queues="cpu", env=env, output=(log_dir / "worker.log").open("ab"))
+    worker = processes.start_worker(queues="cpu,default", env=env, output=(log_dir / "worker.log").open("ab"))
     try:
         processes.wait_for_http(f"http://127.0.0.1:{port}/v1/hardware", daphne)
         platform = Platform(url=f"http://127.0.0.1:{port}", alice=alice, bob=bob, versions=versions,

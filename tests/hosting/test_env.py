@@ -48,3 +48,9 @@ def test_secret_key_is_required_outside_debug(environment, monkeypatch):
         load_env()
     monkeypatch.setenv("DEBUG", "true")
     assert load_env().SECRET_KEY is None
+
+
+def test_webhook_allowed_networks_must_be_networks(environment):
+    assert environment(WEBHOOK_ALLOWED_NETWORKS="127.0.0.0/8, ::1/128").WEBHOOK_ALLOWED_NETWORKS
+    with pytest.raises(ImproperlyConfigured, match="WEBHOOK_ALLOWED_NETWORKS"):
+        environment(WEBHOOK_ALLOWED_NETWORKS="127.0.0.0/8,localhost")
