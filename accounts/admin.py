@@ -12,7 +12,7 @@ class MembershipInline(admin.TabularInline):
 
 @admin.register(Account)
 class AccountAdmin(admin.ModelAdmin):
-    list_display = ["username", "name", "kind", "created_at"]
+    list_display = ["username", "name", "kind", "spending_limit", "created_at"]
     search_fields = ["username", "name"]
     list_filter = ["kind"]
     inlines = [MembershipInline]

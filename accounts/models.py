@@ -22,6 +22,9 @@ class Account(models.Model):
     github_url = models.URLField(blank=True)
     # Signs webhook deliveries (Standard Webhooks); made on first use, see inference.webhooks.
     webhook_secret = models.CharField(max_length=64, blank=True)
+    # Month-to-date spend (plus reservations for predictions in flight) may not pass this;
+    # null means no limit.
+    spending_limit = models.DecimalField(max_digits=20, decimal_places=6, null=True, blank=True)
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Membership", related_name="accounts")
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -1,5 +1,7 @@
 from django.db import models
 
+from billing.money import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS
+
 # Per-second rates need more places than the currency has; charges are rounded separately.
 RATE_MAX_DIGITS = 12
 RATE_DECIMAL_PLACES = 8
@@ -19,3 +21,24 @@ class Hardware(models.Model):
 
     def __str__(self) -> str:
         return self.sku
+
+
+class UsageRecord(models.Model):
+    """The charge for one prediction that ran: written once, never changed."""
+
+    prediction = models.OneToOneField("inference.Prediction", on_delete=models.PROTECT, related_name="usage")
+    account = models.ForeignKey("accounts.Account", on_delete=models.PROTECT, related_name="usage_records")
+    model = models.ForeignKey("inference.Model", on_delete=models.PROTECT, related_name="usage_records")
+    hardware = models.ForeignKey(Hardware, on_delete=models.PROTECT, related_name="usage_records")
+    seconds = models.DecimalField(max_digits=12, decimal_places=3)
+    # The price in force when it ran: later price changes do not rewrite history.
+    price_per_second = models.DecimalField(max_digits=RATE_MAX_DIGITS, decimal_places=RATE_DECIMAL_PLACES)
+    amount = models.DecimalField(max_digits=AMOUNT_MAX_DIGITS, decimal_places=AMOUNT_DECIMAL_PLACES)
+    currency = models.CharField(max_length=3, default="USD")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["account", "created_at"], name="usage_account_month")]
+
+    def __str__(self) -> str:
+        return f"{self.prediction_id}: {self.amount} {self.currency}"

@@ -49,6 +49,8 @@ class HearthEnv(BaseSettings):
     WEBHOOK_ALLOWED_NETWORKS: str = ""
     WEBHOOK_MAX_RETRIES: int = Field(default=6, ge=0, le=20)
     WEBHOOK_RETRY_BASE_SECONDS: float = Field(default=2.0, gt=0)
+    # Seconds of its hardware's price a prediction in flight reserves against a spending limit.
+    BILLING_RESERVATION_SECONDS: int = Field(default=60, ge=1)
     LOG_LEVEL: str = "INFO"
 
     @field_validator("DATABASE_URL")

@@ -18,6 +18,7 @@ from django.db import connection
 from django.db.models import F
 from django.utils import timezone
 
+from billing.services import usage_record_for
 from inference import cancellation, events, webhooks
 from inference.liveness import Heartbeat
 from inference.models import Model, Prediction, Version
@@ -186,7 +187,9 @@ def _claim(prediction_id: str) -> Prediction | None:
     if not claimed:
         return None
     _heartbeat.start(prediction_id)
-    prediction = Prediction.objects.select_related("version__model__owner", "model__owner", "account").get(
+    prediction = Prediction.objects.select_related(
+        "version__model__owner", "model__owner", "model__hardware", "account"
+    ).get(
         pk=prediction_id
     )
     Model.objects.filter(pk=prediction.model_id).update(run_count=F("run_count") + 1)
@@ -197,6 +200,9 @@ def _finish(prediction: Prediction, *, status: str, output: Any, error: str | No
     prediction.completed_at = timezone.now()
     prediction.status, prediction.output, prediction.error, prediction.logs = status, output, error, logs
     prediction.metrics = {**metrics, "total_time": (prediction.completed_at - prediction.created_at).total_seconds()}
+    if metrics.get("predict_time"):  # it ran: bill it, whatever the outcome
+        usage = usage_record_for(prediction=prediction, predict_time=metrics["predict_time"])
+        prediction.metrics["cost"] = str(usage.amount)
     Prediction.objects.filter(pk=prediction.pk, status=Prediction.Status.PROCESSING).update(
         status=status,
         output=output,

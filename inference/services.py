@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from accounts.models import Account
 from billing.models import Hardware
+from billing.services import spending_limit_check
 from inference import cancellation, events
 from inference.models import Model, Prediction, Version
 from inference.packaging import (
@@ -102,6 +103,7 @@ def version_push_archive(*, model: Model, archive: Path) -> Version:
         return version_push(model=model, project_dir=project_dir)
 
 
+@transaction.atomic
 def prediction_create(
     *,
     account: Account,
@@ -116,6 +118,10 @@ def prediction_create(
 
     `cancel_after` sets a deadline from now, after which the prediction is canceled."""
     model = version.model
+    if account.spending_limit is not None:
+        # The lock makes concurrent creates of one account check the limit one at a time.
+        account = Account.objects.select_for_update().get(pk=account.pk)
+        spending_limit_check(account=account, hardware=model.hardware)
     prediction = Prediction.objects.create(
         account=account,
         model=model,

@@ -79,6 +79,7 @@ def platform(django_db_setup, django_db_blocker, tmp_path_factory):
         alice, bob = make_persona("alice"), make_persona("bob")
         versions = {
             "echo": _push(ZOO / "echo", "alice/echo"),
+            "public-echo": _push(FIXTURE_MODELS / "public-echo", "alice/public-echo", visibility="public"),
             "tokens": _push(ZOO / "tokens", "alice/tokens"),
             "fails": _push(FIXTURE_MODELS / "fails", "alice/fails"),
             "sleeper": _push(FIXTURE_MODELS / "sleeper", "alice/sleeper"),

@@ -2,9 +2,13 @@
 
 import time
 
+from decimal import Decimal
+
 import httpx
 import pytest
 from replicate.exceptions import ModelError, ReplicateError
+
+from billing.money import billable_seconds, charge
 
 pytestmark = pytest.mark.e2e
 
@@ -54,6 +58,8 @@ def test_create_wait_and_reload(platform):
     assert prediction.logs.splitlines() == ["to stdout", "to stderr", "from the C level"]
     assert prediction.metrics["predict_time"] > 0
     assert prediction.metrics["total_time"] >= prediction.metrics["predict_time"]
+    seconds = billable_seconds(prediction.metrics["predict_time"])
+    assert prediction.metrics["cost"] == str(charge(seconds=seconds, price_per_second=Decimal("0.0001")))
     reloaded = client.predictions.get(prediction.id)
     assert (reloaded.status, reloaded.output, reloaded.model) == ("succeeded", 7, "alice/chatty")
     assert reloaded.completed_at and reloaded.started_at
@@ -187,3 +193,21 @@ def test_cancel_after_cancels_a_running_prediction_at_its_deadline(platform):
     assert prediction.status == "canceled"
     assert time.monotonic() - started < 12
     assert "sleeping" in prediction.logs
+
+
+def test_the_spending_limit_surfaces_as_a_402_replicate_error(platform, django_db_blocker):
+    from accounts.models import Account
+
+    bob = platform.client(platform.bob)
+    assert bob.run("alice/public-echo", input={"text": "paid"}) == "paid"
+    with django_db_blocker.unblock():
+        Account.objects.filter(username="bob").update(spending_limit=Decimal("0"))
+    time.sleep(5.5)  # the web process caches bob's token (and account) for 5 s
+    try:
+        with pytest.raises(ReplicateError) as raised:
+            bob.run("alice/public-echo", input={"text": "over"})
+        assert raised.value.status == 402
+        assert raised.value.title == "You have reached your spending limit"
+    finally:
+        with django_db_blocker.unblock():
+            Account.objects.filter(username="bob").update(spending_limit=None)
