@@ -40,6 +40,9 @@ class HearthEnv(BaseSettings):
     PREDICTIONS_PAGE_SIZE: int = Field(default=100, ge=1, le=1000)
     # Warm runners one worker process keeps before evicting the least recently used.
     MAX_WARM_RUNNERS: int = Field(default=4, ge=1, le=64)
+    # Resident memory (MiB) a worker's runners may hold before idle ones are evicted, least
+    # recently used first, to make room for another; 0: no budget (MAX_WARM_RUNNERS only).
+    RUNNER_MEMORY_BUDGET_MB: int = Field(default=0, ge=0)
     # A worker proves it still runs a prediction this often; 3 missed beats and it is lost.
     PREDICTION_HEARTBEAT_SECONDS: float = Field(default=10.0, gt=0, le=300)
     # Idle SSE streams get a comment this often; clients time out reads after 30 s.

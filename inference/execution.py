@@ -3,6 +3,12 @@
 `prediction_run` claims the prediction, gets a warm runner for its version, relays every
 log line and output item to the prediction's event stream as it comes, saves progress to
 Postgres in batches, and records the final state.
+
+A runner whose async predictor allows several predictions at once (cog.yaml
+`concurrency.max`, `@cog.concurrent`) takes each in a thread of its own, so the worker's
+(solo) task returns and fetches the next prediction while this one runs; once the runner is
+full, `acquire` blocks the task, and the queue waits for this worker or goes to another.
+Liveness heartbeats, not Celery's ack, protect these predictions if the worker dies.
 """
 
 import atexit
@@ -23,7 +29,7 @@ from inference import cancellation, events, webhooks
 from inference.liveness import Heartbeat
 from inference.models import Model, Prediction, Version
 from inference.packaging import extract_package
-from inference.runtime.pool import RunnerPool, RunnerSpec
+from inference.runtime.pool import Lease, RunnerPool, RunnerSpec
 from inference.runtime.runner import RunnerSetupError
 from inference.runtime.schema import output_is_iterator
 from inference.serializers import prediction_json, prediction_state_json
@@ -34,7 +40,7 @@ logger = logging.getLogger(__name__)
 # Progress reaches Postgres at most this often; the event stream carries every item at once.
 PROGRESS_SAVE_INTERVAL = 0.5
 
-_pool = RunnerPool(max_runners=settings.MAX_WARM_RUNNERS)
+_pool = RunnerPool(max_runners=settings.MAX_WARM_RUNNERS, memory_budget=settings.RUNNER_MEMORY_BUDGET)
 atexit.register(_pool.close)
 
 
@@ -52,7 +58,9 @@ def _package_dir(version: Version) -> Path:
 
 def _runner_spec(version: Version) -> RunnerSpec:
     env = dict(version.config.get("environment", {}))
-    env["COG_MAX_CONCURRENCY"] = str(version.config.get("concurrency", 1))
+    concurrency = version.config.get("concurrency", 1)
+    if concurrency > 1:  # else @cog.concurrent(max=N) on the predictor decides, as in coglet
+        env["COG_MAX_CONCURRENCY"] = str(concurrency)
     model = version.model
     return RunnerSpec(
         key=version.sha256,
@@ -229,34 +237,63 @@ def prediction_run(*, prediction_id: str) -> None:
     prediction = _claim(prediction_id)
     if prediction is None:
         return
+    lease = None
     try:
-        _run_claimed(prediction)
+        lease = _lease_runner(prediction)
     finally:
-        _heartbeat.stop(prediction_id)
+        if lease is None:  # it ended before reaching a runner
+            _heartbeat.stop(prediction_id)
+    if lease is None:
+        return
+    if lease.runner.max_concurrency > 1:
+        threading.Thread(target=_complete_in_thread, args=(prediction, lease), name=f"prediction-{prediction_id}").start()
+    else:
+        _complete(prediction, lease)
 
 
-def _run_claimed(prediction: Prediction) -> None:
-    prediction_id = prediction.id
-    events.publish(prediction_id, "start", {})
+def _lease_runner(prediction: Prediction) -> Lease | None:
+    """A runner for the prediction, or None when it has already ended (canceled past its
+    deadline in the queue, or its model's setup failed)."""
+    events.publish(prediction.id, "start", {})
     _send_webhook(prediction, "start")
     if _seconds_to_deadline(prediction) == 0:  # its Cancel-After deadline passed in the queue
         _finish(prediction, status=Prediction.Status.CANCELED, output=None, error=None, logs=prediction.logs,
                 metrics={})
-        return
+        return None
     try:
-        with _pool.lease(_runner_spec(prediction.version)) as (runner, cold_boot):
-            result = _predict(prediction, runner)
+        return _pool.acquire(_runner_spec(prediction.version))
     except RunnerSetupError as exc:
         _finish(prediction, status=Prediction.Status.FAILED, output=None, error=f"Model setup failed: {exc}",
                 logs=exc.logs, metrics={"cold_boot": True})
-        return
-    if result is None:
-        return
-    metrics = {"predict_time": result.predict_time, "cold_boot": cold_boot}
-    if cold_boot:
-        metrics["setup_time"] = runner.setup_time
-    _finish(prediction, status=result.status, output=result.output, error=result.error,
-            logs=prediction.logs + result.logs, metrics=metrics)
+        return None
+
+
+def _complete_in_thread(prediction: Prediction, lease: Lease) -> None:
+    try:
+        _complete(prediction, lease)
+    except Exception:
+        logger.exception("prediction %s failed in the worker", prediction.id)  # the sweep will find it
+    finally:
+        connection.close()  # this thread's connection goes back to the pool
+
+
+def _complete(prediction: Prediction, lease: Lease) -> None:
+    """Run the prediction on its leased runner and record the outcome."""
+    earlier_logs = prediction.logs  # of an earlier attempt; progress saves update prediction.logs
+    try:
+        try:
+            result = _predict(prediction, lease.runner)
+        finally:
+            lease.release()
+        if result is None:
+            return
+        metrics = {"predict_time": result.predict_time, "cold_boot": lease.cold_boot}
+        if lease.cold_boot:
+            metrics["setup_time"] = lease.runner.setup_time
+        _finish(prediction, status=result.status, output=result.output, error=result.error,
+                logs=earlier_logs + result.logs, metrics=metrics)
+    finally:
+        _heartbeat.stop(prediction.id)
 
 
 def _predict(prediction: Prediction, runner: Any) -> Any:

@@ -11,13 +11,21 @@ in setup().
 
 Cancel: a sync predictor gets cog.CancelationException, raised by a SIGUSR1 handler only
 while the main thread is inside the predictor's code; an async one gets its task cancelled.
-Async predictors run one at a time on a single event loop that lives as long as the process.
+
+Concurrency: async predictors run on a single event loop that lives as long as the process.
+With a limit above one (`COG_MAX_CONCURRENCY`, which the worker sets from cog.yaml's
+`concurrency.max`, else `@cog.concurrent(max=N)`), several predictions run at once as tasks
+on that loop. What their code prints is routed by a ContextVar naming the prediction (as
+coglet does), since one pipe cannot tell writers apart; the parent keeps the count within
+the limit, which `ready` reports.
 """
 
 import argparse
 import asyncio
 import codecs
 import contextlib
+import contextvars
+import io
 import faulthandler
 import inspect
 import os
@@ -42,6 +50,8 @@ from inference.runtime.schema import load_predictor, predict_method
 
 _REPO_ROOT = str(Path(__file__).resolve().parents[2])
 _END = object()
+# The prediction whose task is running, when several run at once (see PredictionRoutedStream).
+_log_owner: contextvars.ContextVar[str | None] = contextvars.ContextVar("hearth_log_owner", default=None)
 
 
 def _send(channel: Channel, type_: str, **fields: Any) -> None:
@@ -105,16 +115,71 @@ class LogPump:
             _send(self._channel, protocol.LOG, id=self.prediction_id, text=text)
 
 
+class PredictionRoutedStream(io.TextIOBase):
+    """sys.stdout / sys.stderr while predictions run concurrently: text written by a
+    prediction's task goes out at once as that prediction's log; anything else (setup, the
+    loop itself) goes down the pipe as before. Writes from C code bypass Python and still
+    reach the pipe; with several predictions running they cannot be attributed and go out
+    untagged."""
+
+    def __init__(self, channel: Channel, fallback: io.TextIOBase) -> None:
+        self._channel = channel
+        self._fallback = fallback
+
+    def write(self, text: str) -> int:
+        owner = _log_owner.get()
+        if owner is None:
+            return self._fallback.write(text)
+        if text:
+            _send(self._channel, protocol.LOG, id=owner, text=text)
+        return len(text)
+
+    def flush(self) -> None:
+        self._fallback.flush()
+
+    def writable(self) -> bool:
+        return True
+
+    def isatty(self) -> bool:
+        return False
+
+    @property
+    def encoding(self) -> str:
+        return self._fallback.encoding
+
+    def fileno(self) -> int:
+        return self._fallback.fileno()
+
+    @property
+    def buffer(self) -> Any:
+        return self._fallback.buffer
+
+
+def _max_concurrency(declared: Any, is_async: bool) -> int:
+    """How many predictions may run at once: COG_MAX_CONCURRENCY wins over
+    @cog.concurrent(max=N), as in coglet. Only async predictors run concurrently."""
+    raw = os.environ.get("COG_MAX_CONCURRENCY", "").strip()
+    try:
+        limit = int(raw) if raw else int(getattr(declared, "__cog_concurrent_max__", 1))
+    except ValueError:
+        raise ValueError(f"COG_MAX_CONCURRENCY must be a whole number, not {raw!r}") from None
+    if limit > 1 and not is_async:
+        print(f"Concurrency {limit} ignored: only async predictors run predictions concurrently")
+        return 1
+    return max(limit, 1)
+
+
 class Server:
     def __init__(self, channel: Channel, pump: LogPump) -> None:
         self._channel = channel
         self._pump = pump
         self._inbox: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
         self._loop = asyncio.new_event_loop()
-        self._current: str | None = None
-        self._cancel_requested: str | None = None
+        self._current: str | None = None  # the sync prediction running, if any
+        self._cancel_requested: set[str] = set()
         self._in_user_code = False
-        self._task: asyncio.Task | None = None
+        self._tasks: dict[str, asyncio.Task] = {}  # async predictions in flight
+        self.max_concurrency = 1
         signal.signal(signal.SIGUSR1, self._on_cancel_signal)
 
     def setup(self, project_dir: Path, predictor_ref: str) -> bool:
@@ -138,7 +203,7 @@ class Server:
             _send(self._channel, protocol.SETUP_FAILED, error=_describe(exc))
             return False
         self._pump.flush()
-        _send(self._channel, protocol.READY, setup_time=setup_time)
+        _send(self._channel, protocol.READY, setup_time=setup_time, max_concurrency=self.max_concurrency)
         return True
 
     def _run_setup(self, instance: Any) -> None:
@@ -161,11 +226,39 @@ class Server:
         returns = self._hints.get("return")
         returns = typing.get_origin(returns) or returns
         self._declares_stream = isinstance(returns, type) and issubclass(returns, (Iterator, AsyncIterator))
+        self.max_concurrency = _max_concurrency(declared, self._is_async)
 
     def serve(self) -> None:
         threading.Thread(target=self._read_control, name="control", daemon=True).start()
+        if self.max_concurrency > 1:
+            self._loop.run_until_complete(self._serve_concurrently())
+            return
         while (message := self._inbox.get())["type"] == protocol.PREDICT:
             self._run(message["id"], message["input"])
+
+    async def _serve_concurrently(self) -> None:
+        sys.stdout = PredictionRoutedStream(self._channel, sys.stdout)
+        sys.stderr = PredictionRoutedStream(self._channel, sys.stderr)
+        self._pump.prediction_id = None  # fd-level writes can no longer be attributed
+        while (message := await self._loop.run_in_executor(None, self._inbox.get))["type"] == protocol.PREDICT:
+            prediction_id = message["id"]
+            self._tasks[prediction_id] = self._loop.create_task(self._run_task(prediction_id, message["input"]))
+        if self._tasks:  # shutdown: let what runs finish, as a sequential server would
+            await asyncio.wait(list(self._tasks.values()))
+
+    async def _run_task(self, prediction_id: str, raw_input: dict[str, Any]) -> None:
+        _log_owner.set(prediction_id)  # this task's own copy of the context
+        output, iterator, error = None, False, None
+        started = time.perf_counter()
+        try:
+            kwargs = self._inputs(raw_input)
+            started = time.perf_counter()
+            output, iterator = await self._predict_async(prediction_id, kwargs)
+        except BaseException as exc:  # a cancel arrives here as CancelledError
+            error = exc
+        predict_time = time.perf_counter() - started
+        del self._tasks[prediction_id]
+        self._finish(prediction_id, predict_time, output, iterator, error)
 
     def _read_control(self) -> None:
         while True:
@@ -181,21 +274,21 @@ class Server:
                     return
 
     def _cancel(self, prediction_id: str) -> None:
-        if self._current != prediction_id or self._cancel_requested == prediction_id:
-            return
-        self._cancel_requested = prediction_id
         if self._is_async:
             self._loop.call_soon_threadsafe(self._cancel_task, prediction_id)
-        else:
+        elif self._current == prediction_id and prediction_id not in self._cancel_requested:
+            self._cancel_requested.add(prediction_id)
             # To the main thread itself, so a blocking call there (sleep, I/O) is interrupted.
             signal.pthread_kill(threading.main_thread().ident, signal.SIGUSR1)
 
     def _cancel_task(self, prediction_id: str) -> None:
-        if self._current == prediction_id and self._task is not None:
-            self._task.cancel()
+        task = self._tasks.get(prediction_id)
+        if task is not None and prediction_id not in self._cancel_requested:
+            self._cancel_requested.add(prediction_id)
+            task.cancel()
 
     def _on_cancel_signal(self, signum: int, frame: Any) -> None:
-        if self._in_user_code and self._cancel_requested == self._current:
+        if self._in_user_code and self._current in self._cancel_requested:
             raise cog.CancelationException()
 
     @contextlib.contextmanager
@@ -204,31 +297,40 @@ class Server:
         an exception would cut in half."""
         self._in_user_code = True  # before the check, so a signal arriving in between still raises
         try:
-            if self._cancel_requested == self._current:
+            if self._current in self._cancel_requested:
                 raise cog.CancelationException()
             yield
         finally:
             self._in_user_code = False
 
     def _run(self, prediction_id: str, raw_input: dict[str, Any]) -> None:
-        self._cancel_requested = None
+        """One prediction at a time (sync predictors, and async ones without concurrency)."""
+        self._cancel_requested.clear()
         self._current = self._pump.prediction_id = prediction_id
-        error: BaseException | None = None
+        output, iterator, error = None, False, None
         started = time.perf_counter()
         try:
             kwargs = self._inputs(raw_input)
             started = time.perf_counter()
             if self._is_async:
-                self._task = self._loop.create_task(self._predict_async(prediction_id, kwargs))
-                output, iterator = self._loop.run_until_complete(self._task)
+                self._tasks[prediction_id] = task = self._loop.create_task(self._predict_async(prediction_id, kwargs))
+                try:
+                    output, iterator = self._loop.run_until_complete(task)
+                finally:
+                    del self._tasks[prediction_id]
             else:
                 output, iterator = self._predict_sync(prediction_id, kwargs)
         except BaseException as exc:
             error = exc
-        predict_time = time.perf_counter() - started
-        self._task = None
-        if self._cancel_requested == prediction_id:
+        self._finish(prediction_id, time.perf_counter() - started, output, iterator, error)
+        self._current = self._pump.prediction_id = None
+
+    def _finish(self, prediction_id: str, predict_time: float, output: Any, iterator: bool,
+                error: BaseException | None) -> None:
+        """Send the prediction's terminal message, after every log written before it."""
+        if prediction_id in self._cancel_requested:
             # Whatever the predictor did with the exception, the caller asked for a cancel.
+            self._cancel_requested.discard(prediction_id)
             terminal = (protocol.CANCELED, {})
         elif error is not None:
             traceback.print_exception(error)
@@ -240,7 +342,6 @@ class Server:
         self._pump.flush()
         type_, fields = terminal
         _send(self._channel, type_, id=prediction_id, predict_time=predict_time, **fields)
-        self._current = self._pump.prediction_id = None
 
     def _inputs(self, raw: dict[str, Any]) -> dict[str, Any]:
         kwargs = {}

@@ -1,12 +1,17 @@
 """The worker's warm runners: one child process per model version, kept loaded between
 predictions so only the first prediction of a version pays for `setup()`.
 
-Runners idle longer than their model's timeout are stopped (unless the model is kept warm),
-and past `max_runners` the least recently used idle runner makes room. Belongs to one worker
-process; nothing here is shared with other processes.
+Runners idle longer than their model's timeout are stopped (unless the model is kept warm).
+The least recently used idle runners make room for a new one: before it boots, past
+`max_runners` or when the memory it took last time would not fit in `memory_budget` bytes
+(of resident memory); after it booted, while the runners together are over the budget. A
+runner is leased to as many predictions at once as its predictor allows (its
+`max_concurrency`); past that, a lease waits for one to end. Belongs to one worker process;
+nothing here is shared with other processes.
 """
 
 import contextlib
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -17,6 +22,7 @@ from pathlib import Path
 from inference.runtime.runner import Runner
 
 _REAP_INTERVAL = 1.0
+_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
 @dataclass(frozen=True)
@@ -32,16 +38,49 @@ class RunnerSpec:
 class _Slot:
     runner: Runner
     spec: RunnerSpec
-    in_use: bool = False
+    leases: int = 0
     idle_since: float = 0.0
 
 
+@dataclass
+class Lease:
+    """A runner lent to one prediction; `release()` it when the prediction is over."""
+
+    runner: Runner
+    cold_boot: bool  # the runner was booted for this lease
+    _pool: "RunnerPool"
+    _slot: _Slot
+
+    def release(self) -> None:
+        self._pool._release(self._slot)
+
+
+def resident_memory(pid: int) -> int:
+    """Bytes of RAM the process uses (Linux /proc; 0 where it cannot be read)."""
+    try:
+        with open(f"/proc/{pid}/statm") as statm:
+            return int(statm.read().split()[1]) * _PAGE_SIZE
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
 class RunnerPool:
-    def __init__(self, *, max_runners: int = 4, start: Callable[..., Runner] = Runner.start) -> None:
+    def __init__(
+        self,
+        *,
+        max_runners: int = 4,
+        memory_budget: int | None = None,
+        start: Callable[..., Runner] = Runner.start,
+        memory_of: Callable[[int], int] = resident_memory,
+    ) -> None:
         self._slots: OrderedDict[str, _Slot] = OrderedDict()
         self._max_runners = max_runners
+        self._memory_budget = memory_budget
         self._start = start
+        self._memory_of = memory_of
+        self._sizes: dict[str, int] = {}  # memory each version's runner took when last measured
         self._lock = threading.Lock()
+        self._lease_ended = threading.Condition(self._lock)
         self._reaper: threading.Thread | None = None
 
     @contextlib.contextmanager
@@ -50,42 +89,66 @@ class RunnerPool:
 
         Raises RunnerSetupError when the boot fails; the next lease tries again.
         """
-        slot, cold = self._acquire(spec)
+        lease = self.acquire(spec)
         try:
-            yield slot.runner, cold
+            yield lease.runner, lease.cold_boot
         finally:
-            with self._lock:
-                slot.in_use = False
-                slot.idle_since = time.monotonic()
+            lease.release()
 
-    def _acquire(self, spec: RunnerSpec) -> tuple[_Slot, bool]:
+    def acquire(self, spec: RunnerSpec) -> Lease:
+        """Like `lease()`, for a prediction that ends in another thread than it began."""
         with self._lock:
-            slot = self._slots.get(spec.key)
-            if slot is not None and slot.runner.is_alive():
-                self._slots.move_to_end(spec.key)
-                slot.in_use = True
-                return slot, False
+            while True:
+                slot = self._slots.get(spec.key)
+                if slot is None or not slot.runner.is_alive():
+                    break
+                if slot.leases < slot.runner.max_concurrency:
+                    self._slots.move_to_end(spec.key)
+                    slot.leases += 1
+                    return Lease(slot.runner, False, self, slot)
+                self._lease_ended.wait()  # the runner is as busy as its predictor allows
             if slot is not None:
                 del self._slots[spec.key]
-            to_stop = self._make_room()
+            to_stop = self._make_room(incoming=1, expected_size=self._sizes.get(spec.key, 0))
         for runner in to_stop:
             runner.stop()
+        # Acquires come from the worker's one task thread (solo pool), so two boots of one
+        # version never race.
         runner = self._start(project_dir=spec.project_dir, predictor_ref=spec.predictor_ref, env=dict(spec.env))
-        slot = _Slot(runner=runner, spec=spec, in_use=True)
+        slot = _Slot(runner=runner, spec=spec, leases=1)
         with self._lock:
             self._slots[spec.key] = slot
+            if self._memory_budget is not None:
+                self._sizes[spec.key] = self._memory_of(runner.pid)
+            to_stop = self._make_room(incoming=0, expected_size=0)
+        for old_runner in to_stop:
+            old_runner.stop()
         self._ensure_reaper()
-        return slot, True
+        return Lease(runner, True, self, slot)
 
-    def _make_room(self) -> list[Runner]:
-        """Least recently used idle runners to stop so a new one fits (called under the lock)."""
+    def _release(self, slot: _Slot) -> None:
+        with self._lock:
+            slot.leases -= 1
+            if slot.leases == 0:
+                slot.idle_since = time.monotonic()
+            self._lease_ended.notify_all()
+
+    def _make_room(self, *, incoming: int, expected_size: int) -> list[Runner]:
+        """Least recently used idle runners to stop so that `incoming` more runners fit in
+        `max_runners`, and `expected_size` more bytes in the budget (under the lock)."""
         evicted = []
         for key in list(self._slots):
-            if len(self._slots) < self._max_runners:
+            if len(self._slots) + incoming <= self._max_runners and not self._over_budget(expected_size):
                 break
-            if not self._slots[key].in_use:
+            if self._slots[key].leases == 0:
                 evicted.append(self._slots.pop(key).runner)
         return evicted
+
+    def _over_budget(self, expected_size: int) -> bool:
+        if self._memory_budget is None:
+            return False
+        used = sum(self._memory_of(slot.runner.pid) for slot in self._slots.values())
+        return used + expected_size > self._memory_budget
 
     def reap_idle(self) -> list[str]:
         """Stop runners idle past their timeout; returns their keys."""
@@ -93,7 +156,7 @@ class RunnerPool:
         with self._lock:
             expired = [
                 key for key, slot in self._slots.items()
-                if not slot.in_use and slot.spec.idle_timeout is not None
+                if slot.leases == 0 and slot.spec.idle_timeout is not None
                 and now - slot.idle_since >= slot.spec.idle_timeout
             ]
             stopped = [self._slots.pop(key).runner for key in expired]

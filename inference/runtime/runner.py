@@ -1,8 +1,11 @@
 """The worker's handle on one runner process (see `inference.runtime.child`).
 
-A runner serves one prediction at a time. Whatever happens to the child (an exception, a
-crash, SIGKILL from the OOM killer, a hang) `predict()` comes back with a result; a runner
-whose child has died stays dead (`is_alive()` is False) and the pool replaces it.
+A runner serves one prediction at a time, or up to `max_concurrency` (which the child
+reports when ready) for async predictors that allow it: each runs in a `predict()` call of
+its own thread. Whatever happens to the child (an exception, a crash, SIGKILL from the OOM
+killer, a hang) `predict()` comes back with a result; a runner whose child has died stays
+dead (`is_alive()` is False) and the pool replaces it. Killing the child (a cancel past its
+grace period, a timeout) ends every prediction it was running.
 """
 
 import os
@@ -12,8 +15,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +58,7 @@ class _ChildGone(Exception):
 class _Active:
     id: str
     kill_at: float | None = None  # set by cancel(): the end of the grace period
+    inbox: deque = field(default_factory=deque)  # its messages, read by another prediction's thread
 
 
 class Runner:
@@ -61,13 +66,19 @@ class Runner:
         self._proc = proc
         self._channel = channel
         self._cancel_grace = cancel_grace
-        self._lock = threading.Lock()  # guards _active and _early_cancels against cancel()
-        self._active: _Active | None = None
+        # Guards _active, _early_cancels, _reading and _gone against the other predict()
+        # threads and cancel().
+        self._lock = threading.Lock()
+        self._message_filed = threading.Condition(self._lock)
+        self._active: dict[str, _Active] = {}
         self._early_cancels: set[str] = set()
+        self._reading = False  # one predict() thread reads the channel for all of them
+        self._gone: str | None = None  # how the child ended, once a reader found out
         self.pid = proc.pid
         self.boot_time = 0.0
         self.setup_time = 0.0
         self.setup_logs = ""
+        self.max_concurrency = 1
 
     @classmethod
     def start(
@@ -140,6 +151,7 @@ class Runner:
             elif kind == protocol.READY:
                 self.boot_time = time.monotonic() - started
                 self.setup_time = message["setup_time"]
+                self.max_concurrency = message.get("max_concurrency", 1)
                 self.setup_logs = "".join(logs)
                 return
             elif kind == protocol.SETUP_FAILED:
@@ -162,30 +174,31 @@ class Runner:
         the exception propagates.
         """
         with self._lock:
-            if self._active is not None:
-                raise RuntimeError(f"Runner {self.pid} is already running {self._active.id}")
+            if prediction_id in self._active or len(self._active) >= self.max_concurrency:
+                raise RuntimeError(f"Runner {self.pid} is already running {', '.join(self._active)}")
             canceled_early = prediction_id in self._early_cancels
-            self._early_cancels.clear()
-            self._active = _Active(prediction_id)
+            self._early_cancels.discard(prediction_id)
+            active = self._active[prediction_id] = _Active(prediction_id)
         try:
             if canceled_early:
                 return PredictionResult("canceled", None, None, "", 0.0)
-            return self._predict(prediction_id, input, on_log, on_output, timeout)
+            return self._predict(active, input, on_log, on_output, timeout)
         except BaseException:
             self._kill()
             raise
         finally:
             with self._lock:
-                self._active = None
+                del self._active[prediction_id]
 
     def _predict(
         self,
-        prediction_id: str,
+        active: _Active,
         input: dict,
         on_log: Callable[[str], None] | None,
         on_output: Callable[[Any], None] | None,
         timeout: float | None,
     ) -> PredictionResult:
+        prediction_id = active.id
         started = time.monotonic()
         deadline = None if timeout is None else started + timeout
         logs: list[str] = []
@@ -203,7 +216,7 @@ class Runner:
                 raise _ChildGone(self._reap()) from None
             while True:
                 now = time.monotonic()
-                kill_at = self._active.kill_at
+                kill_at = active.kill_at
                 if kill_at is not None and now >= kill_at:
                     self._kill()
                     return ended("canceled")
@@ -211,9 +224,9 @@ class Runner:
                     self._kill()
                     return ended("failed", f"Prediction timed out after {timeout:g} s")
                 wait = min([_POLL_SLICE, *(t - now for t in (deadline, kill_at) if t is not None)])
-                message = self._receive(wait)
-                if message is None or message.get("id") != prediction_id:
-                    continue  # stray logs written between predictions have no id
+                message = self._next_message(active, wait)
+                if message is None:
+                    continue
                 kind = message["type"]
                 if kind == protocol.LOG:
                     logs.append(message["text"])
@@ -227,6 +240,43 @@ class Runner:
                     return self._result(message, outputs, "".join(logs))
         except _ChildGone as gone:
             return ended("failed", f"Runner process exited unexpectedly ({gone})")
+
+    def _next_message(self, active: _Active, wait: float) -> dict[str, Any] | None:
+        """The next message for `active`'s prediction, or None after up to `wait` seconds.
+
+        Whichever predict() thread finds nobody reading reads the channel, for all of them:
+        messages of other predictions go to their inboxes. Stray logs, written between
+        predictions or by C code while several run, have no id and are dropped.
+        """
+        give_up_at = time.monotonic() + wait
+        with self._lock:
+            while not active.inbox:
+                if self._gone is not None:
+                    raise _ChildGone(self._gone)
+                if not self._reading:
+                    self._reading = True
+                    break
+                remaining = give_up_at - time.monotonic()
+                if remaining <= 0:
+                    return None
+                self._message_filed.wait(remaining)
+            else:
+                return active.inbox.popleft()
+        message = None
+        try:
+            message = self._receive(max(0.0, give_up_at - time.monotonic()))
+        except _ChildGone as gone:
+            with self._lock:
+                self._gone = str(gone)
+            raise
+        finally:
+            with self._lock:
+                self._reading = False
+                owner = None if message is None else self._active.get(message.get("id"))
+                if owner is not None and owner is not active:
+                    owner.inbox.append(message)
+                self._message_filed.notify_all()  # another thread may read now, or has mail
+        return message if owner is active else None
 
     @staticmethod
     def _result(message: dict[str, Any], outputs: list[Any], logs: str) -> PredictionResult:
@@ -246,8 +296,8 @@ class Runner:
         for that id makes that call return canceled without running it.
         """
         with self._lock:
-            active = self._active
-            if active is None or active.id != prediction_id:
+            active = self._active.get(prediction_id)
+            if active is None:
                 self._early_cancels.add(prediction_id)
                 return
             if active.kill_at is not None:

@@ -86,6 +86,7 @@ def platform(django_db_setup, django_db_blocker, tmp_path_factory):
             "chatty": _push(FIXTURE_MODELS / "chatty", "alice/chatty"),
             "crasher": _push(FIXTURE_MODELS / "crasher", "alice/crasher"),
             "streamfail": _push(FIXTURE_MODELS / "streamfail", "alice/streamfail"),
+            "concurrent": _push(FIXTURE_MODELS / "concurrent", "alice/concurrent"),
             "text-generation": _push(ZOO / "text-generation", "alice/text-generation"),
         }
     text_model = load_package_module("tiny_model").build(tmp_path_factory.mktemp("tiny-llm"))

@@ -211,3 +211,10 @@ def test_the_spending_limit_surfaces_as_a_402_replicate_error(platform, django_d
     finally:
         with django_db_blocker.unblock():
             Account.objects.filter(username="bob").update(spending_limit=None)
+
+
+def test_logs_saved_while_running_are_not_repeated_in_the_final_logs(platform):
+    # Progress is saved every 0.5 s while a prediction runs; the final logs must hold each line once.
+    prediction = platform.client().predictions.create(version=platform.versions["sleeper"], input={"seconds": 1.2})
+    prediction.wait()
+    assert (prediction.status, prediction.logs) == ("succeeded", "sleeping\n")

@@ -33,6 +33,7 @@ def test_a_valid_environment_loads(environment):
         ("PREDICTION_MAX_RUN_TIME", "ten minutes"),
         ("PREDICTION_MAX_RUN_TIME", "0"),
         ("TOKEN_CACHE_SECONDS", "-1"),
+        ("RUNNER_MEMORY_BUDGET_MB", "2GB"),
         ("SECRET_KEY", "short"),
     ],
 )

@@ -1,10 +1,13 @@
-"""The warm pool with real runner processes: reuse, idle unload, keep-warm, LRU eviction."""
+"""The warm pool with real runner processes: reuse, idle unload, keep-warm, LRU eviction,
+concurrent leases and the memory budget."""
 
+import os
+import threading
 import time
 
 import pytest
 
-from inference.runtime.pool import RunnerPool, RunnerSpec
+from inference.runtime.pool import RunnerPool, RunnerSpec, resident_memory
 from inference.runtime.runner import RunnerSetupError
 
 PREDICTOR = """
@@ -89,3 +92,59 @@ def test_a_relative_project_directory_works(pool, project, monkeypatch):
                                        predictor_ref="predict.py:Predictor", env={})
     with pool.lease(relative) as (runner, _):
         assert runner.predict(prediction_id="p", input={"text": "ok"}).output == "ok"
+
+
+CONCURRENT_PREDICTOR = """
+import cog
+from cog import BasePredictor
+class Predictor(BasePredictor):
+    @cog.concurrent(max=2)
+    async def predict(self, text: str = "hi") -> str:
+        return text
+"""
+
+
+def test_a_runner_is_lent_to_as_many_predictions_as_its_predictor_allows(pool, tmp_path):
+    (tmp_path / "predict.py").write_text(CONCURRENT_PREDICTOR)
+    first, second = pool.acquire(spec(tmp_path)), pool.acquire(spec(tmp_path))
+    assert first.runner is second.runner and first.cold_boot and not second.cold_boot
+
+    third: list = []
+    waiter = threading.Thread(target=lambda: third.append(pool.acquire(spec(tmp_path))))
+    waiter.start()
+    waiter.join(0.5)
+    assert third == []  # the runner is full: the third waits for a lease to end
+
+    first.release()
+    waiter.join(5)
+    assert third[0].runner is first.runner and not third[0].cold_boot
+    second.release()
+    third[0].release()
+
+
+def test_over_the_memory_budget_the_least_recently_used_idle_runner_makes_room(project):
+    # Each runner counts as 600 units against a budget of 1000: the second must evict the first.
+    pool = RunnerPool(max_runners=8, memory_budget=1000, memory_of=lambda pid: 600)
+    try:
+        with pool.lease(spec(project, key="a")) as (a, _):
+            pass
+        with pool.lease(spec(project, key="b")) as (b, cold):
+            assert cold
+        assert not a.is_alive() and b.is_alive()
+    finally:
+        pool.close()
+
+
+def test_a_runner_in_use_is_not_evicted_for_memory(project):
+    pool = RunnerPool(max_runners=8, memory_budget=1000, memory_of=lambda pid: 600)
+    try:
+        with pool.lease(spec(project, key="a")) as (a, _):
+            with pool.lease(spec(project, key="b")) as (b, _):
+                assert a.is_alive() and b.is_alive()
+    finally:
+        pool.close()
+
+
+def test_resident_memory_is_read_for_a_live_process():
+    assert resident_memory(os.getpid()) > 10 * 1024**2  # this interpreter, with Django loaded
+    assert resident_memory(2**22 + 7) == 0  # no such process

@@ -586,3 +586,95 @@ def test_stop(start):
     runner.stop()
 
     assert not runner.is_alive()
+
+
+CONCURRENT_SLEEPER = """
+    import asyncio
+    import cog
+    from cog import BasePredictor
+
+    class Predictor(BasePredictor):
+        {decorator}
+        async def predict(self, name: str, seconds: float) -> str:
+            print(f"{{name}} starts")
+            try:
+                await asyncio.sleep(seconds)
+            except asyncio.CancelledError:
+                print(f"{{name}} cancelled")
+                raise
+            print(f"{{name}} ends")
+            return name
+"""
+
+
+def predict_in_threads(runner: Runner, inputs: dict[str, dict]) -> dict[str, object]:
+    results: dict[str, object] = {}
+
+    def run(prediction_id: str) -> None:
+        results[prediction_id] = runner.predict(prediction_id=prediction_id, input=inputs[prediction_id])
+
+    threads = [threading.Thread(target=run, args=[prediction_id]) for prediction_id in inputs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    return results
+
+
+def test_an_async_predictor_with_a_concurrency_limit_runs_predictions_at_once(start):
+    runner = start(CONCURRENT_SLEEPER.format(decorator=""), env={"COG_MAX_CONCURRENCY": "3"})
+    assert runner.max_concurrency == 3
+
+    started = time.monotonic()
+    results = predict_in_threads(runner, {p: {"name": p, "seconds": 1} for p in ("p1", "p2", "p3")})
+
+    assert time.monotonic() - started < 2  # three 1 s sleeps, side by side
+    for prediction_id, result in results.items():
+        # Each prediction's logs are its own, although all three printed at the same time.
+        assert (result.status, result.output) == ("succeeded", prediction_id)
+        assert result.logs == f"{prediction_id} starts\n{prediction_id} ends\n"
+        assert 1 <= result.predict_time < 2
+
+
+def test_cancel_stops_one_concurrent_prediction_and_spares_the_others(start):
+    runner = start(CONCURRENT_SLEEPER.format(decorator=""), env={"COG_MAX_CONCURRENCY": "2"})
+    cancel_later(runner, "doomed", 0.3)
+
+    results = predict_in_threads(runner, {"doomed": {"name": "doomed", "seconds": 30},
+                                          "spared": {"name": "spared", "seconds": 1}})
+
+    assert (results["doomed"].status, results["doomed"].logs) == ("canceled", "doomed starts\ndoomed cancelled\n")
+    assert (results["spared"].status, results["spared"].output) == ("succeeded", "spared")
+    assert runner.is_alive()
+
+
+def test_the_limit_can_come_from_cog_concurrent(start):
+    runner = start(CONCURRENT_SLEEPER.format(decorator="@cog.concurrent(max=2)"))
+    assert runner.max_concurrency == 2
+    results: dict[str, object] = {}
+    threads = [
+        threading.Thread(target=lambda p=p: results.__setitem__(
+            p, runner.predict(prediction_id=p, input={"name": p, "seconds": 1})))
+        for p in ("x", "y")
+    ]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.3)
+
+    with pytest.raises(RuntimeError, match="already running"):
+        runner.predict(prediction_id="z", input={"name": "z", "seconds": 0})  # a third is one too many
+
+    for thread in threads:
+        thread.join(10)
+    assert {p: r.output for p, r in results.items()} == {"x": "x", "y": "y"}
+
+
+def test_a_sync_predictor_runs_one_prediction_at_a_time_whatever_the_setting(start):
+    runner = start(SLEEPER, env={"COG_MAX_CONCURRENCY": "4"})
+    assert runner.max_concurrency == 1
+    assert "only async predictors run predictions concurrently" in runner.setup_logs
+
+
+def test_a_malformed_concurrency_setting_fails_setup(make_project):
+    with pytest.raises(RunnerSetupError, match="COG_MAX_CONCURRENCY must be a whole number"):
+        Runner.start(project_dir=make_project(SLEEPER), predictor_ref=REF, env={"COG_MAX_CONCURRENCY": "many"})
