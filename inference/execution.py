@@ -8,6 +8,7 @@ Postgres in batches, and records the final state.
 import atexit
 import logging
 import secrets
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -19,14 +20,15 @@ from django.db.models import F
 from django.utils import timezone
 
 from billing.services import usage_record_for
-from inference import cancellation, events, webhooks
+from inference import cancellation, events, file_inputs, webhooks
+from inference.file_outputs import OutputFileError, OutputFiles
 from inference.liveness import Heartbeat
 from inference.models import Model, Prediction, Version
 from inference.packaging import extract_package
 from inference.runtime.pool import RunnerPool, RunnerSpec
 from inference.runtime.runner import RunnerSetupError
 from inference.runtime.schema import output_is_iterator
-from inference.serializers import prediction_json, prediction_state_json
+from inference.serializers import prediction_json, prediction_state_json, public_origin
 from hosting.redis_clients import sync_client
 
 logger = logging.getLogger(__name__)
@@ -219,7 +221,7 @@ def _send_webhook(prediction: Prediction, event: str) -> None:
     from inference.tasks import deliver_webhook as deliver_webhook_task  # tasks imports this module
 
     if webhooks.wants(prediction, event):
-        body = prediction_json(prediction, origin=settings.PUBLIC_BASE_URL or "http://127.0.0.1:8000")
+        body = prediction_json(prediction, origin=public_origin())
         deliver_webhook_task.apply_async(args=[prediction.id, event, body, f"msg_{secrets.token_hex(12)}"])
 
 
@@ -235,6 +237,14 @@ def prediction_run(*, prediction_id: str) -> None:
         _heartbeat.stop(prediction_id)
 
 
+def _scratch_dir(prediction: Prediction) -> tempfile.TemporaryDirectory:
+    """Per prediction: its input files (fetched here, read by the runner) and the copies of
+    its output files (written by the runner, stored from here); removed when it ends."""
+    root = Path(settings.RUNTIME_DIR) / "scratch"
+    root.mkdir(parents=True, exist_ok=True)
+    return tempfile.TemporaryDirectory(prefix=f"{prediction.id}-", dir=root)
+
+
 def _run_claimed(prediction: Prediction) -> None:
     prediction_id = prediction.id
     events.publish(prediction_id, "start", {})
@@ -243,13 +253,27 @@ def _run_claimed(prediction: Prediction) -> None:
         _finish(prediction, status=Prediction.Status.CANCELED, output=None, error=None, logs=prediction.logs,
                 metrics={})
         return
-    try:
-        with _pool.lease(_runner_spec(prediction.version)) as (runner, cold_boot):
-            result = _predict(prediction, runner)
-    except RunnerSetupError as exc:
-        _finish(prediction, status=Prediction.Status.FAILED, output=None, error=f"Model setup failed: {exc}",
-                logs=exc.logs, metrics={"cold_boot": True})
-        return
+    with _scratch_dir(prediction) as scratch:
+        try:
+            runner_input = file_inputs.materialise(prediction=prediction, directory=Path(scratch) / "inputs")
+        except file_inputs.InputFileError as exc:
+            _finish(prediction, status=Prediction.Status.FAILED, output=None, logs=prediction.logs, metrics={},
+                    error=f"Could not read input {exc}")
+            return
+        outputs = OutputFiles(prediction, Path(scratch) / "outputs")
+        try:
+            with _pool.lease(_runner_spec(prediction.version)) as (runner, cold_boot):
+                result = _predict(prediction, runner, runner_input, outputs)
+            if result is not None and result.status == Prediction.Status.SUCCEEDED:
+                result.output = outputs.store(result.output)
+        except RunnerSetupError as exc:
+            _finish(prediction, status=Prediction.Status.FAILED, output=None, error=f"Model setup failed: {exc}",
+                    logs=exc.logs, metrics={"cold_boot": True})
+            return
+        except OutputFileError as exc:
+            _finish(prediction, status=Prediction.Status.FAILED, output=None, error=f"Output failed: {exc}",
+                    logs=prediction.logs, metrics={})
+            return
     if result is None:
         return
     metrics = {"predict_time": result.predict_time, "cold_boot": cold_boot}
@@ -259,7 +283,7 @@ def _run_claimed(prediction: Prediction) -> None:
             logs=prediction.logs + result.logs, metrics=metrics)
 
 
-def _predict(prediction: Prediction, runner: Any) -> Any:
+def _predict(prediction: Prediction, runner: Any, runner_input: dict, outputs: OutputFiles) -> Any:
     """Run `predict` on a leased runner; None if the prediction was canceled before it began."""
     prediction_id = prediction.id
     progress = _Progress(prediction, iterator_output=output_is_iterator(prediction.version.openapi_schema))
@@ -274,10 +298,11 @@ def _predict(prediction: Prediction, runner: Any) -> Any:
         deadline = _deadline_timer(prediction, runner)
         return runner.predict(
             prediction_id=prediction_id,
-            input=prediction.input,
+            input=runner_input,
             on_log=progress.log,
-            on_output=progress.output,
+            on_output=lambda item: progress.output(outputs.store(item)),
             timeout=settings.PREDICTION_MAX_RUN_TIME,
+            output_dir=outputs.directory,
         )
     finally:
         _cancel_watcher.unregister(prediction_id)

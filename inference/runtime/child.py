@@ -36,7 +36,7 @@ import cog
 from cog.input import FieldInfo
 
 from inference.runtime import protocol
-from inference.runtime.child_values import coerce_input, encode_output
+from inference.runtime.child_values import OutputFiles, coerce_input, encode_output
 from inference.runtime.protocol import Channel
 from inference.runtime.schema import load_predictor, predict_method
 
@@ -115,6 +115,7 @@ class Server:
         self._cancel_requested: str | None = None
         self._in_user_code = False
         self._task: asyncio.Task | None = None
+        self._output_files: OutputFiles | None = None
         signal.signal(signal.SIGUSR1, self._on_cancel_signal)
 
     def setup(self, project_dir: Path, predictor_ref: str) -> bool:
@@ -165,6 +166,8 @@ class Server:
     def serve(self) -> None:
         threading.Thread(target=self._read_control, name="control", daemon=True).start()
         while (message := self._inbox.get())["type"] == protocol.PREDICT:
+            output_dir = message.get("output_dir")
+            self._output_files = OutputFiles(Path(output_dir)) if output_dir else None
             self._run(message["id"], message["input"])
 
     def _read_control(self) -> None:
@@ -260,13 +263,13 @@ class Server:
         return self._declares_stream and isinstance(result, (Iterator, AsyncIterator))
 
     def _send_output(self, prediction_id: str, item: Any) -> None:
-        _send(self._channel, protocol.OUTPUT, id=prediction_id, value=encode_output(item))
+        _send(self._channel, protocol.OUTPUT, id=prediction_id, value=encode_output(item, self._output_files))
 
     def _predict_sync(self, prediction_id: str, kwargs: dict[str, Any]) -> tuple[Any, bool]:
         with self._user_code():
             result = self._fn(**kwargs)
         if not self._is_stream(result):
-            return encode_output(result), False
+            return encode_output(result, self._output_files), False
         items = iter(result)
         while True:
             with self._user_code():
@@ -280,7 +283,7 @@ class Server:
         if inspect.isawaitable(result):
             result = await result
         if not self._is_stream(result):
-            return encode_output(result), False
+            return encode_output(result, self._output_files), False
         if isinstance(result, AsyncIterator):
             async for item in result:
                 self._send_output(prediction_id, item)

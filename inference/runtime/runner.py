@@ -153,8 +153,12 @@ class Runner:
         on_log: Callable[[str], None] | None = None,
         on_output: Callable[[Any], None] | None = None,
         timeout: float | None = None,
+        output_dir: Path | None = None,
     ) -> PredictionResult:
         """Run one prediction, calling on_log/on_output from this thread as pieces arrive.
+
+        With `output_dir`, files the predictor returns are copied there and appear in the
+        output as their copy's path; without it, as data: URIs.
 
         on_output gets the items of iterator outputs; a plain output only comes back in the
         result. If a callback raises (or the worker interrupts this call), the child is
@@ -170,7 +174,7 @@ class Runner:
         try:
             if canceled_early:
                 return PredictionResult("canceled", None, None, "", 0.0)
-            return self._predict(prediction_id, input, on_log, on_output, timeout)
+            return self._predict(prediction_id, input, on_log, on_output, timeout, output_dir)
         except BaseException:
             self._kill()
             raise
@@ -185,6 +189,7 @@ class Runner:
         on_log: Callable[[str], None] | None,
         on_output: Callable[[Any], None] | None,
         timeout: float | None,
+        output_dir: Path | None,
     ) -> PredictionResult:
         started = time.monotonic()
         deadline = None if timeout is None else started + timeout
@@ -198,7 +203,8 @@ class Runner:
             return ended("failed", "Runner process is not running")
         try:
             try:
-                self._channel.send(protocol.PREDICT, id=prediction_id, input=input)
+                fields = {"output_dir": str(output_dir)} if output_dir is not None else {}
+                self._channel.send(protocol.PREDICT, id=prediction_id, input=input, **fields)
             except OSError:
                 raise _ChildGone(self._reap()) from None
             while True:
