@@ -10,6 +10,7 @@ from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.files.uploadhandler import FileUploadHandler, TemporaryFileUploadHandler
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.utils.http import content_disposition_header
+from rest_framework.exceptions import UnsupportedMediaType
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -26,8 +27,9 @@ _MULTIPART_OVERHEAD = 64 * 1024
 
 
 def too_large() -> ApiProblem:
-    limit_mb = settings.FILE_MAX_BYTES / (1024 * 1024)
-    return ApiProblem(413, "File too large", f"Files must be less than {limit_mb:g}MB in size")
+    limit = settings.FILE_MAX_BYTES
+    size = f"{limit // 1024**2}MB" if limit % 1024**2 == 0 else f"{limit} bytes"
+    return ApiProblem(413, "File too large", f"Files must be less than {size} in size")
 
 
 class _SizeLimit(FileUploadHandler):
@@ -50,7 +52,10 @@ def _form(request) -> tuple[Any, Any]:
     ):
         raise too_large()
     try:
-        return request.data, request.FILES
+        return request.POST, request.FILES  # request.data would mix the file parts into the fields
+    except UnsupportedMediaType as exc:
+        raise ApiProblem(415, "Unsupported media type", "Send the file as multipart/form-data.",
+                         invalid_fields=[{"type": "parse", "field": "body", "description": str(exc.detail)}]) from exc
     except RequestDataTooBig as exc:
         raise ApiProblem(413, "Request too large", "The form fields are too large.") from exc
     except (SuspiciousOperation, ValueError, LookupError) as exc:  # e.g. too many parts, a bad charset

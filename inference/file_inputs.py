@@ -40,7 +40,7 @@ _DATA_URI = re.compile(
 
 class InputFileError(ValueError):
     def __init__(self, label: str, reason: str) -> None:
-        super().__init__(f"{label} {reason}")
+        super().__init__(f"{label}: {reason}")
         self.label = label
         self.reason = reason
 
@@ -90,7 +90,7 @@ def _our_file(url: str, account: Account) -> File | None:
         return file
     file = File.objects.filter(pk=match["id"], account=account, kind=File.Kind.UPLOAD).first()
     if file is None:
-        raise ValueError("names a file that does not exist")
+        raise ValueError("is a file URL that names none of your files (it may have expired)")
     return file
 
 
