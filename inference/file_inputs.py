@@ -77,7 +77,10 @@ def parse_data_uri(uri: str) -> DataUri:
 def _our_file(url: str, account: Account) -> File | None:
     """The file one of our URLs names, if the caller may read it; None if `url` is not ours.
     Raises ValueError for our URL shape naming nothing readable."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:
+        raise ValueError("is not a valid URL") from exc
     match = _OUR_FILE_PATH.search(parts.path)
     if match is None:
         return None
