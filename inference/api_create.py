@@ -17,7 +17,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from accounts.authentication import aidentity_for_header
 from hosting.problems import ApiProblem, InvalidRequest, problem_response
-from inference import events, file_inputs, selectors, services, webhooks
+from inference import events, file_inputs, files, selectors, services, webhooks
 from inference.deadlines import parse_cancel_after
 from inference.models import Model, Prediction, Version
 from inference.runtime.validation import InputValidationError, compile_input_validator
@@ -41,9 +41,9 @@ def _body(request: HttpRequest) -> dict[str, Any]:
     try:
         raw = request.body
     except RequestDataTooBig as exc:
-        limit_mb = settings.DATA_UPLOAD_MAX_MEMORY_SIZE // (1024 * 1024)
+        limit = files.size_text(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
         raise ApiProblem(413, "Request too large",
-                         f"The request body is over {limit_mb} MB; upload large files with POST /v1/files.") from exc
+                         f"The request body is over {limit}; upload large files with POST /v1/files.") from exc
     try:
         body = json.loads(raw or b"{}")
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:

@@ -7,7 +7,11 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
-from django.core.files.uploadhandler import FileUploadHandler, TemporaryFileUploadHandler
+from django.core.files.uploadhandler import (
+    FileUploadHandler,
+    MemoryFileUploadHandler,
+    TemporaryFileUploadHandler,
+)
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.utils.http import content_disposition_header
 from rest_framework.exceptions import UnsupportedMediaType
@@ -27,9 +31,8 @@ _MULTIPART_OVERHEAD = 64 * 1024
 
 
 def too_large() -> ApiProblem:
-    limit = settings.FILE_MAX_BYTES
-    size = f"{limit // 1024**2}MB" if limit % 1024**2 == 0 else f"{limit} bytes"
-    return ApiProblem(413, "File too large", f"Files must be less than {size} in size")
+    limit = files.size_text(settings.FILE_MAX_BYTES)
+    return ApiProblem(413, "File too large", f"Files must be less than {limit} in size")
 
 
 class _SizeLimit(FileUploadHandler):
@@ -94,7 +97,9 @@ class FileCollectionApi(APIView):
 
     def initialize_request(self, request: HttpRequest, *args, **kwargs):
         # Before DRF wraps the request: the upload handlers must be in place before parsing.
-        request.upload_handlers = [_SizeLimit(request), TemporaryFileUploadHandler(request)]
+        request.upload_handlers = [
+            _SizeLimit(request), MemoryFileUploadHandler(request), TemporaryFileUploadHandler(request)
+        ]
         return super().initialize_request(request, *args, **kwargs)
 
     def get(self, request):

@@ -32,6 +32,11 @@ _CONTENT_TYPE = re.compile(r"^[A-Za-z0-9][\w.+-]*/[\w.+-]+$")
 _signer = Signer(salt="hearth.file-download")
 
 
+def size_text(size: int) -> str:
+    """`100MB` for whole mebibytes (how Replicate words its limit), else bytes."""
+    return f"{size // 1024**2}MB" if size % 1024**2 == 0 else f"{size} bytes"
+
+
 def safe_filename(name: str | None, fallback: str) -> str:
     """The file name a person or client gave, minus anything that could act as a path."""
     name = (name or "").replace("\\", "/").rsplit("/", 1)[-1]

@@ -1,7 +1,6 @@
 """Files with the unmodified client: uploads, file inputs of every kind, output files read back
 byte for byte, another tenant's files, the size limit and retention, on the real processes."""
 
-import base64
 import hashlib
 import io
 import threading

@@ -106,7 +106,8 @@ def test_a_declared_length_far_over_the_limit_is_413_before_parsing(api, alice, 
         (f"multipart/form-data; boundary={BOUNDARY}",
          multipart(*[b'Content-Disposition: form-data; name="f%d"\r\n\r\nx' % i for i in range(1100)]), "body"),
         (f"multipart/form-data; boundary={BOUNDARY}", multipart(b"no headers at all"), "content"),
-        (f"multipart/form-data; boundary={BOUNDARY}", multipart(content_part(filename=b"\xff\xfe.txt"))[:-3], "content"),
+        (f"multipart/form-data; boundary={BOUNDARY}",
+         multipart(content_part(filename=b"\xff\xfe.txt"))[:-3], "content"),
     ],
     ids=["json", "no-boundary", "empty", "garbage", "truncated", "text-content", "two-contents", "metadata-not-json",
          "metadata-array", "metadata-nan", "metadata-nul", "bad-charset", "too-many-fields", "headerless",
@@ -173,6 +174,9 @@ async def test_a_capability_url_serves_the_bytes_without_a_token(alice, close_sy
     assert response["Content-Security-Policy"].startswith("sandbox")  # HTML cannot script our origin
     response, content = await _get(link, HTTP_AUTHORIZATION="Bearer r8_not_a_real_token")
     assert response.status_code == 200 and content == b"hello files"
+    head = await AsyncClient().head(link)
+    assert head.status_code == 200 and head["Content-Length"] == "11"
+    assert (await AsyncClient().post(link)).status_code == 405
 
 
 @pytest.mark.django_db(transaction=True)
