@@ -3,7 +3,6 @@ the prediction's output directory and reports its path (`runtime.child_values.Ou
 here each path becomes a stored `File` and its capability URL, before the output is published.
 """
 
-import mimetypes
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -40,6 +39,7 @@ class OutputFiles:
         # not an output file, whatever the string says.
         if path.is_symlink() or not path.resolve().is_relative_to(self.directory) or not path.is_file():
             raise OutputFileError(f"the runner reported an output file that is not there: {path.name}")
+        name = files.safe_filename(path.name, "output")  # a newline in a name would break headers
         now = timezone.now()
         if self.prediction.source == Prediction.Source.API:
             # Removed with the prediction's data; the URL lasts exactly as long.
@@ -53,10 +53,10 @@ class OutputFiles:
                     prediction=self.prediction,
                     kind=File.Kind.OUTPUT,
                     content=content,
-                    name=path.name,
-                    content_type=mimetypes.guess_type(path.name)[0] or "application/octet-stream",
+                    name=name,
+                    content_type=files.content_type_for(name),
                     expires_at=expires_at,
                 )
         except Exception as exc:  # any storage backend's failure: the prediction fails, the worker lives
-            raise OutputFileError(f"could not store output file {path.name}: {exc}") from exc
+            raise OutputFileError(f"could not store output file {name}: {exc}") from exc
         return files.download_url(file, origin=public_origin(), expires_at=url_expiry)

@@ -46,6 +46,11 @@ def test_web_prediction_outputs_are_kept_with_longer_lived_urls(prediction, tmp_
     assert expiry - timezone.now().timestamp() > settings.OUTPUT_URL_SECONDS - 60
 
 
+def test_control_characters_are_dropped_from_output_names(prediction, tmp_path):
+    OutputFiles(prediction, tmp_path).store(output_path(tmp_path, name="out\nput.txt"))
+    assert (File.objects.get().name, File.objects.get().content_type) == ("output.txt", "text/plain")
+
+
 def test_a_path_that_leads_outside_the_output_directory_is_refused(prediction, tmp_path):
     outputs = tmp_path / "outputs"
     (outputs / "0").mkdir(parents=True)
