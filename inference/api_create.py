@@ -50,6 +50,8 @@ def _body(request: HttpRequest) -> dict[str, Any]:
         raise InvalidRequest(f"The request body is not valid JSON: {exc}", field="body", kind="parse") from exc
     if not isinstance(body, dict):
         raise InvalidRequest("The request body must be a JSON object.", field="body", kind="type")
+    if b"\\u0000" in raw:  # PostgreSQL cannot store NUL characters in JSON
+        raise InvalidRequest("Strings in the request must not contain NUL characters.", field="body")
     return body
 
 

@@ -22,6 +22,7 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
 from accounts.models import Account
+from hosting.ids import is_public_id
 from inference.models import File, Prediction
 
 logger = logging.getLogger(__name__)
@@ -125,7 +126,7 @@ def download_url(file: File, *, origin: str, expires_at: datetime) -> str:
 
 def file_for_download(*, file_id: str, expiry: str | None, signature: str | None) -> File | None:
     """The file a capability URL names, or None if the URL is forged, expired or the file gone."""
-    if not (expiry and expiry.isdigit() and len(expiry) < 12 and signature):
+    if not (is_public_id(file_id) and expiry and expiry.isdigit() and len(expiry) < 12 and signature):
         return None
     if not constant_time_compare(signature, _signature(file_id, int(expiry))):
         return None

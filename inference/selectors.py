@@ -7,6 +7,7 @@ from django.conf import settings
 from django.db.models import Q, QuerySet
 
 from accounts.models import Account
+from hosting.ids import is_public_id
 from hosting.problems import NotFound
 from inference.models import File, Model, Prediction, Version
 
@@ -90,7 +91,7 @@ def prediction_get(*, account: Account, prediction_id: str) -> Prediction:
         Prediction.objects.select_related("model__owner", "version")
         .filter(account=account, id=prediction_id)
         .first()
-    )
+    ) if is_public_id(prediction_id) else None
     if prediction is None:
         raise NotFound("The requested prediction does not exist.")
     return prediction
@@ -111,7 +112,7 @@ def _uploads(*, account: Account) -> QuerySet[File]:
 
 def file_get(*, account: Account, file_id: str) -> File:
     """One of the account's uploads; anyone else's is a 404 like a missing one."""
-    file = _uploads(account=account).filter(pk=file_id).first()
+    file = _uploads(account=account).filter(pk=file_id).first() if is_public_id(file_id) else None
     if file is None:
         raise NotFound("File not found")
     return file

@@ -145,6 +145,13 @@ def test_unreadable_file_inputs_are_422_naming_the_input_and_create_nothing(api,
     assert not Prediction.objects.exists()
 
 
+def test_a_nul_character_is_a_400_not_a_database_error(api, alice, file_version):
+    response = api.post("/v1/models/alice/files/predictions", content_type="application/json", **alice.auth,
+                        data='{"input": {"file": "data:text/plain,a\\u0000b"}}')
+    assert response.status_code == 400 and response.json()["invalid_fields"][0]["field"] == "body"
+    assert not Prediction.objects.exists()
+
+
 def test_an_oversized_data_uri_is_422(api, alice, file_version, settings):
     settings.FILE_MAX_BYTES = 100
     response = create(api, alice, data_uri(b"x" * 101))

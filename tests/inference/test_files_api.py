@@ -140,6 +140,12 @@ def test_another_tenants_file_is_not_found_and_unchanged(api, alice, bob):
     assert File.objects.get(pk=file["id"]).content.read() == b"hello files"
 
 
+@pytest.mark.parametrize("path", ["/v1/files/%00", "/v1/files/x", "/v1/files/" + "A" * 26])
+def test_ids_that_cannot_exist_are_not_found(api, alice, path):
+    assert api.get(path, **alice.auth).status_code == 404
+    assert api.delete(path, **alice.auth).status_code == 404
+
+
 def test_the_files_api_needs_a_token(api):
     assert api.get("/v1/files").status_code == 401
     assert api.post("/v1/files", data={"content": SimpleUploadedFile("a.txt", b"a")}).status_code == 401
