@@ -12,7 +12,7 @@ import mimetypes
 import re
 import unicodedata
 from datetime import datetime, timedelta
-from typing import IO
+from typing import IO, Any
 
 from django.conf import settings
 from django.core.files import File as DjangoFile
@@ -133,3 +133,27 @@ def file_for_download(*, file_id: str, expiry: str | None, signature: str | None
     if int(expiry) < timezone.now().timestamp():
         return None
     return File.objects.filter(pk=file_id).first()
+
+
+_DOWNLOAD_URL = re.compile(r"/v1/files/(?P<id>[a-z2-7]{26})/download\?expiry=\d+&signature=[\w-]+$")
+
+
+def output_with_renewed_urls(prediction: Prediction, *, origin: str) -> Any:
+    """The prediction's output with fresh capability URLs for its own output files, for
+    pages that show kept (web) predictions after their stored links expired.
+
+    Only URLs of files this prediction produced are renewed: a model can output any string,
+    and renewing a forged link to someone else's file would hand it out."""
+    own = {file.id: file for file in prediction.output_files.all()}
+    expires_at = timezone.now() + timedelta(seconds=settings.OUTPUT_URL_SECONDS)
+
+    def renew(value: Any) -> Any:
+        if isinstance(value, str) and (match := _DOWNLOAD_URL.search(value)) and match["id"] in own:
+            return download_url(own[match["id"]], origin=origin, expires_at=expires_at)
+        if isinstance(value, list):
+            return [renew(item) for item in value]
+        if isinstance(value, dict):
+            return {key: renew(item) for key, item in value.items()}
+        return value
+
+    return renew(prediction.output)

@@ -1,11 +1,14 @@
 import os
+from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from django.core.files.base import ContentFile
 from django.utils import timezone
 from replicate.client import Client
 from replicate.helpers import FileOutput, transform_output
 
+from inference import files
 from inference.file_outputs import OutputFileError, OutputFiles
 from inference.models import File, Prediction
 
@@ -62,3 +65,20 @@ def test_a_path_that_leads_outside_the_output_directory_is_refused(prediction, t
             store.store(value)
     assert not File.objects.exists()
     assert store.store(f"{tmp_path}/secret") == f"{tmp_path}/secret"  # outside: just a string
+
+
+def test_kept_outputs_can_be_shown_with_renewed_links_to_their_own_files_only(prediction, tmp_path, bob,
+                                                                               echo_version):
+    url = OutputFiles(prediction, tmp_path).store(output_path(tmp_path))
+    expired = url.rsplit("?", 1)[0] + "?expiry=1&signature=old"
+    bobs = files.upload_create(account=bob.account, content=ContentFile(b"b"), name="b.txt",
+                               content_type="text/plain", metadata={})
+    forged = f"http://x/v1/files/{bobs.id}/download?expiry=1&signature=forged"  # a model may output anything
+    prediction.output = {"image": expired, "other": [forged, "text"]}
+    renewed = files.output_with_renewed_urls(prediction, origin="https://hearth.example.com")
+    assert renewed["other"] == [forged, "text"]
+    query = parse_qs(urlsplit(renewed["image"]).query)
+    file = File.objects.get(prediction=prediction)
+    assert files.file_for_download(file_id=file.id, expiry=query["expiry"][0], signature=query["signature"][0])
+    assert renewed["image"].startswith("https://hearth.example.com/")
+    assert timedelta(seconds=int(query["expiry"][0]) - timezone.now().timestamp()) > timedelta(days=6)
