@@ -54,6 +54,21 @@ class HearthEnv(BaseSettings):
     WEBHOOK_RETRY_BASE_SECONDS: float = Field(default=2.0, gt=0)
     # Seconds of its hardware's price a prediction in flight reserves against a spending limit.
     BILLING_RESERVATION_SECONDS: int = Field(default=60, ge=1)
+    # Files: the largest upload or downloaded input, and how long things are kept.
+    FILE_MAX_BYTES: int = Field(default=100 * 1024**2, ge=1)
+    UPLOAD_EXPIRY_SECONDS: int = Field(default=24 * 3600, ge=1)  # `expires_at` of POST /v1/files
+    # Inputs, outputs, output files and logs of API predictions are removed this long after
+    # they finish (`data_removed: true`); web predictions are kept.
+    PREDICTION_DATA_RETENTION_SECONDS: int = Field(default=3600, ge=1)
+    # Lifetime of the capability URLs of kept (web) prediction outputs.
+    OUTPUT_URL_SECONDS: int = Field(default=7 * 24 * 3600, ge=1)
+    # Networks file-input URLs may be fetched from although private/loopback (comma-separated CIDRs).
+    INPUT_URL_ALLOWED_NETWORKS: str = ""
+    # Object storage: set S3_BUCKET to store files in S3 or an S3-compatible service through
+    # django-storages (credentials from the usual AWS_* variables); unset, the local DATA_DIR.
+    S3_BUCKET: str = ""
+    S3_ENDPOINT_URL: AnyHttpUrl | None = None
+    S3_REGION: str = ""
     LOG_LEVEL: str = "INFO"
 
     @field_validator("DATABASE_URL")
@@ -64,7 +79,7 @@ class HearthEnv(BaseSettings):
             raise ValueError(f"must start with one of {', '.join(s + '://' for s in DATABASE_SCHEMES)}")
         return value
 
-    @field_validator("WEBHOOK_ALLOWED_NETWORKS")
+    @field_validator("WEBHOOK_ALLOWED_NETWORKS", "INPUT_URL_ALLOWED_NETWORKS")
     @classmethod
     def _networks(cls, value: str) -> str:
         return _check_networks(value)
@@ -94,3 +109,15 @@ def load_env() -> HearthEnv:
     if not env.SECRET_KEY and not env.DEBUG:
         raise ImproperlyConfigured("SECRET_KEY must be set (at least 32 characters) unless DEBUG=true")
     return env
+
+
+def default_storage(env: HearthEnv) -> dict:
+    """`STORAGES["default"]`: the filesystem under DATA_DIR, or S3 when S3_BUCKET is set."""
+    if not env.S3_BUCKET:
+        return {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+    options = {"bucket_name": env.S3_BUCKET, "file_overwrite": False, "default_acl": None}
+    if env.S3_ENDPOINT_URL:
+        options["endpoint_url"] = str(env.S3_ENDPOINT_URL).rstrip("/")
+    if env.S3_REGION:
+        options["region_name"] = env.S3_REGION
+    return {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": options}

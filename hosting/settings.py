@@ -2,7 +2,7 @@
 
 import dj_database_url
 
-from hosting.env import BASE_DIR, load_env
+from hosting.env import BASE_DIR, default_storage, load_env
 
 ENV = load_env()
 
@@ -92,7 +92,7 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = DATA_DIR / "static"
 MEDIA_ROOT = DATA_DIR / "media"
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": default_storage(ENV),
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
@@ -116,6 +116,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": max(5.0, ENV.PREDICTION_HEARTBEAT_SECONDS),
         "options": {"queue": "default"},
     },
+    "remove-expired-data": {
+        "task": "inference.remove_expired_data",
+        "schedule": 60.0,
+        "options": {"queue": "default"},
+    },
 }
 # A prediction's own deadline stops it first; these only catch a wedged task.
 CELERY_TASK_SOFT_TIME_LIMIT = ENV.PREDICTION_MAX_RUN_TIME + 60
@@ -136,6 +141,14 @@ WEBHOOK_ALLOWED_NETWORKS = [n.strip() for n in ENV.WEBHOOK_ALLOWED_NETWORKS.spli
 WEBHOOK_MAX_RETRIES = ENV.WEBHOOK_MAX_RETRIES
 BILLING_RESERVATION_SECONDS = ENV.BILLING_RESERVATION_SECONDS
 WEBHOOK_RETRY_BASE_SECONDS = ENV.WEBHOOK_RETRY_BASE_SECONDS
+FILE_MAX_BYTES = ENV.FILE_MAX_BYTES
+UPLOAD_EXPIRY_SECONDS = ENV.UPLOAD_EXPIRY_SECONDS
+PREDICTION_DATA_RETENTION_SECONDS = ENV.PREDICTION_DATA_RETENTION_SECONDS
+OUTPUT_URL_SECONDS = ENV.OUTPUT_URL_SECONDS
+INPUT_URL_ALLOWED_NETWORKS = [n.strip() for n in ENV.INPUT_URL_ALLOWED_NETWORKS.split(",") if n.strip()]
+# JSON request bodies (prediction inputs with data: URIs): the JS client inlines files up to
+# 10 MB; larger files go through POST /v1/files.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 16 * 1024**2
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.ApiTokenAuthentication"],

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from inference.models import Model, Prediction, Version, WebhookDelivery
+from inference.models import File, Model, Prediction, Version, WebhookDelivery
 
 
 class VersionInline(admin.TabularInline):
@@ -52,3 +52,12 @@ class PredictionAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+
+@admin.register(File)
+class FileAdmin(admin.ModelAdmin):
+    list_display = ["id", "name", "account", "kind", "size", "created_at", "expires_at"]
+    list_filter = ["kind"]
+    search_fields = ["id", "name", "account__username"]
+    raw_id_fields = ["account", "prediction"]
+    readonly_fields = ["kind", "size", "sha256", "md5", "content", "prediction"]

@@ -11,14 +11,16 @@ from datetime import timedelta
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from accounts.authentication import aidentity_for_header
 from hosting.problems import ApiProblem, InvalidRequest, problem_response
-from inference import events, selectors, services, webhooks
+from inference import events, file_inputs, files, selectors, services, webhooks
 from inference.deadlines import parse_cancel_after
 from inference.models import Model, Prediction, Version
-from inference.runtime.validation import InputValidationError, validate_input
+from inference.runtime.validation import InputValidationError, compile_input_validator
 from inference.serializers import base_url, prediction_json
 
 MAX_WAIT_SECONDS = 60
@@ -37,11 +39,19 @@ def wait_seconds(prefer: str | None) -> int | None:
 
 def _body(request: HttpRequest) -> dict[str, Any]:
     try:
-        body = json.loads(request.body or b"{}")
+        raw = request.body
+    except RequestDataTooBig as exc:
+        limit = files.size_text(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+        raise ApiProblem(413, "Request too large",
+                         f"The request body is over {limit}; upload large files with POST /v1/files.") from exc
+    try:
+        body = json.loads(raw or b"{}")
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InvalidRequest(f"The request body is not valid JSON: {exc}", field="body", kind="parse") from exc
     if not isinstance(body, dict):
         raise InvalidRequest("The request body must be a JSON object.", field="body", kind="type")
+    if b"\\u0000" in raw:  # PostgreSQL cannot store NUL characters in JSON
+        raise InvalidRequest("Strings in the request must not contain NUL characters.", field="body")
     return body
 
 
@@ -60,9 +70,12 @@ def _webhook_fields(body: dict[str, Any]) -> dict[str, Any]:
     return {"webhook": webhook, "webhook_events_filter": events_filter}
 
 
-def _validated_input(version: Version, body: dict[str, Any]) -> dict[str, Any]:
+def _validated_input(account, version: Version, body: dict[str, Any]) -> dict[str, Any]:
     try:
-        return validate_input(version.openapi_schema, body.get("input", {}))
+        validator = compile_input_validator(version.openapi_schema)
+        cleaned = validator(body.get("input", {}))
+        file_inputs.check(account=account, validator=validator, cleaned=cleaned)
+        return cleaned
     except InputValidationError as exc:
         detail = "".join(f"- {field['field']}: {field['description']}\n" for field in exc.invalid_fields)
         raise ApiProblem(422, "Input validation failed", detail, invalid_fields=exc.invalid_fields) from exc
@@ -72,7 +85,7 @@ def _create(account, version: Version, body: dict[str, Any], cancel_after: timed
     return services.prediction_create(
         account=account,
         version=version,
-        input=_validated_input(version, body),
+        input=_validated_input(account, version, body),
         cancel_after=cancel_after,
         **_webhook_fields(body),
     )

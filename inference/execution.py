@@ -14,8 +14,10 @@ Liveness heartbeats, not Celery's ack, protect these predictions if the worker d
 import atexit
 import logging
 import secrets
+import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,14 +27,15 @@ from django.db.models import F
 from django.utils import timezone
 
 from billing.services import usage_record_for
-from inference import cancellation, events, webhooks
+from inference import cancellation, events, file_inputs, webhooks
+from inference.file_outputs import OutputFileError, OutputFiles
 from inference.liveness import Heartbeat
 from inference.models import Model, Prediction, Version
 from inference.packaging import extract_package
 from inference.runtime.pool import Lease, RunnerPool, RunnerSpec
 from inference.runtime.runner import RunnerSetupError
 from inference.runtime.schema import output_is_iterator
-from inference.serializers import prediction_json, prediction_state_json
+from inference.serializers import prediction_json, prediction_state_json, public_origin
 from hosting.redis_clients import sync_client
 
 logger = logging.getLogger(__name__)
@@ -227,7 +230,7 @@ def _send_webhook(prediction: Prediction, event: str) -> None:
     from inference.tasks import deliver_webhook as deliver_webhook_task  # tasks imports this module
 
     if webhooks.wants(prediction, event):
-        body = prediction_json(prediction, origin=settings.PUBLIC_BASE_URL or "http://127.0.0.1:8000")
+        body = prediction_json(prediction, origin=public_origin())
         deliver_webhook_task.apply_async(args=[prediction.id, event, body, f"msg_{secrets.token_hex(12)}"])
 
 
@@ -237,66 +240,101 @@ def prediction_run(*, prediction_id: str) -> None:
     prediction = _claim(prediction_id)
     if prediction is None:
         return
-    lease = None
+    run = None
     try:
-        lease = _lease_runner(prediction)
+        run = _prepare(prediction)
     finally:
-        if lease is None:  # it ended before reaching a runner
+        if run is None:  # it ended before reaching a runner
             _heartbeat.stop(prediction_id)
-    if lease is None:
+    if run is None:
         return
-    if lease.runner.max_concurrency > 1:
-        threading.Thread(target=_complete_in_thread, args=(prediction, lease), name=f"prediction-{prediction_id}").start()
+    if run.lease.runner.max_concurrency > 1:
+        threading.Thread(target=_complete_in_thread, args=(prediction, run), name=f"prediction-{prediction_id}").start()
     else:
-        _complete(prediction, lease)
+        _complete(prediction, run)
 
 
-def _lease_runner(prediction: Prediction) -> Lease | None:
-    """A runner for the prediction, or None when it has already ended (canceled past its
-    deadline in the queue, or its model's setup failed)."""
+@dataclass
+class _PreparedRun:
+    lease: Lease
+    scratch: tempfile.TemporaryDirectory
+    runner_input: dict
+    outputs: OutputFiles
+
+
+def _scratch_dir(prediction: Prediction) -> tempfile.TemporaryDirectory:
+    """Per prediction: its input files (fetched here, read by the runner) and the copies of
+    its output files (written by the runner, stored from here); removed when it ends."""
+    root = Path(settings.RUNTIME_DIR) / "scratch"
+    root.mkdir(parents=True, exist_ok=True)
+    return tempfile.TemporaryDirectory(prefix=f"{prediction.id}-", dir=root)
+
+
+def _prepare(prediction: Prediction) -> _PreparedRun | None:
+    """Its input files and a runner, or None when it has already ended (canceled past its
+    deadline in the queue, an input that cannot be read, its model's setup failed)."""
     events.publish(prediction.id, "start", {})
     _send_webhook(prediction, "start")
     if _seconds_to_deadline(prediction) == 0:  # its Cancel-After deadline passed in the queue
         _finish(prediction, status=Prediction.Status.CANCELED, output=None, error=None, logs=prediction.logs,
                 metrics={})
         return None
+    scratch = _scratch_dir(prediction)
     try:
-        return _pool.acquire(_runner_spec(prediction.version))
+        runner_input = file_inputs.materialise(prediction=prediction, directory=Path(scratch.name) / "inputs")
+        lease = _pool.acquire(_runner_spec(prediction.version))
+    except file_inputs.InputFileError as exc:
+        scratch.cleanup()
+        _finish(prediction, status=Prediction.Status.FAILED, output=None, logs=prediction.logs, metrics={},
+                error=f"Could not read input {exc}")
+        return None
     except RunnerSetupError as exc:
+        scratch.cleanup()
         _finish(prediction, status=Prediction.Status.FAILED, output=None, error=f"Model setup failed: {exc}",
                 logs=exc.logs, metrics={"cold_boot": True})
         return None
+    except BaseException:
+        scratch.cleanup()
+        raise
+    return _PreparedRun(lease, scratch, runner_input, OutputFiles(prediction, Path(scratch.name) / "outputs"))
 
 
-def _complete_in_thread(prediction: Prediction, lease: Lease) -> None:
+def _complete_in_thread(prediction: Prediction, run: _PreparedRun) -> None:
     try:
-        _complete(prediction, lease)
+        _complete(prediction, run)
     except Exception:
         logger.exception("prediction %s failed in the worker", prediction.id)  # the sweep will find it
     finally:
         connection.close()  # this thread's connection goes back to the pool
 
 
-def _complete(prediction: Prediction, lease: Lease) -> None:
-    """Run the prediction on its leased runner and record the outcome."""
+def _complete(prediction: Prediction, run: _PreparedRun) -> None:
+    """Run the prediction on its leased runner, store its output files, record the outcome."""
     earlier_logs = prediction.logs  # of an earlier attempt; progress saves update prediction.logs
     try:
         try:
-            result = _predict(prediction, lease.runner)
+            result = _predict(prediction, run.lease.runner, run.runner_input, run.outputs)
         finally:
-            lease.release()
+            run.lease.release()
         if result is None:
             return
-        metrics = {"predict_time": result.predict_time, "cold_boot": lease.cold_boot}
-        if lease.cold_boot:
-            metrics["setup_time"] = lease.runner.setup_time
-        _finish(prediction, status=result.status, output=result.output, error=result.error,
-                logs=earlier_logs + result.logs, metrics=metrics)
+        metrics = {"predict_time": result.predict_time, "cold_boot": run.lease.cold_boot}
+        if run.lease.cold_boot:
+            metrics["setup_time"] = run.lease.runner.setup_time
+        status, output, error = result.status, result.output, result.error
+        if status == Prediction.Status.SUCCEEDED:
+            try:
+                output = run.outputs.store(output)
+            except OutputFileError as exc:  # it ran, so it is billed all the same
+                status, output, error = Prediction.Status.FAILED, None, f"Output failed: {exc}"
+        _finish(prediction, status=status, output=output, error=error, logs=earlier_logs + result.logs,
+                metrics=metrics)
     finally:
+        run.scratch.cleanup()
         _heartbeat.stop(prediction.id)
 
 
-def _predict(prediction: Prediction, runner: Any) -> Any:
+def _predict(prediction: Prediction, runner: Any, runner_input: dict, outputs: OutputFiles) -> Any:
     """Run `predict` on a leased runner; None if the prediction was canceled before it began."""
     prediction_id = prediction.id
     progress = _Progress(prediction, iterator_output=output_is_iterator(prediction.version.openapi_schema))
@@ -311,10 +349,11 @@ def _predict(prediction: Prediction, runner: Any) -> Any:
         deadline = _deadline_timer(prediction, runner)
         return runner.predict(
             prediction_id=prediction_id,
-            input=prediction.input,
+            input=runner_input,
             on_log=progress.log,
-            on_output=progress.output,
+            on_output=lambda item: progress.output(outputs.store(item)),
             timeout=settings.PREDICTION_MAX_RUN_TIME,
+            output_dir=outputs.directory,
         )
     finally:
         _cancel_watcher.unregister(prediction_id)

@@ -1,4 +1,6 @@
+from django.core.exceptions import SuspiciousFileOperation
 from django.db import models
+from django.utils.text import get_valid_filename
 
 from accounts.models import Account
 from billing.models import Hardware
@@ -125,3 +127,45 @@ class WebhookDelivery(models.Model):
     @property
     def succeeded(self) -> bool:
         return self.status_code is not None and 200 <= self.status_code < 300
+
+
+def _file_storage_name(file: "File", filename: str) -> str:
+    try:
+        safe = get_valid_filename(filename)
+    except SuspiciousFileOperation:  # nothing usable left of the name ("??")
+        safe = "file"
+    return f"files/{file.id}/{safe}"
+
+
+class File(models.Model):
+    """Bytes in the default storage: an upload (POST /v1/files) or a prediction's output file.
+
+    `name` is the original file name, shown to people and given to predictors; the storage
+    name is derived from it but made safe by the storage backend."""
+
+    class Kind(models.TextChoices):
+        UPLOAD = "upload"
+        OUTPUT = "output"
+
+    id = models.CharField(primary_key=True, max_length=26, default=new_public_id, editable=False)
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="files")
+    prediction = models.ForeignKey(
+        Prediction, null=True, blank=True, on_delete=models.CASCADE, related_name="output_files"
+    )
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    name = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=255)
+    size = models.PositiveBigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    md5 = models.CharField(max_length=32)
+    metadata = models.JSONField(default=dict, blank=True)
+    content = models.FileField(upload_to=_file_storage_name, max_length=500)
+    created_at = models.DateTimeField(auto_now_add=True)
+    # Removed by the retention task after this; None: kept (outputs of web predictions).
+    expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["account", "kind", "-created_at", "-id"], name="file_account_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.id} ({self.name})"

@@ -7,8 +7,9 @@ from django.conf import settings
 from django.db.models import Q, QuerySet
 
 from accounts.models import Account
+from hosting.ids import is_public_id
 from hosting.problems import NotFound
-from inference.models import Model, Prediction, Version
+from inference.models import File, Model, Prediction, Version
 
 
 def _visible_models(*, account: Account) -> QuerySet[Model]:
@@ -90,7 +91,7 @@ def prediction_get(*, account: Account, prediction_id: str) -> Prediction:
         Prediction.objects.select_related("model__owner", "version")
         .filter(account=account, id=prediction_id)
         .first()
-    )
+    ) if is_public_id(prediction_id) else None
     if prediction is None:
         raise NotFound("The requested prediction does not exist.")
     return prediction
@@ -103,3 +104,19 @@ def prediction_list(*, account: Account) -> QuerySet[Prediction]:
         .filter(account=account)
         .order_by("-created_at", "-id")
     )
+
+
+def _uploads(*, account: Account) -> QuerySet[File]:
+    return File.objects.filter(account=account, kind=File.Kind.UPLOAD)
+
+
+def file_get(*, account: Account, file_id: str) -> File:
+    """One of the account's uploads; anyone else's is a 404 like a missing one."""
+    file = _uploads(account=account).filter(pk=file_id).first() if is_public_id(file_id) else None
+    if file is None:
+        raise NotFound("File not found")
+    return file
+
+
+def file_list(*, account: Account) -> QuerySet[File]:
+    return _uploads(account=account).order_by("-created_at", "-id")

@@ -12,13 +12,18 @@ from django.core.signing import Signer
 
 from accounts.models import Account
 from billing.models import Hardware
-from inference.models import Model, Prediction, Version
+from inference.models import File, Model, Prediction, Version
 from inference.runtime.schema import output_is_iterator
 
 
 def base_url(request) -> str:
     """The absolute origin clients reach us at (`urls.*`, pagination links)."""
     return settings.PUBLIC_BASE_URL or f"{request.scheme}://{request.get_host()}"
+
+
+def public_origin() -> str:
+    """The origin for URLs made outside a request (by workers): set PUBLIC_BASE_URL in production."""
+    return settings.PUBLIC_BASE_URL or "http://127.0.0.1:8000"
 
 
 def timestamp(value: datetime | None) -> str | None:
@@ -108,3 +113,19 @@ def account_json(account: Account) -> dict[str, Any]:
 
 def hardware_json(hardware: Hardware) -> dict[str, str]:
     return {"sku": hardware.sku, "name": hardware.name}
+
+
+def file_json(file: File, *, origin: str) -> dict[str, Any]:
+    """replicate-api.md §5.4: the client requires every one of these but `expires_at`."""
+    return {
+        "id": file.id,
+        "name": file.name,
+        "content_type": file.content_type,
+        "size": file.size,
+        "etag": file.md5,
+        "checksums": {"sha256": file.sha256, "md5": file.md5},
+        "metadata": file.metadata,
+        "created_at": timestamp(file.created_at),
+        "expires_at": timestamp(file.expires_at),
+        "urls": {"get": f"{origin}/v1/files/{file.id}"},
+    }

@@ -1,7 +1,7 @@
 from celery import shared_task
 from django.conf import settings
 
-from inference import execution, liveness, webhooks
+from inference import execution, liveness, retention, webhooks
 from inference.models import Prediction
 
 
@@ -30,3 +30,9 @@ def deliver_webhook(self, prediction_id: str, event: str, body: dict, message_id
                                  attempt=attempt)
     if not delivered and event == "completed" and attempt <= settings.WEBHOOK_MAX_RETRIES:
         raise self.retry(countdown=settings.WEBHOOK_RETRY_BASE_SECONDS * 2 ** (attempt - 1))
+
+
+@shared_task(name="inference.remove_expired_data")
+def remove_expired_data() -> dict[str, int]:
+    """Beat task: remove the data of old API predictions and expired files."""
+    return retention.remove_expired_data()

@@ -4,7 +4,7 @@ from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 
 from hosting.problems import ApiProblem, problem_response
-from inference import api_create, api_models, apis, streaming
+from inference import api_create, api_files, api_models, apis, streaming
 
 _prediction_list = apis.PredictionListApi.as_view()
 
@@ -45,4 +45,7 @@ urlpatterns = [
     path("account", apis.AccountDetailApi.as_view()),
     path("hardware", apis.HardwareListApi.as_view()),
     path("webhooks/default/secret", apis.WebhookSecretApi.as_view()),
+    path("files", api_files.FileCollectionApi.as_view()),
+    path("files/<str:file_id>", api_files.FileDetailApi.as_view()),
+    path("files/<str:file_id>/download", api_files.file_download),
 ]

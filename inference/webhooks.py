@@ -9,18 +9,16 @@ WEBHOOK_ALLOWED_NETWORKS lets them through.
 """
 
 import base64
-import ipaddress
 import json
 import secrets
-import socket
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
 
 import httpx
 from django.conf import settings
 from standardwebhooks.webhooks import Webhook
 
 from accounts.models import Account
+from hosting import outbound
 from hosting.problems import ApiProblem
 from inference.models import Prediction, WebhookDelivery
 
@@ -38,32 +36,9 @@ def account_secret(account: Account) -> str:
     return account.webhook_secret
 
 
-def _allowed_networks() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
-    return [ipaddress.ip_network(text, strict=False) for text in settings.WEBHOOK_ALLOWED_NETWORKS]
-
-
-def _is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    if any(address in network for network in _allowed_networks()):
-        return True
-    return address.is_global and not address.is_multicast
-
-
 def refused_reason(url: str) -> str | None:
     """Why this URL may not receive webhooks, or None if it may."""
-    try:
-        parts = urlsplit(url)
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-    except ValueError:
-        return "is not a valid URL"
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return "must be an http(s) URL"
-    try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(parts.hostname, port, proto=socket.IPPROTO_TCP)}
-    except (socket.gaierror, UnicodeError):
-        return "has a host name that does not resolve"
-    if not all(_is_public(ipaddress.ip_address(address.split("%")[0])) for address in addresses):
-        return "resolves to a private, loopback or link-local address"
-    return None
+    return outbound.refused_reason(url, allowed_networks=settings.WEBHOOK_ALLOWED_NETWORKS)
 
 
 def validate_webhook_url(url: str) -> None:

@@ -6,7 +6,7 @@ from django.contrib.auth import get_user_model
 PAGES = [
     "/admin/accounts/account/", "/admin/accounts/apitoken/", "/admin/billing/hardware/",
     "/admin/billing/usagerecord/", "/admin/inference/model/", "/admin/inference/version/",
-    "/admin/inference/prediction/",
+    "/admin/inference/prediction/", "/admin/inference/file/",
 ]
 
 

@@ -44,7 +44,7 @@ import cog
 from cog.input import FieldInfo
 
 from inference.runtime import protocol
-from inference.runtime.child_values import coerce_input, encode_output
+from inference.runtime.child_values import OutputFiles, coerce_input, encode_output
 from inference.runtime.protocol import Channel
 from inference.runtime.schema import load_predictor, predict_method
 
@@ -179,6 +179,7 @@ class Server:
         self._cancel_requested: set[str] = set()
         self._in_user_code = False
         self._tasks: dict[str, asyncio.Task] = {}  # async predictions in flight
+        self._output_files: dict[str, OutputFiles | None] = {}  # where each one's files go
         self.max_concurrency = 1
         signal.signal(signal.SIGUSR1, self._on_cancel_signal)
 
@@ -234,7 +235,12 @@ class Server:
             self._loop.run_until_complete(self._serve_concurrently())
             return
         while (message := self._inbox.get())["type"] == protocol.PREDICT:
+            self._accept(message)
             self._run(message["id"], message["input"])
+
+    def _accept(self, message: dict[str, Any]) -> None:
+        output_dir = message.get("output_dir")
+        self._output_files[message["id"]] = OutputFiles(Path(output_dir)) if output_dir else None
 
     async def _serve_concurrently(self) -> None:
         sys.stdout = PredictionRoutedStream(self._channel, sys.stdout)
@@ -242,6 +248,7 @@ class Server:
         self._pump.prediction_id = None  # fd-level writes can no longer be attributed
         while (message := await self._loop.run_in_executor(None, self._inbox.get))["type"] == protocol.PREDICT:
             prediction_id = message["id"]
+            self._accept(message)
             self._tasks[prediction_id] = self._loop.create_task(self._run_task(prediction_id, message["input"]))
         if self._tasks:  # shutdown: let what runs finish, as a sequential server would
             await asyncio.wait(list(self._tasks.values()))
@@ -342,6 +349,7 @@ class Server:
         self._pump.flush()
         type_, fields = terminal
         _send(self._channel, type_, id=prediction_id, predict_time=predict_time, **fields)
+        del self._output_files[prediction_id]
 
     def _inputs(self, raw: dict[str, Any]) -> dict[str, Any]:
         kwargs = {}
@@ -361,13 +369,14 @@ class Server:
         return self._declares_stream and isinstance(result, (Iterator, AsyncIterator))
 
     def _send_output(self, prediction_id: str, item: Any) -> None:
-        _send(self._channel, protocol.OUTPUT, id=prediction_id, value=encode_output(item))
+        value = encode_output(item, self._output_files[prediction_id])
+        _send(self._channel, protocol.OUTPUT, id=prediction_id, value=value)
 
     def _predict_sync(self, prediction_id: str, kwargs: dict[str, Any]) -> tuple[Any, bool]:
         with self._user_code():
             result = self._fn(**kwargs)
         if not self._is_stream(result):
-            return encode_output(result), False
+            return encode_output(result, self._output_files[prediction_id]), False
         items = iter(result)
         while True:
             with self._user_code():
@@ -381,7 +390,7 @@ class Server:
         if inspect.isawaitable(result):
             result = await result
         if not self._is_stream(result):
-            return encode_output(result), False
+            return encode_output(result, self._output_files[prediction_id]), False
         if isinstance(result, AsyncIterator):
             async for item in result:
                 self._send_output(prediction_id, item)

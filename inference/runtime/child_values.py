@@ -9,6 +9,7 @@ import io
 import mimetypes
 import os
 import pathlib
+import shutil
 import types
 import typing
 import urllib.parse
@@ -52,29 +53,59 @@ def _local_path(value: str, name: str) -> str:
     return value
 
 
-def encode_output(value: Any) -> Any:
+class OutputFiles:
+    """Where output files go when the worker stores them (it names the directory).
+
+    Each file is copied at once, as it is returned or yielded: predictors often write every
+    iterator item to the same path, so a later read could see a later item. The worker gets
+    the copy's path and uploads it to storage. Copying on the local disk rather than sending
+    base64 data: URIs over the pipe keeps large files (video) out of memory and JSON, keeps
+    their names, and cannot be mistaken for a model's own string output.
+    """
+
+    def __init__(self, directory: pathlib.Path) -> None:
+        self.directory = directory
+        self._count = 0
+
+    def add(self, source: pathlib.Path | io.IOBase) -> str:
+        target_dir = self.directory / str(self._count)
+        self._count += 1
+        target_dir.mkdir(parents=True)
+        if isinstance(source, pathlib.Path):
+            target = target_dir / (source.name or "output")
+            shutil.copyfile(source, target)
+        else:
+            target = target_dir / (os.path.basename(str(getattr(source, "name", ""))) or "output")
+            data = source.read()
+            target.write_bytes(data.encode() if isinstance(data, str) else data)
+        return str(target)
+
+
+def encode_output(value: Any, files: OutputFiles | None = None) -> Any:
     """A JSON-serialisable form of a predictor's output (or of one iterator item).
 
-    Files become base64 `data:` URIs, which is what Cog returns when it has nowhere to
-    upload them.
+    Files are copied into `files` and become their copy's path; without it they become
+    base64 `data:` URIs, which is what Cog returns when it has nowhere to upload them.
     """
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
     if isinstance(value, cog.Secret):
         return str(value)  # the masked form: a secret must not leak through the output
+    if isinstance(value, (pathlib.Path, io.IOBase)) and files is not None:
+        return files.add(value)
     if isinstance(value, pathlib.Path):
         return _data_uri(value.read_bytes(), value.name)
     if isinstance(value, io.IOBase):
         data = value.read()
         return _data_uri(data.encode() if isinstance(data, str) else data, getattr(value, "name", ""))
     if dataclasses.is_dataclass(value) and not isinstance(value, type):  # cog.BaseModel too
-        return {field.name: encode_output(getattr(value, field.name)) for field in dataclasses.fields(value)}
+        return {field.name: encode_output(getattr(value, field.name), files) for field in dataclasses.fields(value)}
     if hasattr(value, "model_dump"):  # a pydantic model, which Cog accepts when pydantic is installed
-        return encode_output(value.model_dump())
+        return encode_output(value.model_dump(), files)
     if isinstance(value, dict):
-        return {str(key): encode_output(item) for key, item in value.items()}
+        return {str(key): encode_output(item, files) for key, item in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
-        return [encode_output(item) for item in value]
+        return [encode_output(item, files) for item in value]
     raise TypeError(f"Cannot return a value of type {type(value).__name__}")
 
 

@@ -6,7 +6,9 @@ object with a "type", framed by multiprocessing's length prefix. Every message a
 prediction carries its id, so several predictions can be in flight at once later on.
 
 parent -> child
-    predict   {id, input}
+    predict   {id, input, output_dir?}
+                                    output_dir: copy returned files there and put their
+                                    paths in the output (else they become data: URIs)
     cancel    {id}
     shutdown  {}
 

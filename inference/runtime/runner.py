@@ -165,8 +165,12 @@ class Runner:
         on_log: Callable[[str], None] | None = None,
         on_output: Callable[[Any], None] | None = None,
         timeout: float | None = None,
+        output_dir: Path | None = None,
     ) -> PredictionResult:
         """Run one prediction, calling on_log/on_output from this thread as pieces arrive.
+
+        With `output_dir`, files the predictor returns are copied there and appear in the
+        output as their copy's path; without it, as data: URIs.
 
         on_output gets the items of iterator outputs; a plain output only comes back in the
         result. If a callback raises (or the worker interrupts this call), the child is
@@ -182,7 +186,7 @@ class Runner:
         try:
             if canceled_early:
                 return PredictionResult("canceled", None, None, "", 0.0)
-            return self._predict(active, input, on_log, on_output, timeout)
+            return self._predict(active, input, on_log, on_output, timeout, output_dir)
         except BaseException:
             self._kill()
             raise
@@ -197,6 +201,7 @@ class Runner:
         on_log: Callable[[str], None] | None,
         on_output: Callable[[Any], None] | None,
         timeout: float | None,
+        output_dir: Path | None,
     ) -> PredictionResult:
         prediction_id = active.id
         started = time.monotonic()
@@ -211,7 +216,8 @@ class Runner:
             return ended("failed", "Runner process is not running")
         try:
             try:
-                self._channel.send(protocol.PREDICT, id=prediction_id, input=input)
+                fields = {"output_dir": str(output_dir)} if output_dir is not None else {}
+                self._channel.send(protocol.PREDICT, id=prediction_id, input=input, **fields)
             except OSError:
                 raise _ChildGone(self._reap()) from None
             while True:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -204,6 +205,22 @@ class InputValidator:
         if errors:
             raise InputValidationError(errors)
         return cleaned
+
+    def map_uris(self, cleaned: dict[str, Any], replace: Callable[[str, str], Any]) -> dict[str, Any]:
+        """A copy of ``cleaned`` with each file input (``format: uri``, alone or in a list)
+        replaced by ``replace(label, value)``; labels read like ``image`` or ``images.0``."""
+        result = dict(cleaned)
+        for name, value in cleaned.items():
+            rule = self._rules.get(name)
+            if rule is None:
+                continue
+            if rule.uri and isinstance(value, str):
+                result[name] = replace(name, value)
+            elif rule.items is not None and rule.items.uri and isinstance(value, list):
+                result[name] = [
+                    replace(f"{name}.{i}", item) if isinstance(item, str) else item for i, item in enumerate(value)
+                ]
+        return result
 
     def check_value(self, name: str, value: Any) -> list[dict[str, str]]:
         """The errors one value would get as input ``name`` (used to vet schema defaults)."""

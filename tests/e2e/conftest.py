@@ -22,6 +22,7 @@ from tests.conftest import FIXTURE_MODELS, ZOO, Persona, make_persona
 from tests.zoo.test_text_generation import load_package_module
 
 E2E_PAGE_SIZE = 5
+E2E_FILE_MAX_BYTES = 2_000_000
 
 
 def _server_env(port: int, text_model: Path) -> dict[str, str]:
@@ -38,6 +39,8 @@ def _server_env(port: int, text_model: Path) -> dict[str, str]:
         "PREDICTION_HEARTBEAT_SECONDS": "1",
         "WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",
         "WEBHOOK_RETRY_BASE_SECONDS": "0.2",
+        "INPUT_URL_ALLOWED_NETWORKS": "127.0.0.0/8",  # the tests' own HTTP server stands for the internet
+        "FILE_MAX_BYTES": str(E2E_FILE_MAX_BYTES),
         "HEARTH_TEXT_MODEL": str(text_model),  # tiny random weights, built below
     }
 
@@ -88,6 +91,8 @@ def platform(django_db_setup, django_db_blocker, tmp_path_factory):
             "streamfail": _push(FIXTURE_MODELS / "streamfail", "alice/streamfail"),
             "concurrent": _push(FIXTURE_MODELS / "concurrent", "alice/concurrent"),
             "text-generation": _push(ZOO / "text-generation", "alice/text-generation"),
+            "files": _push(FIXTURE_MODELS / "files", "alice/files", visibility="public"),
+            "frames": _push(FIXTURE_MODELS / "frames", "alice/frames"),
         }
     text_model = load_package_module("tiny_model").build(tmp_path_factory.mktemp("tiny-llm"))
     port = processes.free_port()

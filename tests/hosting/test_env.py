@@ -1,7 +1,9 @@
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from hosting.env import load_env
+from django.utils.module_loading import import_string
+
+from hosting.env import default_storage, load_env
 
 VALID = {"SECRET_KEY": "k" * 40, "DATABASE_URL": "postgres://u@h:5432/db", "REDIS_URL": "redis://h:6379/0"}
 
@@ -35,6 +37,13 @@ def test_a_valid_environment_loads(environment):
         ("TOKEN_CACHE_SECONDS", "-1"),
         ("RUNNER_MEMORY_BUDGET_MB", "2GB"),
         ("SECRET_KEY", "short"),
+        ("FILE_MAX_BYTES", "100MB"),
+        ("FILE_MAX_BYTES", "0"),
+        ("PREDICTION_DATA_RETENTION_SECONDS", "-5"),
+        ("UPLOAD_EXPIRY_SECONDS", "a day"),
+        ("OUTPUT_URL_SECONDS", "0"),
+        ("INPUT_URL_ALLOWED_NETWORKS", "127.0.0.0/8,localhost"),
+        ("S3_ENDPOINT_URL", "minio:9000"),
     ],
 )
 def test_a_malformed_value_is_a_start_up_error_naming_the_variable(environment, name, value):
@@ -55,3 +64,21 @@ def test_webhook_allowed_networks_must_be_networks(environment):
     assert environment(WEBHOOK_ALLOWED_NETWORKS="127.0.0.0/8, ::1/128").WEBHOOK_ALLOWED_NETWORKS
     with pytest.raises(ImproperlyConfigured, match="WEBHOOK_ALLOWED_NETWORKS"):
         environment(WEBHOOK_ALLOWED_NETWORKS="127.0.0.0/8,localhost")
+
+
+def test_file_defaults_match_replicate(environment):
+    env = environment()
+    assert env.FILE_MAX_BYTES == 100 * 1024**2
+    assert env.PREDICTION_DATA_RETENTION_SECONDS == 3600
+    assert env.INPUT_URL_ALLOWED_NETWORKS == ""
+
+
+def test_files_are_stored_on_the_filesystem_unless_an_s3_bucket_is_set(environment):
+    assert default_storage(environment()) == {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+    config = default_storage(environment(S3_BUCKET="hearth-files", S3_ENDPOINT_URL="http://minio:9000",
+                                         S3_REGION="eu-west-1"))
+    assert config["BACKEND"] == "storages.backends.s3.S3Storage"
+    storage = import_string(config["BACKEND"])(**config["OPTIONS"])  # refuses options it does not know
+    assert (storage.bucket_name, storage.endpoint_url, storage.region_name) == (
+        "hearth-files", "http://minio:9000", "eu-west-1")
+    assert storage.file_overwrite is False

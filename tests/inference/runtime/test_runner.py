@@ -510,6 +510,29 @@ def test_path_and_base_model_outputs(start):
     assert result.output == {"text": "hi", "score": 0.5, "file": "data:text/plain;base64,aGVsbG8="}
 
 
+def test_with_an_output_dir_files_are_copied_there_as_they_are_yielded(start, tmp_path):
+    runner = start("""
+        import io
+        from typing import Iterator
+        from cog import BasePredictor, Path
+
+        class Predictor(BasePredictor):
+            def predict(self) -> Iterator[Path]:
+                for i in range(2):
+                    Path("frame.txt").write_text(f"frame {i}")  # the same path each time
+                    yield Path("frame.txt")
+                yield io.BytesIO(b"from memory")
+    """)
+    items = []
+
+    result = runner.predict(prediction_id="p1", input={}, on_output=items.append, output_dir=tmp_path / "out")
+
+    assert result.output == items and len(items) == 3
+    assert [Path(item).read_bytes() for item in items] == [b"frame 0", b"frame 1", b"from memory"]
+    assert [Path(item).name for item in items] == ["frame.txt", "frame.txt", "output"]
+    assert all(Path(item).is_relative_to(tmp_path / "out") for item in items)
+
+
 def test_unserialisable_output_fails_the_prediction(start):
     runner = start("""
         from cog import BasePredictor
