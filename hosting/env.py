@@ -51,6 +51,9 @@ class HearthEnv(BaseSettings):
     WEBHOOK_RETRY_BASE_SECONDS: float = Field(default=2.0, gt=0)
     # Seconds of its hardware's price a prediction in flight reserves against a spending limit.
     BILLING_RESERVATION_SECONDS: int = Field(default=60, ge=1)
+    # Requests per minute per API token (0: unlimited): prediction creation, and everything else.
+    RATE_LIMIT_CREATE_PER_MINUTE: int = Field(default=600, ge=0)
+    RATE_LIMIT_API_PER_MINUTE: int = Field(default=3000, ge=0)
     LOG_LEVEL: str = "INFO"
 
     @field_validator("DATABASE_URL")
