@@ -10,7 +10,7 @@ which mirror those shape functions and replicate-api.md §5.
 from typing import Any
 
 from django.urls import path
-from drf_spectacular.views import SpectacularJSONAPIView, SpectacularRedocView
+from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -310,5 +310,5 @@ def describe_api(result: dict[str, Any], generator, request, public) -> dict[str
 
 schema_urlpatterns = [
     path("v1/openapi.json", SpectacularJSONAPIView.as_view(), name="openapi-schema"),
-    path("v1/docs", SpectacularRedocView.as_view(url_name="openapi-schema"), name="api-docs"),
+    path("v1/docs", SpectacularSwaggerView.as_view(url_name="openapi-schema"), name="api-docs"),
 ]
