@@ -77,7 +77,7 @@ def _reserved_in_flight(account: Account) -> Decimal:
     )
 
 
-def spending_limit_check(*, account: Account, hardware: Hardware) -> None:
+def admission_check(*, account: Account, hardware: Hardware) -> None:
     """Raise 402 if one more prediction could take the account past its limit or its credit.
 
     Call inside the transaction that inserts the prediction, after locking the account row

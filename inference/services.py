@@ -18,7 +18,7 @@ from django.utils import timezone
 from accounts.models import Account
 from billing.models import Hardware
 from billing.disabling import refuse_if_disabled
-from billing.services import needs_admission_check, spending_limit_check
+from billing.services import needs_admission_check, admission_check
 from inference import cancellation, events
 from inference.models import Model, Prediction, Version
 from inference.packaging import (
@@ -123,7 +123,7 @@ def prediction_create(
     if needs_admission_check(account):
         # The lock makes concurrent creates of one account check the limit one at a time.
         account = Account.objects.select_for_update().get(pk=account.pk)
-        spending_limit_check(account=account, hardware=model.hardware)
+        admission_check(account=account, hardware=model.hardware)
     prediction = Prediction.objects.create(
         account=account,
         model=model,

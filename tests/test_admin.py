@@ -141,3 +141,18 @@ def test_predictions_filter_by_status_model_and_account(client, staff, alice, bo
     query = f"?status__exact=failed&model__id__exact={echo_version.model.pk}&account__id__exact={alice.account.pk}"
     page = client.get("/admin/inference/prediction/" + query).content.decode()
     assert mine.id in page and other.id not in page
+
+
+def test_staff_revoke_a_token_and_it_stops_working(client, api, staff, alice):
+    client.force_login(staff)
+    response = client.post("/admin/accounts/apitoken/", {"action": "revoke", "_selected_action": [alice.token.pk]})
+    assert response.status_code == 302
+    assert api.get("/v1/account", **alice.auth).status_code == 401
+
+
+def test_predictions_are_read_only_in_the_console(client, staff, alice, echo_version):
+    prediction = Prediction.objects.create(account=alice.account, model=echo_version.model, version=echo_version)
+    client.force_login(staff)
+    assert client.post(f"/admin/inference/prediction/{prediction.pk}/change/", {"status": "failed"}).status_code == 403
+    assert client.post(f"/admin/inference/prediction/{prediction.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert Prediction.objects.get(pk=prediction.pk).status == "starting"

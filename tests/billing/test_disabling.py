@@ -1,6 +1,8 @@
 """Models and versions disabled by the operators refuse new predictions."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from billing.models import DisabledModel, DisabledVersion
 from inference.models import Prediction
@@ -48,3 +50,13 @@ def test_enabling_again_lets_predictions_through(api, alice, echo_version, stop)
     DisabledVersion.objects.all().delete()
     assert _create_by_version(api, alice, echo_version.sha256).status_code == 201
 
+
+
+def test_the_checks_add_no_query_to_a_warm_create(api, alice, echo_version):
+    """With the token and the model cached, creating a prediction is one INSERT, disabled
+    checks included (their rows ride along with the cached model)."""
+    assert _create_by_model(api, alice).status_code == 201  # warms the caches
+    with CaptureQueriesContext(connection) as captured:
+        assert _create_by_model(api, alice).status_code == 201
+    statements = [q["sql"] for q in captured.captured_queries if "SAVEPOINT" not in q["sql"]]  # the test's transaction
+    assert len(statements) == 1 and statements[0].startswith('INSERT INTO "inference_prediction"')

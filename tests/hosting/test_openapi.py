@@ -68,3 +68,24 @@ def test_the_docs_page_renders_the_schema_with_bundled_assets(api):
     assert response.status_code == 200
     page = response.content.decode()
     assert "/v1/openapi.json" in page and "drf_spectacular_sidecar/swagger-ui-dist" in page
+
+
+def test_every_field_the_endpoints_return_is_documented(api, schema, alice, echo_version):
+    """The component schemas follow the real JSON shapes (inference.serializers, billing.apis)."""
+    documented = {name: set(component.get("properties", {})) for name, component in
+                  schema["components"]["schemas"].items()}
+    prediction = api.post("/v1/models/alice/echo/predictions", data="{}", content_type="application/json",
+                          **alice.auth).json()
+    responses = {
+        "Prediction": prediction,
+        "Model": api.get("/v1/models/alice/echo", **alice.auth).json(),
+        "Version": api.get(f"/v1/models/alice/echo/versions/{echo_version.sha256}", **alice.auth).json(),
+        "Account": api.get("/v1/account", **alice.auth).json(),
+        "Hardware": api.get("/v1/hardware", **alice.auth).json()[0],
+        "WebhookSecret": api.get("/v1/webhooks/default/secret", **alice.auth).json(),
+        "Usage": api.get("/v1/account/usage", **alice.auth).json(),
+    }
+    for name, body in responses.items():
+        assert set(body) <= documented[name], (name, set(body) - documented[name])
+    assert set(prediction["urls"]) <= set(schema["components"]["schemas"]["Prediction"]["properties"]["urls"][
+        "properties"])
