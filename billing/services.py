@@ -95,7 +95,8 @@ def admission_check(*, account: Account, hardware: Hardware) -> None:
                 402,
                 "You have reached your spending limit",
                 f"This month's spend and running predictions come to ${committed:.6f} of your "
-                f"${_dollars(account.spending_limit)} limit. Raise the limit or wait for running predictions to finish.",
+                f"${_dollars(account.spending_limit)} limit. "
+                "Raise the limit or wait for running predictions to finish.",
             )
     if account.credit is not None and account.credit - reserved < needed:
         raise ApiProblem(

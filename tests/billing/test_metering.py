@@ -101,3 +101,11 @@ def test_seeding_again_keeps_prices_staff_have_set(cpu):
     seed_default_hardware(Hardware)
     assert Hardware.objects.get(sku="gpu-t4").price_per_second == Decimal("0.0002")
     assert Hardware.objects.count() == len(DEFAULT_SKUS)
+
+
+def test_crossing_the_limit_does_not_stop_a_running_prediction(alice, echo_version):
+    running = _running(alice, echo_version)
+    Account.objects.filter(pk=alice.account.pk).update(spending_limit=Decimal("0"))  # lowered mid-run
+    finished = _finish(running, "succeeded", {"predict_time": 30})
+    assert finished.status == "succeeded" and finished.metrics["cost"] == "0.003000"
+    assert UsageRecord.objects.get(prediction=finished).amount == Decimal("0.003")
