@@ -126,6 +126,8 @@ def test_staff_disable_a_model_and_it_refuses_predictions(client, api, staff, al
     response = client.post("/admin/inference/model/", {
         "action": "disable", "_selected_action": [echo_version.model.pk]})
     assert response.status_code == 302 and DisabledModel.objects.filter(model=echo_version.model).exists()
+    assert "alice/echo" in client.get("/admin/inference/model/?disabled__isempty=0").content.decode()
+    assert "alice/echo" not in client.get("/admin/inference/model/?disabled__isempty=1").content.decode()
     created = api.post("/v1/models/alice/echo/predictions", data="{}", content_type="application/json", **alice.auth)
     assert created.status_code == 409
     client.post("/admin/inference/model/", {"action": "enable", "_selected_action": [echo_version.model.pk]})
