@@ -98,3 +98,18 @@ def test_the_usage_endpoint_reports_what_the_client_ran(platform, carol):
     assert spent == Decimal(prediction.metrics["cost"])
     [line] = [row for row in after["by_model"] if row["model"] == "alice/public-echo"]
     assert line["predictions"] >= 1
+
+
+def test_a_prepaid_account_out_of_credit_gets_a_402_replicate_error(platform, django_db_blocker):
+    from billing.services import credit_grant
+
+    with django_db_blocker.unblock():
+        dave = make_persona("dave")
+        credit_grant(account=dave.account, amount=Decimal("0.001"))  # less than one reservation ($0.006)
+    with pytest.raises(ReplicateError) as raised:
+        platform.client(dave).run("alice/public-echo", input={"text": "on credit"})
+    assert raised.value.status == 402 and raised.value.title == "Insufficient credit"
+    with django_db_blocker.unblock():
+        credit_grant(account=dave.account, amount=Decimal("1"))
+    # Topped up, it runs at once: the check reads the balance afresh under the account lock.
+    assert platform.client(dave).run("alice/public-echo", input={"text": "on credit"}) == "on credit"
