@@ -2,6 +2,7 @@ from django.contrib import admin, messages
 from django.utils import timezone
 
 from accounts.models import Account, ApiToken, Membership
+from billing.admin import AccountBillingMixin, CreditGrantInline
 
 
 class MembershipInline(admin.TabularInline):
@@ -11,11 +12,12 @@ class MembershipInline(admin.TabularInline):
 
 
 @admin.register(Account)
-class AccountAdmin(admin.ModelAdmin):
-    list_display = ["username", "name", "kind", "spending_limit", "created_at"]
+class AccountAdmin(AccountBillingMixin, admin.ModelAdmin):
+    list_display = ["username", "name", "kind", "month_to_date_spend", "spending_limit", "credit", "created_at"]
+    list_editable = ["spending_limit"]
     search_fields = ["username", "name"]
     list_filter = ["kind"]
-    inlines = [MembershipInline]
+    inlines = [MembershipInline, CreditGrantInline]
 
 
 @admin.register(ApiToken)

@@ -25,6 +25,8 @@ class Account(models.Model):
     # Month-to-date spend (plus reservations for predictions in flight) may not pass this;
     # null means no limit.
     spending_limit = models.DecimalField(max_digits=20, decimal_places=6, null=True, blank=True)
+    # Prepaid balance; null means the account is billed afterwards (see billing.services).
+    credit = models.DecimalField(max_digits=20, decimal_places=6, null=True, blank=True)
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Membership", related_name="accounts")
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -17,6 +17,10 @@ from hosting import processes  # noqa: E402
 
 PG_SERVER = os.environ.get("BENCH_PG_SERVER", "postgresql://postgres@127.0.0.1:5432")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+DATABASE = os.environ.get("BENCH_DATABASE", "hearth_bench")
+# One token drives every request: the limits stay on (their cost is part of the figures) but
+# are set far above what a benchmark sends.
+RATE_LIMIT = os.environ.get("BENCH_RATE_LIMIT_PER_MINUTE", "100000000")
 
 
 @dataclass
@@ -45,8 +49,8 @@ def _prepare(env: dict[str, str], models: dict[str, Path]) -> str:
     import redis
 
     with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
-        conn.execute("DROP DATABASE IF EXISTS hearth_bench WITH (FORCE)")
-        conn.execute("CREATE DATABASE hearth_bench")
+        conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {DATABASE}")
     redis.Redis.from_url(REDIS_URL).flushdb()
 
     def manage(*args: str) -> str:
@@ -67,11 +71,13 @@ def bench_platform(models: dict[str, Path], *, workers: int = 1) -> Iterator[Ben
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "hosting.settings",
         "SECRET_KEY": "bench-secret-key-bench-secret-key-bench-secret-key",
-        "DATABASE_URL": f"{PG_SERVER.replace('postgresql://', 'postgres://')}/hearth_bench",
+        "DATABASE_URL": f"{PG_SERVER.replace('postgresql://', 'postgres://')}/{DATABASE}",
         "REDIS_URL": REDIS_URL,
         "DATA_DIR": str(REPO_ROOT / "var" / "bench"),
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
         "LOG_LEVEL": "WARNING",
+        "RATE_LIMIT_CREATE_PER_MINUTE": RATE_LIMIT,
+        "RATE_LIMIT_API_PER_MINUTE": RATE_LIMIT,
     }
     token = _prepare(env, models)
     children = [processes.start_daphne(host="127.0.0.1", port=port, env=env, output=subprocess.DEVNULL)]

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 
 from billing.money import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS
@@ -42,3 +43,44 @@ class UsageRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prediction_id}: {self.amount} {self.currency}"
+
+
+class CreditGrant(models.Model):
+    """Prepaid credit added to an account by staff: the ledger behind `Account.credit`."""
+
+    account = models.ForeignKey("accounts.Account", on_delete=models.PROTECT, related_name="credit_grants")
+    amount = models.DecimalField(max_digits=AMOUNT_MAX_DIGITS, decimal_places=AMOUNT_DECIMAL_PLACES)
+    note = models.CharField(max_length=200, blank=True)
+    granted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.account}: +{self.amount}"
+
+
+class DisabledModel(models.Model):
+    """An operator's stop on a model: while this row exists it takes no new predictions.
+
+    Kept beside the other operator controls (prices, limits) rather than as a column on the
+    model, so the switch carries when and why it was pulled."""
+
+    model = models.OneToOneField("inference.Model", on_delete=models.CASCADE, related_name="disabled")
+    reason = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.model} disabled"
+
+
+class DisabledVersion(models.Model):
+    """Like `DisabledModel`, for one version of a model."""
+
+    version = models.OneToOneField("inference.Version", on_delete=models.CASCADE, related_name="disabled")
+    reason = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.version} disabled"

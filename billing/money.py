@@ -6,6 +6,7 @@ since a one-second CPU prediction costs $0.0001 and cents would round it to noth
 
 from decimal import ROUND_HALF_UP, Decimal
 
+CURRENCY = "USD"
 AMOUNT_MAX_DIGITS = 20
 AMOUNT_DECIMAL_PLACES = 6
 _AMOUNT_QUANTUM = Decimal(1).scaleb(-AMOUNT_DECIMAL_PLACES)

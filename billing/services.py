@@ -1,14 +1,37 @@
-"""Metering and spending limits (ARCHITECTURE §8)."""
+"""Metering, spending limits and prepaid credit (ARCHITECTURE §8).
 
-from datetime import datetime
+The rules, in one place:
+
+- **Spend** is the sum of an account's usage records this calendar month (UTC), whoever pays
+  for them: credit does not make usage free, it only pays for it.
+- **Spending limit** (optional): a new prediction is refused with 402 "You have reached your
+  spending limit" when month-to-date spend, plus a reservation for every prediction of the
+  account still queued or running, plus this prediction's reservation, would pass the limit.
+- **Prepaid credit** (optional, `Account.credit`): an account with a credit balance is
+  prepaid. Each usage record is taken off the balance when it is written. A new prediction is
+  refused with 402 "Insufficient credit" when the balance cannot cover the reservations of the
+  predictions in flight plus this one. Both checks apply when both are set; credit never raises
+  the limit. A running prediction is never stopped, so its real charge may take the balance
+  below zero; the next creation is then refused until staff add credit. An account whose credit
+  is empty (null) is billed afterwards and only the limit applies.
+
+The reservation of a prediction in flight is `BILLING_RESERVATION_SECONDS` of its hardware's
+price: the checks see every concurrent creation of the account because each one locks the
+account row first (`prediction_create`), so an account passes its limit by at most what one
+prediction costs beyond its reservation.
+"""
+
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Count, Sum
+from django.db import transaction
+from django.db.models import Count, F, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import Account
-from billing.models import Hardware, UsageRecord
+from billing.models import CreditGrant, Hardware, UsageRecord
 from billing.money import billable_seconds, charge, quantize_amount
 from hosting.problems import ApiProblem
 
@@ -17,7 +40,7 @@ IN_FLIGHT_STATUSES = ("starting", "processing")
 
 def month_start(now: datetime | None = None) -> datetime:
     now = now or timezone.now()
-    return now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    return now.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
 def month_to_date_spend(*, account: Account) -> Decimal:
@@ -30,42 +53,67 @@ def reservation(*, hardware: Hardware) -> Decimal:
     return quantize_amount(hardware.price_per_second * settings.BILLING_RESERVATION_SECONDS)
 
 
-def spending_limit_check(*, account: Account, hardware: Hardware) -> None:
-    """Raise 402 if one more prediction could take the account past its limit.
+def _dollars(value: Decimal) -> str:
+    return format(value.normalize(), "f")
 
-    Call inside the transaction that inserts the prediction, after locking the account row
-    (`select_for_update`): concurrent creates for one account then queue here, so the
-    in-flight count each of them sees includes the others.
-    """
+
+def needs_admission_check(account: Account) -> bool:
+    """Whether creating a prediction for this account has anything to check (and lock)."""
+    return account.spending_limit is not None or account.credit is not None
+
+
+def _reserved_in_flight(account: Account) -> Decimal:
     from inference.models import Prediction
 
-    if account.spending_limit is None:
-        return
     in_flight = (
         Prediction.objects.filter(account=account, status__in=IN_FLIGHT_STATUSES)
         .values("model__hardware__price_per_second")
         .annotate(count=Count("id"))
     )
-    reserved = sum(
+    return sum(
         (quantize_amount(row["model__hardware__price_per_second"] * settings.BILLING_RESERVATION_SECONDS)
          * row["count"] for row in in_flight),
         Decimal(0),
     )
-    committed = month_to_date_spend(account=account) + reserved
-    if committed + reservation(hardware=hardware) > account.spending_limit:
+
+
+def admission_check(*, account: Account, hardware: Hardware) -> None:
+    """Raise 402 if one more prediction could take the account past its limit or its credit.
+
+    Call inside the transaction that inserts the prediction, after locking the account row
+    (`select_for_update`): concurrent creates for one account then queue here, so the
+    in-flight count each of them sees includes the others.
+    """
+    if not needs_admission_check(account):
+        return
+    reserved = _reserved_in_flight(account)
+    needed = reservation(hardware=hardware)
+    if account.spending_limit is not None:
+        committed = month_to_date_spend(account=account) + reserved
+        if committed + needed > account.spending_limit:
+            raise ApiProblem(
+                402,
+                "You have reached your spending limit",
+                f"This month's spend and running predictions come to ${committed:.6f} of your "
+                f"${_dollars(account.spending_limit)} limit. "
+                "Raise the limit or wait for running predictions to finish.",
+            )
+    if account.credit is not None and account.credit - reserved < needed:
         raise ApiProblem(
             402,
-            "You have reached your spending limit",
-            f"This month's spend and running predictions come to ${committed:.6f} of your ${account.spending_limit} "
-            "limit. Raise the limit or wait for running predictions to finish.",
+            "Insufficient credit",
+            f"You have insufficient credit to run this model: ${account.credit:.6f} left, "
+            f"${reserved:.6f} held by running predictions and ${needed:.6f} needed to start one. Add credit.",
         )
 
 
+@transaction.atomic
 def usage_record_for(*, prediction, predict_time: float) -> UsageRecord:
-    """Bill a prediction that ran. Idempotent: a retried task finds the existing record."""
+    """Bill a prediction that ran. Idempotent: a retried task finds the existing record and
+    neither bills nor draws credit again."""
     hardware = prediction.model.hardware
     seconds = billable_seconds(predict_time)
-    record, _created = UsageRecord.objects.get_or_create(
+    record, created = UsageRecord.objects.get_or_create(
         prediction=prediction,
         defaults={
             "account_id": prediction.account_id,
@@ -77,4 +125,19 @@ def usage_record_for(*, prediction, predict_time: float) -> UsageRecord:
             "currency": hardware.currency,
         },
     )
+    if created:
+        Account.objects.filter(pk=prediction.account_id, credit__isnull=False).update(
+            credit=F("credit") - record.amount
+        )
     return record
+
+
+@transaction.atomic
+def credit_grant(*, account: Account, amount: Decimal, note: str = "", granted_by=None) -> CreditGrant:
+    """Add prepaid credit. An account without a balance becomes prepaid (see the module rules)."""
+    amount = quantize_amount(Decimal(amount))
+    if amount <= 0:
+        raise ValueError("A credit grant must be a positive amount.")
+    grant = CreditGrant.objects.create(account=account, amount=amount, note=note, granted_by=granted_by)
+    Account.objects.filter(pk=account.pk).update(credit=Coalesce(F("credit"), Decimal(0)) + amount)
+    return grant

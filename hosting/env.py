@@ -69,6 +69,9 @@ class HearthEnv(BaseSettings):
     S3_BUCKET: str = ""
     S3_ENDPOINT_URL: AnyHttpUrl | None = None
     S3_REGION: str = ""
+    # Requests per minute per API token (0: unlimited): prediction creation, and everything else.
+    RATE_LIMIT_CREATE_PER_MINUTE: int = Field(default=600, ge=0)
+    RATE_LIMIT_API_PER_MINUTE: int = Field(default=3000, ge=0)
     LOG_LEVEL: str = "INFO"
 
     @field_validator("DATABASE_URL")

@@ -22,6 +22,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "channels",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "accounts",
     "billing",
     "inference",
@@ -140,6 +142,8 @@ MAX_PACKAGE_BYTES = ENV.MAX_PACKAGE_BYTES
 WEBHOOK_ALLOWED_NETWORKS = [n.strip() for n in ENV.WEBHOOK_ALLOWED_NETWORKS.split(",") if n.strip()]
 WEBHOOK_MAX_RETRIES = ENV.WEBHOOK_MAX_RETRIES
 BILLING_RESERVATION_SECONDS = ENV.BILLING_RESERVATION_SECONDS
+RATE_LIMIT_CREATE_PER_MINUTE = ENV.RATE_LIMIT_CREATE_PER_MINUTE
+RATE_LIMIT_API_PER_MINUTE = ENV.RATE_LIMIT_API_PER_MINUTE
 WEBHOOK_RETRY_BASE_SECONDS = ENV.WEBHOOK_RETRY_BASE_SECONDS
 FILE_MAX_BYTES = ENV.FILE_MAX_BYTES
 UPLOAD_EXPIRY_SECONDS = ENV.UPLOAD_EXPIRY_SECONDS
@@ -158,6 +162,23 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "hosting.problems.drf_exception_handler",
     "UNAUTHENTICATED_USER": None,
+    # Prediction creation is counted in inference.api_create (scope "create").
+    "DEFAULT_THROTTLE_CLASSES": ["hosting.ratelimit.TokenRateThrottle"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+
+# /v1/openapi.json and /v1/docs (drf-spectacular); hosting.openapi describes what it cannot infer.
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Hearth HTTP API",
+    "DESCRIPTION": "The Replicate-compatible /v1 API of Hearth. Authenticate with `Authorization: Bearer r8_...`.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_AUTHENTICATION": [],
+    "SCHEMA_PATH_PREFIX": "/v1",
+    "POSTPROCESSING_HOOKS": ["hosting.openapi.describe_api"],
+    "DISABLE_ERRORS_AND_WARNINGS": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
 }
 
 LOGGING = {

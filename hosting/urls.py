@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.urls import include, path
 
+from billing.apis import AccountUsageApi
+from hosting.openapi import schema_urlpatterns
 from hosting.problems import NotFound, problem_response
 
 
@@ -11,6 +13,8 @@ def api_not_found(request: HttpRequest, *args, **kwargs) -> HttpResponse:
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("v1/account/usage", AccountUsageApi.as_view()),
+    *schema_urlpatterns,
     path("v1/", include("inference.urls")),
     path("v1/<path:rest>", api_not_found),
 ]

@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from billing.admin import DisabledModelInline, DisabledVersionInline, disable, enable, is_disabled
 from inference.models import File, Model, Prediction, Version, WebhookDelivery
 
 
@@ -14,17 +15,23 @@ class VersionInline(admin.TabularInline):
 
 @admin.register(Model)
 class ModelAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "visibility", "hardware", "run_count", "created_at"]
-    list_filter = ["visibility", "hardware"]
+    list_display = ["__str__", "visibility", "hardware", is_disabled, "run_count", "created_at"]
+    list_editable = ["visibility", "hardware"]
+    list_filter = ["visibility", "hardware", ("disabled", admin.EmptyFieldListFilter)]
+    list_select_related = ["owner", "hardware", "disabled"]
     search_fields = ["name", "owner__username"]
     raw_id_fields = ["owner", "latest_version"]
-    inlines = [VersionInline]
+    inlines = [DisabledModelInline, VersionInline]
+    actions = [disable, enable]
 
 
 @admin.register(Version)
 class VersionAdmin(admin.ModelAdmin):
-    list_display = ["sha256", "model", "cog_version", "created_at"]
+    list_display = ["sha256", "model", is_disabled, "cog_version", "created_at"]
+    list_select_related = ["model__owner", "disabled"]
     search_fields = ["sha256", "model__name"]
+    inlines = [DisabledVersionInline]
+    actions = [disable, enable]
     readonly_fields = ["model", "sha256", "predictor_ref", "openapi_schema", "cog_version", "config", "package"]
 
 
@@ -43,7 +50,9 @@ class WebhookDeliveryInline(admin.TabularInline):
 class PredictionAdmin(admin.ModelAdmin):
     inlines = [WebhookDeliveryInline]
     list_display = ["id", "model", "account", "status", "source", "created_at", "completed_at"]
-    list_filter = ["status", "source"]
+    list_filter = ["status", ("model", admin.RelatedOnlyFieldListFilter),
+                   ("account", admin.RelatedOnlyFieldListFilter), "source"]
+    list_select_related = ["model__owner", "account"]
     search_fields = ["id", "account__username", "model__name"]
     date_hierarchy = "created_at"
 
@@ -52,6 +61,9 @@ class PredictionAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # usage records point at predictions; the history stays
 
 
 @admin.register(File)

@@ -16,6 +16,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from accounts.authentication import aidentity_for_header
+from hosting import ratelimit
 from hosting.problems import ApiProblem, InvalidRequest, problem_response
 from inference import events, file_inputs, files, selectors, services, webhooks
 from inference.deadlines import parse_cancel_after
@@ -128,6 +129,7 @@ def _create_for_model(account, body, cancel_after, owner, name):
 async def _respond(request: HttpRequest, create, *args) -> HttpResponse:
     try:
         identity = await aidentity_for_header(request.headers.get("Authorization"))
+        await ratelimit.acheck(ratelimit.CREATE, identity.token_id)
         body = _body(request)
         cancel_after = request.headers.get("Cancel-After")
         cancel_after = parse_cancel_after(cancel_after) if cancel_after else None

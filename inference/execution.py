@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -211,17 +211,18 @@ def _finish(prediction: Prediction, *, status: str, output: Any, error: str | No
     prediction.completed_at = timezone.now()
     prediction.status, prediction.output, prediction.error, prediction.logs = status, output, error, logs
     prediction.metrics = {**metrics, "total_time": (prediction.completed_at - prediction.created_at).total_seconds()}
-    if metrics.get("predict_time"):  # it ran: bill it, whatever the outcome
-        usage = usage_record_for(prediction=prediction, predict_time=metrics["predict_time"])
-        prediction.metrics["cost"] = str(usage.amount)
-    Prediction.objects.filter(pk=prediction.pk, status=Prediction.Status.PROCESSING).update(
-        status=status,
-        output=output,
-        error=error,
-        logs=logs,
-        metrics=prediction.metrics,
-        completed_at=prediction.completed_at,
-    )
+    with transaction.atomic():  # the charge and the final state are written together
+        if metrics.get("predict_time"):  # it ran: bill it, whatever the outcome
+            usage = usage_record_for(prediction=prediction, predict_time=metrics["predict_time"])
+            prediction.metrics["cost"] = str(usage.amount)
+        Prediction.objects.filter(pk=prediction.pk, status=Prediction.Status.PROCESSING).update(
+            status=status,
+            output=output,
+            error=error,
+            logs=logs,
+            metrics=prediction.metrics,
+            completed_at=prediction.completed_at,
+        )
     events.publish_done(prediction.id, prediction_state_json(prediction))
     _send_webhook(prediction, "completed")
 

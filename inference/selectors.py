@@ -43,7 +43,8 @@ def model_to_run(*, account: Account, owner: str, name: str) -> Model:
         model = cached[1]
     else:
         model = (
-            Model.objects.select_related("owner", "hardware", "latest_version")
+            # The `disabled` stops ride along so the create path checks them without a query.
+            Model.objects.select_related("owner", "hardware", "latest_version__disabled", "disabled")
             .filter(owner__username=owner, name=name)
             .first()
         )
@@ -75,7 +76,7 @@ def version_get_by_id(*, account: Account, version_id: str, model_ref: str | Non
     then the model that had it first.
     """
     candidates = (
-        Version.objects.select_related("model__owner", "model__hardware")
+        Version.objects.select_related("model__owner", "model__hardware", "model__disabled", "disabled")
         .filter(sha256=version_id)
         .filter(Q(model__visibility=Model.Visibility.PUBLIC) | Q(model__owner=account))
         .order_by("created_at", "pk")

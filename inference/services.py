@@ -17,7 +17,8 @@ from django.utils import timezone
 
 from accounts.models import Account
 from billing.models import Hardware
-from billing.services import spending_limit_check
+from billing.disabling import refuse_if_disabled
+from billing.services import needs_admission_check, admission_check
 from inference import cancellation, events
 from inference.models import Model, Prediction, Version
 from inference.packaging import (
@@ -118,10 +119,11 @@ def prediction_create(
 
     `cancel_after` sets a deadline from now, after which the prediction is canceled."""
     model = version.model
-    if account.spending_limit is not None:
+    refuse_if_disabled(version=version)
+    if needs_admission_check(account):
         # The lock makes concurrent creates of one account check the limit one at a time.
         account = Account.objects.select_for_update().get(pk=account.pk)
-        spending_limit_check(account=account, hardware=model.hardware)
+        admission_check(account=account, hardware=model.hardware)
     prediction = Prediction.objects.create(
         account=account,
         model=model,
