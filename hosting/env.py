@@ -52,6 +52,14 @@ class HearthEnv(BaseSettings):
     # Seconds of its hardware's price a prediction in flight reserves against a spending limit.
     BILLING_RESERVATION_SECONDS: int = Field(default=60, ge=1)
     LOG_LEVEL: str = "INFO"
+    # Password-reset mail. The console backend prints it; set the SMTP backend and host to send it.
+    EMAIL_BACKEND: str = "django.core.mail.backends.console.EmailBackend"
+    EMAIL_HOST: str = "localhost"
+    EMAIL_PORT: int = Field(default=25, ge=1, le=65535)
+    EMAIL_HOST_USER: str = ""
+    EMAIL_HOST_PASSWORD: str = ""
+    EMAIL_USE_TLS: bool = False
+    DEFAULT_FROM_EMAIL: str = "Hearth <noreply@localhost>"
 
     @field_validator("DATABASE_URL")
     @classmethod

@@ -136,6 +136,24 @@ WEBHOOK_MAX_RETRIES = ENV.WEBHOOK_MAX_RETRIES
 BILLING_RESERVATION_SECONDS = ENV.BILLING_RESERVATION_SECONDS
 WEBHOOK_RETRY_BASE_SECONDS = ENV.WEBHOOK_RETRY_BASE_SECONDS
 
+# --- Browser: sessions, CSRF, mail ------------------------------------------------------------
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "model-list"
+LOGOUT_REDIRECT_URL = "login"
+# Cookies go over HTTPS only when the site is served over HTTPS (a plain-http `make run` on
+# localhost must still be able to log in). Scripts never need either cookie.
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = bool(PUBLIC_BASE_URL and PUBLIC_BASE_URL.startswith("https://"))
+SESSION_COOKIE_HTTPONLY = CSRF_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = CSRF_COOKIE_SAMESITE = "Lax"
+CSRF_TRUSTED_ORIGINS = [PUBLIC_BASE_URL] if PUBLIC_BASE_URL else []
+EMAIL_BACKEND = ENV.EMAIL_BACKEND
+EMAIL_HOST = ENV.EMAIL_HOST
+EMAIL_PORT = ENV.EMAIL_PORT
+EMAIL_HOST_USER = ENV.EMAIL_HOST_USER
+EMAIL_HOST_PASSWORD = ENV.EMAIL_HOST_PASSWORD
+EMAIL_USE_TLS = ENV.EMAIL_USE_TLS
+DEFAULT_FROM_EMAIL = ENV.DEFAULT_FROM_EMAIL
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.ApiTokenAuthentication"],
     # ApiTokenAuthentication refuses requests without a valid token, so no permission class is needed.
