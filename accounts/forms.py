@@ -28,14 +28,14 @@ class SignupForm(UserCreationForm):
         help_texts = {"username": "Your namespace: your models are username/model-name."}
 
     def clean_username(self) -> str:
-        username = super().clean_username()
+        username = self.cleaned_data.get("username") or ""
         if not _NAMESPACE.fullmatch(username):
             raise forms.ValidationError("Use only lowercase letters, digits, hyphens and underscores.")
         if username in RESERVED_USERNAMES:
             raise forms.ValidationError("That name is reserved. Please pick another.")
         if Account.objects.filter(username=username).exists():
             raise forms.ValidationError("That name is taken. Please pick another.")
-        return username
+        return super().clean_username()  # also refuses names that differ only in case
 
 
 class TokenCreateForm(forms.Form):

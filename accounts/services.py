@@ -1,3 +1,5 @@
+from decimal import Decimal
+
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
@@ -43,3 +45,9 @@ def personal_account_for(*, user: User) -> Account:
         account = Account.objects.create(username=user.username, name=user.username, kind=Account.Kind.USER)
         Membership.objects.create(account=account, user=user, role=Membership.Role.OWNER)
     return account
+
+
+def spending_limit_set(*, account: Account, limit: Decimal | None) -> None:
+    """Set (or with None, remove) the account's monthly spending limit."""
+    Account.objects.filter(pk=account.pk).update(spending_limit=limit)
+    account.spending_limit = limit

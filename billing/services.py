@@ -78,9 +78,3 @@ def usage_record_for(*, prediction, predict_time: float) -> UsageRecord:
         },
     )
     return record
-
-
-def spending_limit_set(*, account: Account, limit: Decimal | None) -> None:
-    """Set (or with None, remove) the account's monthly spending limit."""
-    Account.objects.filter(pk=account.pk).update(spending_limit=limit)
-    account.spending_limit = limit

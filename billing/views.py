@@ -8,8 +8,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from accounts.models import Membership
-from accounts.services import personal_account_for
-from billing import selectors, services
+from accounts.services import personal_account_for, spending_limit_set
+from billing import selectors
 from billing.forms import SpendingLimitForm
 
 
@@ -39,7 +39,7 @@ def usage(request: HttpRequest) -> HttpResponse:
         if not is_owner:
             raise PermissionDenied("Only the account's owner may change its spending limit.")
         if form.is_valid():
-            services.spending_limit_set(account=account, limit=form.cleaned_data["spending_limit"])
+            spending_limit_set(account=account, limit=form.cleaned_data["spending_limit"])
             messages.success(request, "Spending limit saved.")
             return redirect("usage")
     summary = selectors.usage_summary(account=account)

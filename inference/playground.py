@@ -62,8 +62,30 @@ class FormField:
                 "select": "choice", "file": "file", "files": "file[]"}.get(self.widget, self.widget)
 
     @property
+    def constraints(self) -> str:
+        """The schema's limits on the value, in words, for the schema table."""
+        parts = []
+        if self.choices:
+            parts.append("one of " + ", ".join(str(choice) for choice in self.choices))
+        if self.minimum is not None:
+            parts.append(f"≥ {_plain(self.minimum)}")
+        if self.maximum is not None:
+            parts.append(f"≤ {_plain(self.maximum)}")
+        if self.min_length is not None:
+            parts.append(f"at least {self.min_length} character{'' if self.min_length == 1 else 's'}")
+        if self.max_length is not None:
+            parts.append(f"at most {self.max_length} character{'' if self.max_length == 1 else 's'}")
+        if self.pattern:
+            parts.append(f"matches {self.pattern}")
+        return "; ".join(parts)
+
+    @property
     def step(self) -> str:
         return "1" if self.widget == "integer" else "any"
+
+
+def _plain(number: float) -> str:
+    return str(int(number)) if float(number).is_integer() else str(number)
 
 
 def _widget(prop: dict[str, Any]) -> tuple[Widget, str | None]:

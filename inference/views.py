@@ -65,7 +65,7 @@ def _model_page(request: HttpRequest, model: Model, version: Version | None, *, 
         "model": model,
         "version": version,
         "versions": selectors.version_list(model=model),
-        "readme": render_markdown(model.readme) if model.readme else "",
+        "readme": render_markdown(model.readme, heading_offset=2) if model.readme else "",
         "form_errors": errors.get("__all__", []),
     }
     if version is not None:
@@ -86,10 +86,22 @@ def _model_page(request: HttpRequest, model: Model, version: Version | None, *, 
                 input=example, streams=display == "concatenate"),
             "curl_example": examples.curl_example(origin=origin, model_ref=model.full_name, input=example,
                                                   version=None if is_latest else version.sha256),
-            "input_schema": json.dumps(components.get("Input", {}), indent=2),
-            "output_schema": json.dumps(components.get("Output", {}), indent=2),
+            "schema_fields": fields,
+            "output_type": _output_type(components.get("Output", {})),
+            "schema_json": json.dumps(components, indent=2),
         }
     return render(request, "inference/model_detail.html", context, status=status)
+
+
+def _output_type(output: dict[str, Any]) -> str:
+    """The output schema in a few words: "string", "file", "iterator of string", "object"."""
+    def name(schema: dict[str, Any]) -> str:
+        return "file" if schema.get("format") == "uri" else schema.get("type") or "any value"
+
+    if output.get("type") == "array":
+        kind = "iterator" if output.get("x-cog-array-type") == "iterator" else "list"
+        return f"{kind} of {name(output.get('items') or {})}"
+    return name(output)
 
 
 def _version(model: Model, version_id: str | None) -> Version | None:
@@ -131,7 +143,7 @@ def model_run(request: HttpRequest, owner: str, name: str) -> HttpResponse:
     except playground.PlaygroundInputError as exc:
         errors, status = exc.errors, 422
     except ApiProblem as problem:  # e.g. 402: the spending limit is reached
-        errors, status = {"__all__": [problem.detail]}, problem.status
+        errors, status = {"__all__": [f"{problem.title}. {problem.detail}"]}, problem.status
     else:
         if _wants_json(request):
             return JsonResponse(prediction_links(prediction) | {"status": prediction.status}, status=201)

@@ -23,3 +23,9 @@ document.addEventListener("submit", (event) => {
   const message = event.target.dataset.confirm;
   if (message && !window.confirm(message)) event.preventDefault();
 });
+
+// A page answering a POST with something shown once (a new token): reloading it must not post
+// again, so the history entry becomes a plain GET of the same address.
+if (document.querySelector("[data-no-resubmit]")) {
+  history.replaceState(null, "", location.href);
+}

@@ -1,4 +1,4 @@
-"""Real processes for end-to-end tests: Daphne and a Celery worker on the test database
+"""Real processes for end-to-end and browser tests (registered by tests/conftest.py): Daphne and a Celery worker on the test database
 (PostgreSQL) and Redis, driven with the unmodified `replicate` client.
 
 The data these tests need is created once per session and committed, so the servers can
@@ -87,6 +87,7 @@ def platform(django_db_setup, django_db_blocker, tmp_path_factory):
             "crasher": _push(FIXTURE_MODELS / "crasher", "alice/crasher"),
             "streamfail": _push(FIXTURE_MODELS / "streamfail", "alice/streamfail"),
             "text-generation": _push(ZOO / "text-generation", "alice/text-generation"),
+            "painter": _push(FIXTURE_MODELS / "painter", "alice/painter"),
         }
     text_model = load_package_module("tiny_model").build(tmp_path_factory.mktemp("tiny-llm"))
     port = processes.free_port()
