@@ -68,9 +68,9 @@ class FormField:
         if self.choices:
             parts.append("one of " + ", ".join(str(choice) for choice in self.choices))
         if self.minimum is not None:
-            parts.append(f"≥ {_plain(self.minimum)}")
+            parts.append(f"≥ {self.minimum}")
         if self.maximum is not None:
-            parts.append(f"≤ {_plain(self.maximum)}")
+            parts.append(f"≤ {self.maximum}")
         if self.min_length is not None:
             parts.append(f"at least {self.min_length} character{'' if self.min_length == 1 else 's'}")
         if self.max_length is not None:
@@ -84,8 +84,9 @@ class FormField:
         return "1" if self.widget == "integer" else "any"
 
 
-def _plain(number: float) -> str:
-    return str(int(number)) if float(number).is_integer() else str(number)
+def _tidy(number: float | None) -> float | int | None:
+    """1.0 -> 1: Cog writes ge=1 as 1.0, which reads oddly in a form."""
+    return int(number) if isinstance(number, float) and number.is_integer() else number
 
 
 def _widget(prop: dict[str, Any]) -> tuple[Widget, str | None]:
@@ -126,14 +127,15 @@ def form_fields(schema: dict[str, Any]) -> list[FormField]:
         fields.append(
             FormField(
                 name=name,
-                label=raw.get("title") or prop.get("title") or name.replace("_", " ").capitalize(),
+                # A choice's own title is its enum component's (the bare name); Cog title-cases names.
+                label=raw.get("title") or name.replace("_", " ").title(),
                 widget=widget,
                 required=name in required,
                 help_text=raw.get("description") or "",
                 default=prop.get("default"),
                 has_default="default" in prop,
-                minimum=prop.get("minimum"),
-                maximum=prop.get("maximum"),
+                minimum=_tidy(prop.get("minimum")),
+                maximum=_tidy(prop.get("maximum")),
                 min_length=prop.get("minLength"),
                 max_length=prop.get("maxLength"),
                 pattern=prop.get("pattern"),

@@ -109,7 +109,7 @@ class PredictionView {
     const rows = [];
     if (metrics.predict_time !== undefined) rows.push(["Run time", `${metrics.predict_time.toFixed(2)} s`]);
     if (metrics.total_time !== undefined) rows.push(["Total time", `${metrics.total_time.toFixed(2)} s`]);
-    if (metrics.setup_time !== undefined) rows.push(["Setup (cold boot)", `${metrics.setup_time.toFixed(2)} s`]);
+    if (metrics.cold_boot && metrics.setup_time !== undefined) rows.push(["Setup (cold boot)", `${metrics.setup_time.toFixed(2)} s`]);
     if (metrics.cost !== undefined) rows.push(["Cost", `$${metrics.cost}`]);
     this.parts.metrics.replaceChildren(...rows.flatMap(([term, value]) => {
       const dt = document.createElement("dt");

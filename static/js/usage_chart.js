@@ -19,11 +19,13 @@ function niceMax(value) {
 }
 
 function formatMoney(value) {
-  return value >= 1 ? `$${value.toFixed(2)}` : `$${value.toPrecision(2).replace(/\.?0+$/, "")}`;
+  if (value === 0) return "$0";
+  if (value >= 1) return `$${value.toFixed(2)}`;
+  return `$${value.toLocaleString("en-US", { maximumSignificantDigits: 2, maximumFractionDigits: 8 })}`;
 }
 
 function dailyChart(target, days, currency) {
-  const width = 720, height = 240, left = 56, bottom = 28, top = 12, right = 8;
+  const width = 720, height = 240, left = 76, bottom = 28, top = 12, right = 8;
   const plotWidth = width - left - right, plotHeight = height - top - bottom;
   const max = niceMax(Math.max(0, ...days.map((day) => day.amount)));
   const svg = svgElement("svg", {

@@ -74,6 +74,10 @@ def test_constraints_read_as_words(fields):
     assert fields["upscale"].constraints == ""
 
 
+def test_labels_are_the_titles_cog_gives(fields):
+    assert [fields[name].label for name in ("prompt", "scheduler", "api_key")] == ["Prompt", "Scheduler", "Api Key"]
+
+
 def test_choices_keep_their_types_and_defaults(fields):
     assert fields["scheduler"].choices == ("DDIM", "K_EULER", "PNDM")
     assert fields["size"].choices == (256, 512, 1024) and fields["size"].initial == "512"

@@ -101,7 +101,8 @@ def test_an_older_version_can_be_shown_and_its_examples_name_it(browser, alice, 
 
 def test_another_tenants_private_model_is_a_404(browser, bob, cpu):
     add_model(bob, cpu, "secret")
-    assert browser.get("/bob/secret").status_code == 404
+    response = browser.get("/bob/secret")
+    assert response.status_code == 404 and "Back to the models" in response.content.decode()
     assert browser.post("/bob/secret/predictions", {"text": "x"}).status_code == 404
     assert not Prediction.objects.exists()
 
