@@ -79,6 +79,7 @@ def _model_page(request: HttpRequest, model: Model, version: Version | None, *, 
         context |= {
             "fields": _bound_fields(fields, posted, errors),
             "has_files": any(field.widget in ("file", "files") for field in fields),
+            "has_required": any(field.required for field in fields),
             "display": display,
             "shell_example": examples.shell_environment(origin=origin),
             "python_example": examples.python_example(

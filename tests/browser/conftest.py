@@ -76,10 +76,31 @@ def painter_readme(platform, django_db_blocker) -> str:
     return PAINTER_README
 
 
-def _new_context(browser: Browser, platform: Platform) -> BrowserContext:
-    context = browser.new_context(base_url=platform.url, viewport={"width": 1280, "height": 900})
+def _new_context(browser: Browser, platform: Platform, storage_state: dict | None = None) -> BrowserContext:
+    context = browser.new_context(base_url=platform.url, viewport={"width": 1280, "height": 900},
+                                  storage_state=storage_state)
     context.set_default_timeout(15_000)
     return context
+
+
+@pytest.fixture(scope="session")
+def alice_session(browser: Browser, platform: Platform) -> dict:
+    """alice's logged-in cookies, made once through the login form and reused by alice_page."""
+    context = _new_context(browser, platform)
+    log_in(context.new_page())
+    state = context.storage_state()
+    context.close()
+    return state
+
+
+def _screenshot_if_failed(request, page: Page) -> None:
+    failed = any(getattr(request.node, f"report_{when}", None) is not None
+                 and getattr(request.node, f"report_{when}").failed for when in ("setup", "call"))
+    if failed or os.environ.get("BROWSER_SCREENSHOTS") == "always":
+        SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+        path = SCREENSHOT_DIR / (re.sub(r"[^\w.-]+", "_", request.node.name) + ".png")
+        page.screenshot(path=str(path), full_page=True)
+        print(f"screenshot: {path}")
 
 
 @pytest.fixture
@@ -88,13 +109,18 @@ def page(request, browser: Browser, platform: Platform) -> Iterator[Page]:
     context = _new_context(browser, platform)
     page = context.new_page()
     yield page
-    failed = any(getattr(request.node, f"report_{when}", None) is not None
-                 and getattr(request.node, f"report_{when}").failed for when in ("setup", "call"))
-    if failed or os.environ.get("BROWSER_SCREENSHOTS") == "always":
-        SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
-        path = SCREENSHOT_DIR / (re.sub(r"[^\w.-]+", "_", request.node.name) + ".png")
-        page.screenshot(path=str(path), full_page=True)
-        print(f"screenshot: {path}")
+    _screenshot_if_failed(request, page)
+    context.close()
+
+
+@pytest.fixture
+def alice_page(request, browser: Browser, platform: Platform, alice_session: dict) -> Iterator[Page]:
+    """A tab signed in as alice, on the models page; a screenshot is saved if the test fails."""
+    context = _new_context(browser, platform, storage_state=alice_session)
+    page = context.new_page()
+    page.goto("/models")
+    yield page
+    _screenshot_if_failed(request, page)
     context.close()
 
 
@@ -105,8 +131,3 @@ def log_in(page: Page, username: str = "alice", password: str = PASSWORD) -> Pag
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url("**/models")
     return page
-
-
-@pytest.fixture
-def alice_page(page: Page) -> Page:
-    return log_in(page)
