@@ -1,6 +1,6 @@
 from django import forms
 
-from billing.money import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS
+from billing.money import AMOUNT_MAX_DIGITS
 
 
 class SpendingLimitForm(forms.Form):

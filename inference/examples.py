@@ -32,10 +32,20 @@ def example_input(fields: list[FormField]) -> dict[str, Any]:
 
 
 def _python_literal(value: Any, indent: int) -> str:
-    text = json.dumps(value, indent=4, ensure_ascii=False)
-    for json_word, python_word in (("true", "True"), ("false", "False"), ("null", "None")):
-        text = text.replace(f": {json_word}", f": {python_word}")
-    return text.replace("\n", "\n" + " " * indent)
+    """`value` as Python source, laid out like the JSON an API reader expects."""
+    pad, inner = " " * indent, " " * (indent + 4)
+    if isinstance(value, dict) and value:
+        items = "".join(f"{inner}{json.dumps(str(key))}: {_python_literal(item, indent + 4)},\n"
+                        for key, item in value.items())
+        return "{\n" + items + pad + "}"
+    if isinstance(value, list) and value:
+        items = "".join(f"{inner}{_python_literal(item, indent + 4)},\n" for item in value)
+        return "[\n" + items + pad + "]"
+    if isinstance(value, (bool, type(None))) or isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)  # a JSON string is a Python string literal too
+    return repr(value)  # empty dict or list
 
 
 def python_example(*, model_ref: str, input: dict[str, Any], streams: bool) -> str:
@@ -43,7 +53,8 @@ def python_example(*, model_ref: str, input: dict[str, Any], streams: bool) -> s
         call = (f'for event in replicate.stream(\n    "{model_ref}",\n    input={_python_literal(input, 4)},\n):\n'
                 '    print(str(event), end="")\n')
     else:
-        call = f'output = replicate.run(\n    "{model_ref}",\n    input={_python_literal(input, 4)},\n)\nprint(output)\n'
+        call = (f'output = replicate.run(\n    "{model_ref}",\n    input={_python_literal(input, 4)},\n)\n'
+                "print(output)\n")
     return f"import replicate\n\n{call}"
 
 

@@ -1,5 +1,6 @@
-"""Real processes for end-to-end and browser tests (registered by tests/conftest.py): Daphne and a Celery worker on the test database
-(PostgreSQL) and Redis, driven with the unmodified `replicate` client.
+"""Real processes for end-to-end and browser tests (a plugin of tests/conftest.py): Daphne and
+a Celery worker on the test database (PostgreSQL) and Redis, driven with the unmodified
+`replicate` client.
 
 The data these tests need is created once per session and committed, so the servers can
 see it. pytest-django runs tests without database marks last, after every flush.

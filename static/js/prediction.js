@@ -128,7 +128,6 @@ class PredictionView {
     this.state.output = this.state.display === "single" ? null : [];
     this.state.logs = "";
     this.render();
-    if (this.state.status === "starting") this.setStatus("starting");
     socket.addEventListener("message", (message) => this.onEvent(JSON.parse(message.data)));
     socket.addEventListener("close", () => {
       if (this.socket === socket && !TERMINAL.has(this.state.status)) {
@@ -146,7 +145,9 @@ class PredictionView {
   }
 
   onEvent({ event, data }) {
-    if (event === "output") {
+    if (event === "start") {
+      this.setStatus("processing");
+    } else if (event === "output") {
       if (this.state.status === "starting") this.setStatus("processing");
       if (Array.isArray(this.state.output)) {
         this.state.output.push(data);

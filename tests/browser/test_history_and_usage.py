@@ -34,6 +34,24 @@ def test_history_filters_and_a_prediction_page(alice_page: Page, platform):
     expect(page.get_by_role("heading", name="Webhook deliveries")).to_be_visible()
 
 
+def test_a_running_predictions_page_follows_it_live(alice_page: Page, platform):
+    page = alice_page
+    prediction = platform.client().models.predictions.create(
+        "alice/tokens", input={"text": "alpha beta gamma delta epsilon zeta eta theta", "delay": 0.3})
+    page.goto(f"/p/{prediction.id}")
+    page.wait_for_function(
+        """() => {
+            const text = document.querySelector('[data-output]').textContent;
+            return text.startsWith('alpha') && !text.includes('theta')
+                && document.querySelector('[data-status]').textContent === 'processing';
+        }""",
+        timeout=20_000,
+    )
+    expect(page.locator("[data-status]")).to_have_text("succeeded", timeout=20_000)
+    expect(page.locator("[data-output]")).to_have_text("alpha beta gamma delta epsilon zeta eta theta")
+    expect(page.get_by_role("button", name="Cancel")).to_be_hidden()
+
+
 def test_usage_shows_spend_a_chart_and_an_editable_limit(alice_page: Page, platform):
     page = alice_page
     # A prediction long enough to cost something (a CPU second is $0.0001).

@@ -19,7 +19,8 @@ STEPS_SCHEMA = {
             "type": "object", "required": ["prompt"],
             "properties": {
                 "prompt": {"type": "string", "title": "Prompt", "description": "What to draw", "x-order": 0},
-                "steps": {"type": "integer", "title": "Steps", "minimum": 1, "maximum": 50, "default": 20, "x-order": 1},
+                "steps": {"type": "integer", "title": "Steps", "minimum": 1, "maximum": 50, "default": 20,
+                          "x-order": 1},
             },
         },
         "Output": {"type": "string", "title": "Output"},
