@@ -41,7 +41,9 @@ def pytest_runtest_makereport(item, call):
     return report
 
 
-@pytest.fixture(scope="session")
+# Package scope: Playwright's sync API keeps an event loop running in the main thread, where
+# Django refuses database calls, so it must be gone before the next directory's tests run.
+@pytest.fixture(scope="package")
 def browser(platform: Platform) -> Iterator[Browser]:
     executable = shutil.which("chromium")
     assert executable, "Debian's chromium is needed for the browser tests: apt-get install -y chromium"
@@ -83,7 +85,7 @@ def _new_context(browser: Browser, platform: Platform, storage_state: dict | Non
     return context
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def alice_session(browser: Browser, platform: Platform) -> dict:
     """alice's logged-in cookies, made once through the login form and reused by alice_page."""
     context = _new_context(browser, platform)
