@@ -42,6 +42,8 @@ document.addEventListener("DOMContentLoaded", () => {
     (first || formError).focus?.();
   }
 
+  form.addEventListener("reset", clearErrors);
+
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     clearErrors();

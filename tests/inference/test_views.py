@@ -130,6 +130,20 @@ def test_run_creates_a_web_prediction_with_typed_input(browser, alice, cpu):
                                "websocket": f"/ws/predictions/{prediction.id}/"}
 
 
+def test_a_file_picked_in_the_playground_is_sent_as_a_data_uri(browser, alice, cpu):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    schema = {"components": {"schemas": {"Input": {"type": "object", "required": ["image"], "properties": {
+        "image": {"type": "string", "format": "uri", "title": "Image", "x-order": 0}}}}}}
+    add_model(alice, cpu, "upscaler", schema=schema)
+    page = browser.get("/alice/upscaler").content.decode()
+    assert 'enctype="multipart/form-data"' in page and '<input type="file" id="input-image" name="image"' in page
+    upload = SimpleUploadedFile("in.png", b"\x89PNG", content_type="image/png")
+    response = browser.post("/alice/upscaler/predictions", {"image": upload}, HTTP_ACCEPT="application/json")
+    assert response.status_code == 201
+    assert Prediction.objects.get().input == {"image": "data:image/png;base64,iVBORw=="}
+
+
 def test_run_reports_bad_fields_by_name_and_creates_nothing(browser, alice, cpu):
     add_model(alice, cpu, "painter", schema=STEPS_SCHEMA)
     response = browser.post("/alice/painter/predictions", {"prompt": "", "steps": "99"},
