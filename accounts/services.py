@@ -1,7 +1,10 @@
+from decimal import Decimal
+
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
+from accounts import selectors
 from accounts.models import Account, ApiToken, Membership, token_digest
 
 User = get_user_model()
@@ -31,3 +34,20 @@ def token_create(*, account: Account, name: str = "", created_by: User | None = 
 
 def token_revoke(*, token: ApiToken) -> None:
     ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
+@transaction.atomic
+def personal_account_for(*, user: User) -> Account:
+    """The personal account a signed-in user acts for in the browser. Users made without
+    `user_create` (e.g. by `createsuperuser`) get theirs on first use."""
+    account = selectors.personal_account(user=user)
+    if account is None:
+        account = Account.objects.create(username=user.username, name=user.username, kind=Account.Kind.USER)
+        Membership.objects.create(account=account, user=user, role=Membership.Role.OWNER)
+    return account
+
+
+def spending_limit_set(*, account: Account, limit: Decimal | None) -> None:
+    """Set (or with None, remove) the account's monthly spending limit."""
+    Account.objects.filter(pk=account.pk).update(spending_limit=limit)
+    account.spending_limit = limit

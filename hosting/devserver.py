@@ -123,7 +123,7 @@ def main() -> None:
     url = os.environ["PUBLIC_BASE_URL"]
     print(f"""
 Hearth is running at {url}
-  admin login:  {DEMO_USER} / {DEMO_PASSWORD}   ({url}/admin/)
+  login:        {DEMO_USER} / {DEMO_PASSWORD}   (dashboard {url}/models, admin {url}/admin/)
   API token:    {token}
 
   pip install replicate

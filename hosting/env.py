@@ -73,6 +73,14 @@ class HearthEnv(BaseSettings):
     RATE_LIMIT_CREATE_PER_MINUTE: int = Field(default=600, ge=0)
     RATE_LIMIT_API_PER_MINUTE: int = Field(default=3000, ge=0)
     LOG_LEVEL: str = "INFO"
+    # Password-reset mail. The console backend prints it; set the SMTP backend and host to send it.
+    EMAIL_BACKEND: str = "django.core.mail.backends.console.EmailBackend"
+    EMAIL_HOST: str = "localhost"
+    EMAIL_PORT: int = Field(default=25, ge=1, le=65535)
+    EMAIL_HOST_USER: str = ""
+    EMAIL_HOST_PASSWORD: str = ""
+    EMAIL_USE_TLS: bool = False
+    DEFAULT_FROM_EMAIL: str = "Hearth <noreply@localhost>"
 
     @field_validator("DATABASE_URL")
     @classmethod

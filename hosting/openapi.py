@@ -330,10 +330,11 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
     ("/v1/files/{file_id}", "delete"): {
         "summary": "Delete a file", "tags": ["files"], "parameters": [_PARAMETERS["file_id"]],
         "responses": {"204": {"description": "Deleted"}, "404": _problem("Not found"), **_COMMON_ERRORS}},
-    ("/v1/files/{file_id}/download", "get"): {
+    ("/v1/files/{file_id}/download/{filename}", "get"): {
         "summary": "The bytes of a file (a signed capability URL, as in output `urls`)", "tags": ["files"],
         "security": [],
         "parameters": [_PARAMETERS["file_id"],
+                       {"name": "filename", "in": "path", "required": True, "schema": {"type": "string"}},
                        {"name": "expiry", "in": "query", "required": True, "schema": {"type": "integer"}},
                        {"name": "signature", "in": "query", "required": True, "schema": {"type": "string"}}],
         "responses": {"200": {"description": "The file's bytes, with its content type",

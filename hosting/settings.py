@@ -20,6 +20,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.humanize",
     "rest_framework",
     "channels",
     "drf_spectacular",
@@ -153,6 +154,24 @@ INPUT_URL_ALLOWED_NETWORKS = [n.strip() for n in ENV.INPUT_URL_ALLOWED_NETWORKS.
 # JSON request bodies (prediction inputs with data: URIs): the JS client inlines files up to
 # 10 MB; larger files go through POST /v1/files.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 16 * 1024**2
+
+# --- Browser: sessions, CSRF, mail ------------------------------------------------------------
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "model-list"
+LOGOUT_REDIRECT_URL = "login"
+# Cookies go over HTTPS only when the site is served over HTTPS (a plain-http `make run` on
+# localhost must still be able to log in). Scripts never need either cookie.
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = bool(PUBLIC_BASE_URL and PUBLIC_BASE_URL.startswith("https://"))
+SESSION_COOKIE_HTTPONLY = CSRF_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = CSRF_COOKIE_SAMESITE = "Lax"
+CSRF_TRUSTED_ORIGINS = [PUBLIC_BASE_URL] if PUBLIC_BASE_URL else []
+EMAIL_BACKEND = ENV.EMAIL_BACKEND
+EMAIL_HOST = ENV.EMAIL_HOST
+EMAIL_PORT = ENV.EMAIL_PORT
+EMAIL_HOST_USER = ENV.EMAIL_HOST_USER
+EMAIL_HOST_PASSWORD = ENV.EMAIL_HOST_PASSWORD
+EMAIL_USE_TLS = ENV.EMAIL_USE_TLS
+DEFAULT_FROM_EMAIL = ENV.DEFAULT_FROM_EMAIL
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.ApiTokenAuthentication"],

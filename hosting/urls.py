@@ -17,4 +17,8 @@ urlpatterns = [
     *schema_urlpatterns,
     path("v1/", include("inference.urls")),
     path("v1/<path:rest>", api_not_found),
+    # Browser pages; inference's last, since its /<owner>/<name> model pages match any two segments.
+    path("", include("accounts.urls")),
+    path("", include("billing.urls")),
+    path("", include("inference.web_urls")),
 ]

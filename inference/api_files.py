@@ -141,9 +141,10 @@ class FileDetailApi(APIView):
         return Response(status=204)
 
 
-async def file_download(request: HttpRequest, file_id: str) -> HttpResponse:
+async def file_download(request: HttpRequest, file_id: str, filename: str) -> HttpResponse:
     """GET a capability URL: the bytes, to anyone holding the URL (a token, if sent, is
-    ignored). Served sandboxed, so an HTML or SVG file cannot script against this origin."""
+    ignored). Served sandboxed, so an HTML or SVG file cannot script against this origin.
+    `filename` is for clients; the signature covers the id and expiry."""
     if request.method not in ("GET", "HEAD"):
         problem = ApiProblem(405, "Method not allowed", f"{request.method} is not allowed here; use GET.")
         problem.headers["Allow"] = "GET, HEAD"

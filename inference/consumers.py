@@ -19,10 +19,9 @@ def _watchable(user, prediction_id: str) -> bool:
     return Prediction.objects.filter(id=prediction_id, account__members=user).exists()
 
 
-def browser_event(entry_id: str, fields: dict[str, str]) -> dict | None:
+def browser_event(entry_id: str, fields: dict[str, str]) -> dict:
+    """`start` tells the page a worker picked the prediction up (its status is then processing)."""
     kind, data = fields["type"], fields["data"]
-    if kind == "start":
-        return None
     return {"event": kind, "id": entry_id, "data": data if kind == "logs" else json.loads(data)}
 
 
@@ -38,9 +37,8 @@ class PredictionConsumer(AsyncJsonWebsocketConsumer):
 
     async def _relay_events(self) -> None:
         async for entry in events.follow(self.prediction_id):
-            message = browser_event(*entry) if entry is not None else None
-            if message is not None:
-                await self.send_json(message)
+            if entry is not None:
+                await self.send_json(browser_event(*entry))
         await self.close()
 
     async def disconnect(self, code: int) -> None:

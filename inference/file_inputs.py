@@ -1,7 +1,7 @@
 """File inputs (replicate-api.md §6.1). A `Path` input arrives as one of:
 
 - our own file URL: `…/v1/files/{id}`, one of the caller's uploads (what the Python client
-  sends after uploading an open file), or a capability URL `…/v1/files/{id}/download?…`
+  sends after uploading an open file), or a capability URL `…/v1/files/{id}/download/{name}?…`
   (for instance another prediction's output);
 - a `data:` URI;
 - an external http(s) URL, fetched with the size cap and the private-address guard.
@@ -32,7 +32,7 @@ from inference import files
 from inference.models import File, Prediction
 from inference.runtime.validation import InputValidationError, InputValidator, compile_input_validator
 
-_OUR_FILE_PATH = re.compile(r"/v1/files/(?P<id>[a-z2-7]{26})(?P<download>/download)?/?$")
+_OUR_FILE_PATH = re.compile(r"/v1/files/(?P<id>[a-z2-7]{26})(?P<download>/download(?:/[^/]+)?)?/?$")
 _DATA_URI = re.compile(
     r"data:(?P<type>[^,;]*)(?P<params>(?:;[^,;]*)*?)(?P<base64>;base64)?,(?P<data>.*)", re.DOTALL | re.IGNORECASE
 )

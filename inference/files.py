@@ -1,7 +1,7 @@
 """Files kept in Django's default storage (filesystem, or S3 through django-storages):
 uploads from POST /v1/files and the files predictions return.
 
-Their bytes are served by capability URLs (`/v1/files/{id}/download?expiry=…&signature=…`):
+Their bytes are served by capability URLs (`/v1/files/{id}/download/{name}?expiry=…&signature=…`):
 anyone holding one may read the file until it expires, with or without a token, because the
 JS client and browsers fetch output files with no Authorization header.
 """
@@ -13,6 +13,7 @@ import re
 import unicodedata
 from datetime import datetime, timedelta
 from typing import IO, Any
+from urllib.parse import quote
 
 from django.conf import settings
 from django.core.files import File as DjangoFile
@@ -120,8 +121,11 @@ def _signature(file_id: str, expiry: int) -> str:
 
 
 def download_url(file: File, *, origin: str, expires_at: datetime) -> str:
+    """The URL ends with the file's name (`…/download/out.png?…`), as Replicate's file URLs
+    do: clients save outputs under the URL's last segment, and pages tell an image by it."""
     expiry = int(expires_at.timestamp())
-    return f"{origin}/v1/files/{file.id}/download?expiry={expiry}&signature={_signature(file.id, expiry)}"
+    name = quote(file.name, safe="")
+    return f"{origin}/v1/files/{file.id}/download/{name}?expiry={expiry}&signature={_signature(file.id, expiry)}"
 
 
 def file_for_download(*, file_id: str, expiry: str | None, signature: str | None) -> File | None:
@@ -135,7 +139,7 @@ def file_for_download(*, file_id: str, expiry: str | None, signature: str | None
     return File.objects.filter(pk=file_id).first()
 
 
-_DOWNLOAD_URL = re.compile(r"/v1/files/(?P<id>[a-z2-7]{26})/download\?expiry=\d+&signature=[\w-]+$")
+_DOWNLOAD_URL = re.compile(r"/v1/files/(?P<id>[a-z2-7]{26})/download/[^/?#]+\?expiry=\d+&signature=[\w-]+$")
 
 
 def output_with_renewed_urls(prediction: Prediction, *, origin: str) -> Any:

@@ -121,3 +121,26 @@ def file_get(*, account: Account, file_id: str) -> File:
 
 def file_list(*, account: Account) -> QuerySet[File]:
     return _uploads(account=account).order_by("-created_at", "-id")
+
+
+def model_catalogue(*, account: Account, query: str = "") -> QuerySet[Model]:
+    """Public models and the account's own, matching `query` in owner/name, most run first."""
+    models = _visible_models(account=account).select_related("owner", "latest_version")
+    for word in query.split():
+        owner, slash, name = word.partition("/")
+        if slash:
+            models = models.filter(owner__username__icontains=owner, name__icontains=name)
+        else:
+            models = models.filter(Q(name__icontains=word) | Q(owner__username__icontains=word))
+    return models.order_by("-run_count", "owner__username", "name")
+
+
+def prediction_history(*, account: Account, status: str = "", model: str = "") -> QuerySet[Prediction]:
+    """The account's predictions, newest first, optionally of one status and/or one model."""
+    predictions = prediction_list(account=account)
+    if status:
+        predictions = predictions.filter(status=status)
+    if model:
+        owner, _, name = model.partition("/")
+        predictions = predictions.filter(model__owner__username=owner, model__name=name)
+    return predictions

@@ -47,5 +47,5 @@ urlpatterns = [
     path("webhooks/default/secret", apis.WebhookSecretApi.as_view()),
     path("files", api_files.FileCollectionApi.as_view()),
     path("files/<str:file_id>", api_files.FileDetailApi.as_view()),
-    path("files/<str:file_id>/download", api_files.file_download),
+    path("files/<str:file_id>/download/<str:filename>", api_files.file_download),
 ]

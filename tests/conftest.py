@@ -12,6 +12,10 @@ from billing.models import Hardware
 from billing.skus import seed_default_hardware
 from inference.models import Model, Version
 
+# The `platform` fixture (real Daphne + Celery processes) serves tests/e2e and tests/browser:
+# one definition, so one session-wide platform however many directories run.
+pytest_plugins = ["tests.live_platform"]
+
 FIXTURE_MODELS = Path(__file__).parent / "fixtures" / "models"
 ZOO = Path(__file__).resolve().parent.parent / "zoo"
 

@@ -30,6 +30,7 @@ __all__ = [
     "InputValidationError",
     "InputValidator",
     "compile_input_validator",
+    "resolve_property",
     "validate_input",
 ]
 
@@ -80,6 +81,11 @@ def _resolve(prop: dict[str, Any], components: dict[str, Any]) -> dict[str, Any]
         target = components.get(ref.rsplit("/", 1)[-1], {}) if ref else part
         merged = {**target, **merged}  # the property's own keywords win
     return merged
+
+
+def resolve_property(prop: dict[str, Any], components: dict[str, Any]) -> dict[str, Any]:
+    """A property with its ``$ref``/``allOf`` targets merged in (for readers such as forms)."""
+    return _resolve(prop, components)
 
 
 def _compile_rule(prop: dict[str, Any], components: dict[str, Any]) -> _Rule:

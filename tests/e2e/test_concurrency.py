@@ -3,7 +3,7 @@ through the real (solo-pool) worker."""
 
 from datetime import datetime
 
-from tests.e2e.conftest import Platform
+from tests.live_platform import Platform
 
 
 def _at(timestamp: str) -> datetime:

@@ -18,7 +18,7 @@ from replicate.helpers import FileOutput
 
 from inference.models import File, Prediction
 from inference.tasks import remove_expired_data
-from tests.e2e.conftest import E2E_FILE_MAX_BYTES
+from tests.live_platform import E2E_FILE_MAX_BYTES
 
 pytestmark = pytest.mark.e2e
 

@@ -45,6 +45,8 @@ async def test_the_owner_receives_every_event_in_order(prediction):
     communicator = communicator_for(await database_sync_to_async(user)("alice"), prediction.id)
     connected, _ = await communicator.connect()
     assert connected
+    start = await communicator.receive_json_from(timeout=5)
+    assert (start["event"], start["data"]) == ("start", {})
     first = await communicator.receive_json_from(timeout=5)
     assert (first["event"], first["data"]) == ("logs", "loading\n")
     await sync_to_async(events.publish)(prediction.id, "output", "tok")

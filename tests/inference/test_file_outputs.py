@@ -33,7 +33,7 @@ def test_output_files_become_capability_urls_that_expire_with_the_data(predictio
     file = File.objects.get()
     assert (file.name, file.content_type, file.kind, file.prediction_id) == ("out.png", "image/png", "output",
                                                                              prediction.id)
-    assert stored["image"].startswith(f"https://hearth.example.com/v1/files/{file.id}/download?")
+    assert stored["image"].startswith(f"https://hearth.example.com/v1/files/{file.id}/download/out.png?")
     expiry = int(parse_qs(urlsplit(stored["image"]).query)["expiry"][0])
     assert expiry == int(file.expires_at.timestamp())
     assert 3500 < expiry - timezone.now().timestamp() <= settings.PREDICTION_DATA_RETENTION_SECONDS
@@ -73,7 +73,7 @@ def test_kept_outputs_can_be_shown_with_renewed_links_to_their_own_files_only(pr
     expired = url.rsplit("?", 1)[0] + "?expiry=1&signature=old"
     bobs = files.upload_create(account=bob.account, content=ContentFile(b"b"), name="b.txt",
                                content_type="text/plain", metadata={})
-    forged = f"http://x/v1/files/{bobs.id}/download?expiry=1&signature=forged"  # a model may output anything
+    forged = f"http://x/v1/files/{bobs.id}/download/x.png?expiry=1&signature=forged"  # a model may output anything
     prediction.output = {"image": expired, "other": [forged, "text"]}
     renewed = files.output_with_renewed_urls(prediction, origin="https://hearth.example.com")
     assert renewed["other"] == [forged, "text"]

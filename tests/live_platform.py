@@ -1,5 +1,6 @@
-"""Real processes for end-to-end tests: Daphne and a Celery worker on the test database
-(PostgreSQL) and Redis, driven with the unmodified `replicate` client.
+"""Real processes for end-to-end and browser tests (a plugin of tests/conftest.py): Daphne and
+a Celery worker on the test database (PostgreSQL) and Redis, driven with the unmodified
+`replicate` client.
 
 The data these tests need is created once per session and committed, so the servers can
 see it. pytest-django runs tests without database marks last, after every flush.
@@ -93,6 +94,7 @@ def platform(django_db_setup, django_db_blocker, tmp_path_factory):
             "text-generation": _push(ZOO / "text-generation", "alice/text-generation"),
             "files": _push(FIXTURE_MODELS / "files", "alice/files", visibility="public"),
             "frames": _push(FIXTURE_MODELS / "frames", "alice/frames"),
+            "painter": _push(FIXTURE_MODELS / "painter", "alice/painter"),
         }
     text_model = load_package_module("tiny_model").build(tmp_path_factory.mktemp("tiny-llm"))
     port = processes.free_port()
