@@ -238,3 +238,24 @@ def test_cancel_of_a_queued_prediction_is_immediate(browser, alice, echo_version
     assert response.json() == {"id": prediction.id, "status": "canceled"}
     prediction.refresh_from_db()
     assert prediction.status == "canceled"
+
+
+def test_the_prediction_page_renews_expired_links_to_the_predictions_output_files(browser, alice, echo_version):
+    from django.core.files.base import ContentFile
+
+    from inference import files
+    from inference.models import File
+
+    prediction = make_prediction(alice, echo_version, status="succeeded", source="web")
+    output = File.objects.create(account=alice.account, prediction=prediction, kind=File.Kind.OUTPUT,
+                                 name="out.png", content_type="image/png", size=1, sha256="0" * 64, md5="0" * 32,
+                                 content=ContentFile(b"x", name="out.png"))
+    prediction.output = f"http://testserver/v1/files/{output.id}/download/out.png?expiry=1&signature=stale"
+    prediction.save()
+
+    page = browser.get(f"/p/{prediction.id}").content.decode()
+    state = json.loads(re.search(r'id="prediction-state" type="application/json">(.*?)</script>', page).group(1))
+
+    assert state["output"] != prediction.output and "/download/out.png?" in state["output"]
+    expiry, signature = re.search(r"expiry=(\d+)&signature=([\w-]+)", state["output"]).groups()
+    assert files.file_for_download(file_id=output.id, expiry=expiry, signature=signature) == output
