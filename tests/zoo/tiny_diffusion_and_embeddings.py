@@ -1,0 +1,38 @@
+"""Helpers for the text-to-image and embeddings zoo packages: their modules, loaded by path,
+and the tiny random-weight models of their real architectures, built locally (no downloads)."""
+
+import importlib.util
+import io
+from pathlib import Path
+from types import ModuleType
+
+from PIL import Image
+
+ZOO = Path(__file__).resolve().parents[2] / "zoo"
+TEXT_TO_IMAGE = ZOO / "text-to-image"
+EMBEDDINGS = ZOO / "embeddings"
+
+
+def load_package_module(package: Path, name: str) -> ModuleType:
+    # By path: a package's directory name is no Python package name.
+    spec = importlib.util.spec_from_file_location(f"{package.name.replace('-', '_')}_{name}", package / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def build_tiny_diffusion(directory: Path) -> Path:
+    """A tiny SDXL pipeline (zoo/text-to-image/tiny_model.py) saved in `directory`."""
+    return load_package_module(TEXT_TO_IMAGE, "tiny_model").build(directory)
+
+
+def build_tiny_embeddings(directory: Path) -> Path:
+    """A tiny BERT sentence embedding model (zoo/embeddings/tiny_model.py) saved in `directory`."""
+    return load_package_module(EMBEDDINGS, "tiny_model").build(directory)
+
+
+def open_png(data: bytes) -> Image.Image:
+    """The image, fully decoded (which checks the PNG is whole); fails if the bytes are no PNG."""
+    image = Image.open(io.BytesIO(data), formats=["PNG"])
+    image.load()
+    return image
