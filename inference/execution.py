@@ -243,6 +243,9 @@ def _run_claimed(prediction: Prediction) -> None:
         _finish(prediction, status=Prediction.Status.CANCELED, output=None, error=None, logs=prediction.logs,
                 metrics={})
         return
+    # An earlier attempt's logs (a worker lost mid-prediction); read now, as the progress saves
+    # made while this attempt runs overwrite prediction.logs with its logs so far.
+    earlier_logs = prediction.logs
     try:
         with _pool.lease(_runner_spec(prediction.version)) as (runner, cold_boot):
             result = _predict(prediction, runner)
@@ -256,7 +259,7 @@ def _run_claimed(prediction: Prediction) -> None:
     if cold_boot:
         metrics["setup_time"] = runner.setup_time
     _finish(prediction, status=result.status, output=result.output, error=result.error,
-            logs=prediction.logs + result.logs, metrics=metrics)
+            logs=earlier_logs + result.logs, metrics=metrics)
 
 
 def _predict(prediction: Prediction, runner: Any) -> Any:
