@@ -20,6 +20,7 @@ from hosting import processes
 from hosting.redis_clients import sync_client
 from tests.conftest import FIXTURE_MODELS, ZOO, Persona, make_persona
 from tests.zoo.test_text_generation import load_package_module
+from tests.zoo.tiny_diffusion_and_embeddings import build_tiny_diffusion
 
 E2E_PAGE_SIZE = 5
 
@@ -87,10 +88,14 @@ def platform(django_db_setup, django_db_blocker, tmp_path_factory):
             "crasher": _push(FIXTURE_MODELS / "crasher", "alice/crasher"),
             "streamfail": _push(FIXTURE_MODELS / "streamfail", "alice/streamfail"),
             "text-generation": _push(ZOO / "text-generation", "alice/text-generation"),
+            "text-to-image": _push(ZOO / "text-to-image", "alice/text-to-image"),
+            "embeddings": _push(ZOO / "embeddings", "alice/embeddings"),
         }
     text_model = load_package_module("tiny_model").build(tmp_path_factory.mktemp("tiny-llm"))
     port = processes.free_port()
     env = _server_env(port, text_model)
+    env["HEARTH_IMAGE_MODEL"] = str(build_tiny_diffusion(tmp_path_factory.mktemp("tiny-sdxl")))
+    env.pop("HEARTH_EMBEDDING_MODEL", None)  # the real all-MiniLM-L6-v2, which a package ships
     daphne = processes.start_daphne(host="127.0.0.1", port=port, env=env, output=(log_dir / "daphne.log").open("ab"))
     worker = processes.start_worker(queues="cpu,default", env=env, output=(log_dir / "worker.log").open("ab"))
     try:
