@@ -20,7 +20,7 @@ from hosting import processes
 from hosting.redis_clients import sync_client
 from tests.conftest import FIXTURE_MODELS, ZOO, Persona, make_persona
 from tests.zoo.test_text_generation import load_package_module
-from tests.zoo.tiny_diffusion_and_embeddings import build_tiny_diffusion
+from tests.zoo.tiny_diffusion_and_embeddings import ONE_THREAD, build_tiny_diffusion
 
 E2E_PAGE_SIZE = 5
 
@@ -96,6 +96,7 @@ def platform(django_db_setup, django_db_blocker, tmp_path_factory):
     env = _server_env(port, text_model)
     env["HEARTH_IMAGE_MODEL"] = str(build_tiny_diffusion(tmp_path_factory.mktemp("tiny-sdxl")))
     env.pop("HEARTH_EMBEDDING_MODEL", None)  # the real all-MiniLM-L6-v2, which a package ships
+    env.update(ONE_THREAD)  # for the runners of the tiny models; see its comment
     daphne = processes.start_daphne(host="127.0.0.1", port=port, env=env, output=(log_dir / "daphne.log").open("ab"))
     worker = processes.start_worker(queues="cpu,default", env=env, output=(log_dir / "worker.log").open("ab"))
     try:

@@ -14,15 +14,23 @@ from inference.runtime.runner import Runner
 from inference.runtime.schema import generate_openapi_schema
 from inference.runtime.validation import InputValidationError, validate_input
 from tests.zoo.tiny_diffusion_and_embeddings import (
+    ONE_THREAD,
     TEXT_TO_IMAGE,
     build_tiny_diffusion,
     load_package_module,
+    one_torch_thread,
     open_png,
 )
 
 REF = "predict.py:Predictor"
 SMALL = {"prompt": "a red fox in the snow", "width": 64, "height": 64, "num_inference_steps": 2}
 _ids = itertools.count()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_torch_thread():
+    with one_torch_thread():
+        yield
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +45,8 @@ def predict_module():
 
 @pytest.fixture(scope="module")
 def runner(model_dir):
-    runner = Runner.start(project_dir=TEXT_TO_IMAGE, predictor_ref=REF, env={"HEARTH_IMAGE_MODEL": str(model_dir)})
+    env = {**ONE_THREAD, "HEARTH_IMAGE_MODEL": str(model_dir)}
+    runner = Runner.start(project_dir=TEXT_TO_IMAGE, predictor_ref=REF, env=env)
     yield runner
     runner.stop()
 

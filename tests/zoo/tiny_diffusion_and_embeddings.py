@@ -1,8 +1,10 @@
 """Helpers for the text-to-image and embeddings zoo packages: their modules, loaded by path,
 and the tiny random-weight models of their real architectures, built locally (no downloads)."""
 
+import contextlib
 import importlib.util
 import io
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
@@ -36,3 +38,22 @@ def open_png(data: bytes) -> Image.Image:
     image = Image.open(io.BytesIO(data), formats=["PNG"])
     image.load()
     return image
+
+
+# For runners of the tiny models in tests. On two CPU cores shared with other processes, torch's
+# second thread mostly makes the first wait for it at every operation (runs measured 10 to 50
+# times slower than with one thread); tiny models have nothing to gain from it anyway.
+ONE_THREAD = {"OMP_NUM_THREADS": "1"}
+
+
+@contextlib.contextmanager
+def one_torch_thread() -> Iterator[None]:
+    """ONE_THREAD for torch in this process, for predictors run in-process."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
