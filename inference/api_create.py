@@ -7,6 +7,7 @@ nothing polls the database.
 
 import json
 import re
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -127,6 +128,9 @@ def _create_for_model(account, body, cancel_after, owner, name):
 
 
 async def _respond(request: HttpRequest, create, *args) -> HttpResponse:
+    # The wait counts from the request's arrival: the client reads for at most 60.5 s, so a
+    # slow create (a busy database, a file input's DNS look-up) must come out of the 60 s.
+    arrived = time.monotonic()
     try:
         identity = await aidentity_for_header(request.headers.get("Authorization"))
         await ratelimit.acheck(ratelimit.CREATE, identity.token_id)
@@ -141,7 +145,7 @@ async def _respond(request: HttpRequest, create, *args) -> HttpResponse:
     response_headers = {}
     if wait:
         response_headers["Preference-Applied"] = f"wait={wait}"
-        final_state = await events.wait_for_done(prediction.id, wait)
+        final_state = await events.wait_for_done(prediction.id, max(0.0, wait - (time.monotonic() - arrived)))
         if final_state is not None:
             document.update(final_state)
     # The Python client takes any status but `starting` as final (replicate-api.md §7).

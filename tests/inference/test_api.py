@@ -4,10 +4,12 @@ The worker is not running here; end-to-end behaviour is in tests/e2e.
 """
 
 import json
+import time
 
 import pytest
 
 from accounts import authentication
+from inference import services
 from inference.api_create import wait_seconds
 from inference.models import Prediction
 
@@ -150,6 +152,22 @@ def test_prefer_wait_that_runs_out_answers_starting(api, alice, echo_version):
     assert response.status_code == 201
     assert response["Preference-Applied"] == "wait=1"
     assert response.json()["status"] == "starting"
+
+
+def test_prefer_wait_counts_from_the_requests_arrival(api, alice, echo_version, monkeypatch):
+    """The client gives up reading after 60.5 s: time spent creating comes out of the wait."""
+    real_create = services.prediction_create
+
+    def slow_create(**kwargs):
+        time.sleep(1.5)  # a busy database, a slow DNS look-up for a file input
+        return real_create(**kwargs)
+
+    monkeypatch.setattr(services, "prediction_create", slow_create)
+    started = time.monotonic()
+    response = post_json(api, "/v1/models/alice/echo/predictions", {"input": {}}, alice, HTTP_PREFER="wait=2")
+    elapsed = time.monotonic() - started
+    assert response.status_code == 201 and response.json()["status"] == "starting"
+    assert 1.5 <= elapsed < 3.0  # not 1.5 s of creating plus the whole 2 s of waiting
 
 
 # --- reading, listing, cancelling -------------------------------------------------------------
