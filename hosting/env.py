@@ -103,10 +103,15 @@ class HearthEnv(BaseSettings):
         return value
 
 
+def comma_list(value: str) -> list[str]:
+    """The non-empty items of a comma-separated variable."""
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
 def _check_networks(value: str) -> str:
     import ipaddress
 
-    for text in filter(None, (part.strip() for part in value.split(","))):
+    for text in comma_list(value):
         ipaddress.ip_network(text, strict=False)  # ValueError names the bad entry
     return value
 
