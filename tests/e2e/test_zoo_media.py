@@ -15,7 +15,8 @@ from tests.zoo.tiny_whisper import write_tone
 
 pytestmark = pytest.mark.e2e
 
-SRT = r"(\d+\n\d\d:\d\d:\d\d,\d\d\d --> \d\d:\d\d:\d\d,\d\d\d\n[^\n]*\n)(\n\d+\n\d\d:\d\d:\d\d,\d\d\d --> \d\d:\d\d:\d\d,\d\d\d\n[^\n]*\n)*"
+SRT_CUE = r"\d+\n\d\d:\d\d:\d\d,\d\d\d --> \d\d:\d\d:\d\d,\d\d\d\n[^\n]*\n"
+SRT = rf"{SRT_CUE}(\n{SRT_CUE})*"  # cues separated by one blank line
 VTT = r"WEBVTT\n\n" + SRT.replace(",", r"\.")
 
 

@@ -127,10 +127,13 @@ VTT_CUE = SRT_CUE.replace(",", r"\.")
 
 def clock(seconds: float, separator: str) -> str:
     millis = round(seconds * 1000)
-    return f"{millis // 3_600_000:02d}:{millis // 60_000 % 60:02d}:{millis // 1000 % 60:02d}{separator}{millis % 1000:03d}"
+    hours, minutes, whole = millis // 3_600_000, millis // 60_000 % 60, millis // 1000 % 60
+    return f"{hours:02d}:{minutes:02d}:{whole:02d}{separator}{millis % 1000:03d}"
 
 
-@pytest.mark.parametrize(("format", "header", "cue", "separator"), [("srt", "", SRT_CUE, ","), ("vtt", "WEBVTT\n\n", VTT_CUE, ".")])
+@pytest.mark.parametrize(
+    ("format", "header", "cue", "separator"), [("srt", "", SRT_CUE, ","), ("vtt", "WEBVTT\n\n", VTT_CUE, ".")]
+)
 def test_subtitle_formats_time_every_segment(runner, audio_dir, format, header, cue, separator):
     audio = write_tone(audio_dir / "twelve-seconds.wav", 12.0)
 
@@ -146,6 +149,22 @@ def test_subtitle_formats_time_every_segment(runner, audio_dir, format, header, 
         (i + 1, clock(s["start"], separator), clock(s["end"], separator)) for i, s in enumerate(output["segments"])
     ]
     assert [words.split() for *_, words in cues] == [s["text"].split() for s in output["segments"]]
+
+
+def test_subtitles_keep_each_cue_on_one_line_and_escape_webvtt_markup(local):
+    segments = [
+        {"id": 0, "start": 0.0, "end": 1.5, "text": " Fish & chips <b>now</b>\n\nor --> later"},
+        {"id": 1, "start": 3723.4567, "end": 3725.0, "text": " {braces} stay"},
+    ]
+
+    assert local.module.subtitles(segments, "srt") == (
+        "1\n00:00:00,000 --> 00:00:01,500\nFish & chips <b>now</b> or --> later\n"
+        "\n2\n01:02:03,457 --> 01:02:05,000\n{braces} stay\n"
+    )
+    assert local.module.subtitles(segments, "vtt") == (
+        "WEBVTT\n\n1\n00:00:00.000 --> 00:00:01.500\nFish &amp; chips &lt;b&gt;now&lt;/b&gt; or --&gt; later\n"
+        "\n2\n01:02:03.457 --> 01:02:05.000\n{braces} stay\n"
+    )
 
 
 def test_the_language_given_is_used_not_detected(runner, local, four_seconds):
@@ -186,7 +205,9 @@ def test_compressed_audio_is_decoded_without_ffmpeg(runner, audio_dir, suffix):
 
 
 @pytest.mark.parametrize(
-    "content", [b"", b"RIFF\x24\x00\x00\x00WAVEfmt garbage", b"this is not audio at all " * 40], ids=["empty", "bad-wav", "text"]
+    "content",
+    [b"", b"RIFF\x24\x00\x00\x00WAVEfmt garbage", b"this is not audio at all " * 40],
+    ids=["empty", "bad-wav", "text"],
 )
 def test_undecodable_audio_fails_clearly_and_the_runner_goes_on(runner, audio_dir, four_seconds, content):
     broken = audio_dir / "broken.mp3"

@@ -28,6 +28,7 @@ def write_picture(path: Path, size: tuple[int, int] = (96, 64)) -> Path:
     draw = PIL.ImageDraw.Draw(picture)
     width, height = size
     draw.rectangle([width // 4, height // 2, 3 * width // 4, height - 4], fill=(200, 30, 30))
-    draw.polygon([(width // 4, height // 2), (width // 2, height // 5), (3 * width // 4, height // 2)], fill=(90, 40, 20))
+    roof = [(width // 4, height // 2), (width // 2, height // 5), (3 * width // 4, height // 2)]
+    draw.polygon(roof, fill=(90, 40, 20))
     picture.save(path)
     return path
