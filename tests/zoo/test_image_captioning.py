@@ -34,6 +34,15 @@ def runner(model_dir):
     runner.stop()
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    """What the runner's OMP_NUM_THREADS does, for the models this process runs itself."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def local(model_dir):
     """The same model in this process, called directly, for what the output should be."""
@@ -41,10 +50,7 @@ def local(model_dir):
         patch.setenv(ENV_VAR, str(model_dir))
         predictor = load_package_module("predict").Predictor()
         predictor.setup()
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # as the runner's OMP_NUM_THREADS
-    yield predictor
-    torch.set_num_threads(threads)
+    return predictor
 
 
 @pytest.fixture(scope="module")

@@ -34,6 +34,15 @@ def runner(model_dir):
     runner.stop()
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    """What the runner's OMP_NUM_THREADS does, for the models this process runs itself."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def local(model_dir):
     """The same predictor in this process, for what the runner cannot show."""
@@ -43,10 +52,7 @@ def local(model_dir):
         predictor = module.Predictor()
         predictor.setup()
     predictor.module = module
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # as the runner's OMP_NUM_THREADS
-    yield predictor
-    torch.set_num_threads(threads)
+    return predictor
 
 
 @pytest.fixture(scope="module")
@@ -180,6 +186,38 @@ def test_translate_asks_whisper_for_english(runner, local, four_seconds):
 
     assert starts_and_texts(translated) == expected_segments(local, four_seconds, language="de", task="translate")
     assert starts_and_texts(translated) != starts_and_texts(transcribed)
+
+
+def predictor_for(directory: Path, monkeypatch):
+    monkeypatch.setenv(ENV_VAR, str(directory))
+    predictor = load_package_module("predict").Predictor()
+    predictor.setup()
+    return predictor
+
+
+def transcribe_here(predictor, audio: Path, language: str = "auto", translate: bool = False):
+    return predictor.predict(audio=audio, language=language, translate=translate, transcription="srt", temperature=0)
+
+
+def test_an_english_only_model_transcribes_english_and_refuses_the_rest(four_seconds, tmp_path, monkeypatch):
+    english = predictor_for(build_tiny_whisper(tmp_path / "tiny.en", languages=["en"]), monkeypatch)
+
+    for language in ("auto", "en"):
+        output = transcribe_here(english, four_seconds, language)
+        assert output.detected_language == "en"
+        assert output.segments
+        assert output.transcription.count(" --> ") == len(output.segments)
+    for language, translate in (("fr", False), ("auto", True)):
+        with pytest.raises(ValueError, match="^This model only transcribes English: use language auto or en"):
+            transcribe_here(english, four_seconds, language, translate)
+
+
+def test_a_language_the_model_does_not_know_fails_clearly(four_seconds, tmp_path, monkeypatch):
+    bilingual = predictor_for(build_tiny_whisper(tmp_path / "en-fr", languages=["en", "fr"]), monkeypatch)
+
+    assert transcribe_here(bilingual, four_seconds).detected_language in ("en", "fr")
+    with pytest.raises(ValueError, match="^This model does not know the language 'de'$"):
+        transcribe_here(bilingual, four_seconds, "de")
 
 
 def test_temperature_zero_repeats_and_a_higher_one_samples(runner, four_seconds):

@@ -18,8 +18,8 @@ def load_package_module(name: str):
     return module
 
 
-def build_tiny_whisper(directory: Path) -> Path:
-    return load_package_module("tiny_model").build(directory)
+def build_tiny_whisper(directory: Path, languages: list[str] | None = None) -> Path:
+    return load_package_module("tiny_model").build(directory, languages=languages)
 
 
 def write_tone(path: Path, seconds: float, rate: int = 22_050, channels: int = 1, format: str | None = None) -> Path:

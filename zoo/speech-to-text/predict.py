@@ -63,12 +63,20 @@ class Predictor(BasePredictor):
         duration = len(samples) / SAMPLE_RATE
         started = time.perf_counter()
         features = self._features(samples)
-        if language == "auto":
-            language = self._detect_language(features["input_features"])
+        if not self.model.generation_config.is_multilingual:
+            # English-only checkpoints (openai/whisper-*.en) take no language or task at all.
+            if translate or language not in ("auto", "en"):
+                raise ValueError("This model only transcribes English: use language auto or en, without translate")
+            language, prompt = "en", {}
+        else:
+            if language == "auto":
+                language = self._detect_language(features["input_features"])
+            if f"<|{language}|>" not in self.model.generation_config.lang_to_id:
+                raise ValueError(f"This model does not know the language {language!r}")
+            prompt = {"language": language, "task": "translate" if translate else "transcribe"}
         generated = self.model.generate(
             **features,
-            language=language,
-            task="translate" if translate else "transcribe",
+            **prompt,
             return_timestamps=True,
             return_segments=True,
             temperature=temperature,

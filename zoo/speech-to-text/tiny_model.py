@@ -65,7 +65,7 @@ def build_tokenizer(directory: Path) -> WhisperTokenizer:
     return tokenizer
 
 
-def generation_config(tokenizer: WhisperTokenizer, config: WhisperConfig) -> GenerationConfig:
+def generation_config(tokenizer: WhisperTokenizer, config: WhisperConfig, languages: list[str]) -> GenerationConfig:
     """What Whisper's generate() reads besides the model config: the ids of its control tokens."""
     ids = tokenizer.convert_tokens_to_ids
     return GenerationConfig(
@@ -74,8 +74,9 @@ def generation_config(tokenizer: WhisperTokenizer, config: WhisperConfig) -> Gen
         eos_token_id=ids(END),
         pad_token_id=ids(END),
         max_length=config.max_target_positions,
-        is_multilingual=True,
-        lang_to_id={f"<|{code}|>": ids(f"<|{code}|>") for code in LANGUAGES},
+        # English-only Whispers (*.en) say so here, and take no language or task tokens.
+        is_multilingual=len(languages) > 1,
+        lang_to_id={f"<|{code}|>": ids(f"<|{code}|>") for code in languages},
         task_to_id={"translate": ids("<|translate|>"), "transcribe": ids("<|transcribe|>")},
         no_timestamps_token_id=ids(NO_TIMESTAMPS),
         prev_sot_token_id=ids("<|startofprev|>"),
@@ -86,8 +87,11 @@ def generation_config(tokenizer: WhisperTokenizer, config: WhisperConfig) -> Gen
     )
 
 
-def build(directory: Path, seed: int = 0) -> Path:
-    """Write the processor and a random model to `directory`; the same seed, the same weights."""
+def build(directory: Path, seed: int = 0, languages: list[str] | None = None) -> Path:
+    """Write the processor and a random model to `directory`; the same seed, the same weights.
+
+    `languages`: the codes the model knows (all of Whisper's by default; ["en"] for an
+    English-only model, like openai/whisper-tiny.en)."""
     directory.mkdir(parents=True, exist_ok=True)
     tokenizer = build_tokenizer(directory)
     config = WhisperConfig(
@@ -112,7 +116,7 @@ def build(directory: Path, seed: int = 0) -> Path:
     )
     torch.manual_seed(seed)
     model = WhisperForConditionalGeneration(config)
-    model.generation_config = generation_config(tokenizer, config)
+    model.generation_config = generation_config(tokenizer, config, list(LANGUAGES) if languages is None else languages)
     model.save_pretrained(directory)
     WhisperProcessor(feature_extractor=WhisperFeatureExtractor(feature_size=80), tokenizer=tokenizer).save_pretrained(
         directory
