@@ -22,10 +22,12 @@ DATA_DIR = Path(os.environ.get("DATA_DIR", REPO_ROOT / "var"))
 HOST = os.environ.get("HEARTH_HOST", "127.0.0.1")
 PORT = int(os.environ.get("HEARTH_PORT", "8000"))
 DEMO_USER, DEMO_PASSWORD = "demo", "hearth-demo-password"
-DEMO_MODELS = ["echo", "tokens", "text-generation", "text-to-image", "embeddings"]
+DEMO_MODELS = ["echo", "tokens", "text-generation", "text-to-image", "embeddings", "speech-to-text",
+               "image-captioning"]
 # Zoo models whose weights a variable names (a Hugging Face id or a directory); unset, `make run`
 # builds tiny random ones. The embeddings model needs none: its real weights ship in a package.
-DEMO_WEIGHTS = {"HEARTH_TEXT_MODEL": "text-generation", "HEARTH_IMAGE_MODEL": "text-to-image"}
+DEMO_WEIGHTS = {"HEARTH_TEXT_MODEL": "text-generation", "HEARTH_IMAGE_MODEL": "text-to-image",
+                "HEARTH_SPEECH_MODEL": "speech-to-text", "HEARTH_CAPTION_MODEL": "image-captioning"}
 
 
 def _answers(host: str, port: int) -> bool:

@@ -21,7 +21,9 @@ from hosting import processes
 from hosting.redis_clients import sync_client
 from tests.conftest import FIXTURE_MODELS, ZOO, Persona, make_persona
 from tests.zoo.test_text_generation import load_package_module
+from tests.zoo.tiny_blip import build_tiny_blip
 from tests.zoo.tiny_diffusion_and_embeddings import ONE_THREAD, build_tiny_diffusion
+from tests.zoo.tiny_whisper import build_tiny_whisper
 
 E2E_PAGE_SIZE = 5
 E2E_FILE_MAX_BYTES = 2_000_000
@@ -98,11 +100,15 @@ def platform(django_db_setup, django_db_blocker, tmp_path_factory):
             "painter": _push(FIXTURE_MODELS / "painter", "alice/painter"),
             "text-to-image": _push(ZOO / "text-to-image", "alice/text-to-image"),
             "embeddings": _push(ZOO / "embeddings", "alice/embeddings"),
+            "speech-to-text": _push(ZOO / "speech-to-text", "alice/speech-to-text"),
+            "image-captioning": _push(ZOO / "image-captioning", "alice/image-captioning"),
         }
     text_model = load_package_module("tiny_model").build(tmp_path_factory.mktemp("tiny-llm"))
     port = processes.free_port()
     env = _server_env(port, text_model)
     env["HEARTH_IMAGE_MODEL"] = str(build_tiny_diffusion(tmp_path_factory.mktemp("tiny-sdxl")))
+    env["HEARTH_SPEECH_MODEL"] = str(build_tiny_whisper(tmp_path_factory.mktemp("tiny-whisper")))
+    env["HEARTH_CAPTION_MODEL"] = str(build_tiny_blip(tmp_path_factory.mktemp("tiny-blip")))
     env.pop("HEARTH_EMBEDDING_MODEL", None)  # the real all-MiniLM-L6-v2, which a package ships
     env.update(ONE_THREAD)  # for the runners of the tiny models; see its comment
     daphne = processes.start_daphne(host="127.0.0.1", port=port, env=env, output=(log_dir / "daphne.log").open("ab"))
