@@ -16,6 +16,7 @@ import torch
 from inference.runtime.runner import Runner
 from inference.runtime.schema import generate_openapi_schema, load_predictor
 from tests.zoo.tiny_blip import ENV_VAR, PACKAGE, build_tiny_blip, load_package_module, write_picture
+from tests.zoo.tiny_diffusion_and_embeddings import ONE_THREAD, one_torch_thread
 
 REF = "predict.py:Predictor"
 _ids = itertools.count()
@@ -28,19 +29,16 @@ def model_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def runner(model_dir):
-    # One thread: torch's thread pool spins against the other processes on a small shared CPU.
-    runner = Runner.start(project_dir=PACKAGE, predictor_ref=REF, env={ENV_VAR: str(model_dir), "OMP_NUM_THREADS": "1"})
+    runner = Runner.start(project_dir=PACKAGE, predictor_ref=REF, env={ENV_VAR: str(model_dir), **ONE_THREAD})
     yield runner
     runner.stop()
 
 
 @pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
+def _one_torch_thread():
     """What the runner's OMP_NUM_THREADS does, for the models this process runs itself."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    with one_torch_thread():
+        yield
 
 
 @pytest.fixture(scope="module")
