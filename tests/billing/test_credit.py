@@ -1,11 +1,9 @@
 """Prepaid credit: how it pays for usage and how it sits beside the spending limit
 (the rules are in billing.services)."""
 
-import threading
 from decimal import Decimal
 
 import pytest
-from django.db import connections
 
 from accounts.models import Account
 from billing.models import CreditGrant, UsageRecord
@@ -13,6 +11,7 @@ from billing.services import credit_grant, month_to_date_spend, usage_record_for
 from hosting.problems import ApiProblem
 from inference import services
 from inference.models import Prediction
+from tests.billing.concurrent_creates import create_all_at_once
 
 # A cpu prediction in flight reserves 60 s x $0.0001 = $0.006.
 RESERVATION = Decimal("0.006")
@@ -106,23 +105,6 @@ def test_a_running_prediction_may_overdraw_and_then_creation_stops(alice, echo_v
 def test_fifty_concurrent_creates_never_spend_more_credit_than_there_is(alice, echo_version):
     credit_grant(account=alice.account, amount=RESERVATION * 3)  # room for exactly three in flight
     account = _fresh(alice)
-    outcomes: list[str] = []
-    start = threading.Barrier(50)
-
-    def create() -> None:
-        try:
-            start.wait()
-            services.prediction_create(account=account, version=echo_version, input={})
-            outcomes.append("created")
-        except ApiProblem as problem:
-            outcomes.append(problem.title)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=create) for _ in range(50)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert outcomes.count("created") == 3 and outcomes.count("Insufficient credit") == 47
+    created, refused = create_all_at_once(account=account, version=echo_version)
+    assert created == 3 and [problem.title for problem in refused] == ["Insufficient credit"] * 47
     assert Prediction.objects.filter(account=account).count() == 3

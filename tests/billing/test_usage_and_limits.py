@@ -1,8 +1,6 @@
-import threading
 from decimal import Decimal
 
 import pytest
-from django.db import connections
 
 from accounts.models import Account
 from billing.models import UsageRecord
@@ -10,6 +8,7 @@ from billing.services import usage_record_for
 from hosting.problems import ApiProblem
 from inference import services
 from inference.models import Prediction
+from tests.billing.concurrent_creates import create_all_at_once
 
 
 def test_a_prediction_is_billed_once_at_the_price_in_force(alice, echo_version):
@@ -47,23 +46,6 @@ def test_fifty_concurrent_creates_never_pass_the_limit(alice, echo_version):
     # A cpu reservation is 60 s x $0.0001 = $0.006: a $0.03 limit allows exactly 5 in flight.
     Account.objects.filter(pk=alice.account.pk).update(spending_limit=Decimal("0.03"))
     account = Account.objects.get(pk=alice.account.pk)
-    outcomes: list[str] = []
-    start = threading.Barrier(50)
-
-    def create() -> None:
-        try:
-            start.wait()
-            services.prediction_create(account=account, version=echo_version, input={})
-            outcomes.append("created")
-        except ApiProblem as problem:
-            outcomes.append(str(problem.status))
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=create) for _ in range(50)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert outcomes.count("created") == 5 and outcomes.count("402") == 45
+    created, refused = create_all_at_once(account=account, version=echo_version)
+    assert created == 5 and [problem.status for problem in refused] == [402] * 45
     assert Prediction.objects.filter(account=account).count() == 5
