@@ -17,6 +17,13 @@ def _ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
+def _page(item: str) -> dict[str, Any]:
+    """A cursor page of `item`s, with absolute `previous`/`next` links (null at the ends)."""
+    link = {"type": "string", "format": "uri", "nullable": True}
+    return {"type": "object", "properties": {"previous": link, "next": link,
+                                             "results": {"type": "array", "items": _ref(item)}}}
+
+
 _NULLABLE_STRING = {"type": "string", "nullable": True}
 _MONEY = {"type": "string", "format": "decimal", "description": "US dollars, six decimal places", "example": "0.012345"}
 _TIMESTAMP = {"type": "string", "format": "date-time", "nullable": True}
@@ -93,14 +100,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         },
         "required": ["id", "model", "version", "input", "status", "urls", "created_at"],
     },
-    "PredictionPage": {
-        "type": "object",
-        "properties": {
-            "previous": {"type": "string", "format": "uri", "nullable": True},
-            "next": {"type": "string", "format": "uri", "nullable": True},
-            "results": {"type": "array", "items": _ref("Prediction")},
-        },
-    },
+    "PredictionPage": _page("Prediction"),
     "File": {
         "type": "object",
         "properties": {
@@ -116,14 +116,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "urls": {"type": "object", "properties": {"get": {"type": "string", "format": "uri"}}},
         },
     },
-    "FilePage": {
-        "type": "object",
-        "properties": {
-            "previous": {"type": "string", "format": "uri", "nullable": True},
-            "next": {"type": "string", "format": "uri", "nullable": True},
-            "results": {"type": "array", "items": _ref("File")},
-        },
-    },
+    "FilePage": _page("File"),
     "Version": {
         "type": "object",
         "properties": {
@@ -133,14 +126,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "openapi_schema": {"type": "object", "description": "Cog schema with components.schemas.Input/Output"},
         },
     },
-    "VersionPage": {
-        "type": "object",
-        "properties": {
-            "previous": {"type": "string", "nullable": True},
-            "next": {"type": "string", "nullable": True},
-            "results": {"type": "array", "items": _ref("Version")},
-        },
-    },
+    "VersionPage": _page("Version"),
     "Model": {
         "type": "object",
         "properties": {
