@@ -3,10 +3,8 @@ byte for byte, another tenant's files, the size limit and retention, on the real
 
 import hashlib
 import io
-import threading
 import time
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -19,6 +17,7 @@ from replicate.helpers import FileOutput
 from inference.models import File, Prediction
 from inference.tasks import remove_expired_data
 from tests.live_platform import E2E_FILE_MAX_BYTES
+from tests.local_http import QuietHandler, serving
 
 pytestmark = pytest.mark.e2e
 
@@ -40,7 +39,7 @@ def picture(tmp_path) -> Path:
 def external_server():
     """Stands for a file host on the internet (allowed through INPUT_URL_ALLOWED_NETWORKS)."""
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_GET(self):
             if self.path == "/pictures/cat%20photo.png":
                 self.send_response(200)
@@ -49,17 +48,10 @@ def external_server():
                 self.end_headers()
                 self.wfile.write(PICTURE)
             else:
-                self.send_response(404)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
+                self.not_found()
 
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
+    with serving(Handler) as url:
+        yield url
 
 
 def test_upload_get_list_and_delete(platform, picture):

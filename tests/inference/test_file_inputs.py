@@ -2,9 +2,7 @@
 
 import base64
 import json
-import threading
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -13,6 +11,7 @@ from django.utils import timezone
 
 from inference import file_inputs, files
 from inference.models import File, Model, Prediction, Version
+from tests.local_http import QuietHandler, serving
 
 FILE_SCHEMA = {
     "openapi": "3.0.2",
@@ -65,7 +64,7 @@ def server():
     """A file host standing for the internet: /photo.png, a redirect to it, and a body that
     is larger than it says (no Content-Length)."""
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_GET(self):
             if self.path.startswith("/redirect"):
                 self.send_response(302)
@@ -82,17 +81,10 @@ def server():
                 self.end_headers()
                 self.wfile.write(b"x" * 5000)
             else:
-                self.send_response(404)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
+                self.not_found()
 
-        def log_message(self, *args):
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
+    with serving(Handler) as url:
+        yield url
 
 
 def test_own_uploads_data_uris_and_capability_links_are_accepted(api, alice, file_version):
