@@ -22,15 +22,13 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
-from django.db.models import F
+from django.db import connection
 from django.utils import timezone
 
-from billing.services import usage_record_for
-from inference import cancellation, events, file_inputs, webhooks
+from inference import cancellation, events, file_inputs, webhooks, worker_records
 from inference.file_outputs import OutputFileError, OutputFiles
 from inference.liveness import Heartbeat
-from inference.models import Model, Prediction, Version
+from inference.models import Prediction, Version
 from inference.packaging import extract_package
 from inference.runtime.pool import Lease, RunnerPool, RunnerSpec
 from inference.runtime.runner import RunnerSetupError
@@ -192,18 +190,9 @@ def _deadline_timer(prediction: Prediction, runner: Any) -> threading.Timer | No
 
 
 def _claim(prediction_id: str) -> Prediction | None:
-    claimed = Prediction.objects.filter(pk=prediction_id, status=Prediction.Status.STARTING).update(
-        status=Prediction.Status.PROCESSING, started_at=timezone.now(), attempts=F("attempts") + 1
-    )
-    if not claimed:
-        return None
-    _heartbeat.start(prediction_id)
-    # Each join costs planning time on every claim (an 8-table join took ~3 ms): the account is
-    # loaded lazily (only file inputs and outputs need it), and the version runs as the model
-    # the prediction was made for.
-    prediction = Prediction.objects.select_related("version", "model__owner", "model__hardware").get(pk=prediction_id)
-    prediction.version.model = prediction.model
-    Model.objects.filter(pk=prediction.model_id).update(run_count=F("run_count") + 1)
+    prediction = worker_records.claim(prediction_id, now=timezone.now())
+    if prediction is not None:
+        _heartbeat.start(prediction_id)
     return prediction
 
 
@@ -211,18 +200,9 @@ def _finish(prediction: Prediction, *, status: str, output: Any, error: str | No
     prediction.completed_at = timezone.now()
     prediction.status, prediction.output, prediction.error, prediction.logs = status, output, error, logs
     prediction.metrics = {**metrics, "total_time": (prediction.completed_at - prediction.created_at).total_seconds()}
-    with transaction.atomic():  # the charge and the final state are written together
-        if metrics.get("predict_time"):  # it ran: bill it, whatever the outcome
-            usage = usage_record_for(prediction=prediction, predict_time=metrics["predict_time"])
-            prediction.metrics["cost"] = str(usage.amount)
-        Prediction.objects.filter(pk=prediction.pk, status=Prediction.Status.PROCESSING).update(
-            status=status,
-            output=output,
-            error=error,
-            logs=logs,
-            metrics=prediction.metrics,
-            completed_at=prediction.completed_at,
-        )
+    # The charge, the run count and the final state are written together; it ran: bill it,
+    # whatever the outcome.
+    worker_records.record_outcome(prediction, predict_time=metrics.get("predict_time"))
     events.publish_done(prediction.id, prediction_state_json(prediction))
     _send_webhook(prediction, "completed")
 

@@ -104,7 +104,6 @@ def version_push_archive(*, model: Model, archive: Path) -> Version:
         return version_push(model=model, project_dir=project_dir)
 
 
-@transaction.atomic
 def prediction_create(
     *,
     account: Account,
@@ -120,20 +119,24 @@ def prediction_create(
     `cancel_after` sets a deadline from now, after which the prediction is canceled."""
     model = version.model
     refuse_if_disabled(version=version)
+    fields = {
+        "model": model,
+        "version": version,
+        "input": input,
+        "source": source,
+        "webhook": webhook,
+        "webhook_events_filter": webhook_events_filter or [],
+        "deadline": timezone.now() + cancel_after if cancel_after else None,
+    }
     if needs_admission_check(account):
-        # The lock makes concurrent creates of one account check the limit one at a time.
-        account = Account.objects.select_for_update().get(pk=account.pk)
-        admission_check(account=account, hardware=model.hardware)
-    prediction = Prediction.objects.create(
-        account=account,
-        model=model,
-        version=version,
-        input=input,
-        source=source,
-        webhook=webhook,
-        webhook_events_filter=webhook_events_filter or [],
-        deadline=timezone.now() + cancel_after if cancel_after else None,
-    )
+        with transaction.atomic():
+            # The lock makes concurrent creates of one account check the limit one at a time.
+            account = Account.objects.select_for_update().get(pk=account.pk)
+            admission_check(account=account, hardware=model.hardware)
+            prediction = Prediction.objects.create(account=account, **fields)
+    else:
+        # A single INSERT is atomic on its own: no BEGIN/COMMIT round trips on the hot path.
+        prediction = Prediction.objects.create(account=account, **fields)
     queue = model.hardware.sku
     transaction.on_commit(lambda: run_prediction_task.apply_async(args=[prediction.id], queue=queue))
     return prediction

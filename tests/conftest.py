@@ -52,13 +52,14 @@ def django_db_setup(django_test_environment, django_db_blocker):
 def _fresh_process_caches():
     """Each test starts with empty per-process caches (tokens, models to run)."""
     from accounts import authentication
-    from inference import selectors
+    from inference import selectors, worker_records
 
-    authentication._cache.clear()
-    selectors._models_to_run.clear()
+    caches = (authentication._cache, selectors._models_to_run, worker_records._run_contexts)
+    for cache in caches:
+        cache.clear()
     yield
-    authentication._cache.clear()
-    selectors._models_to_run.clear()
+    for cache in caches:
+        cache.clear()
 
 
 @dataclass
