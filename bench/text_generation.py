@@ -1,7 +1,12 @@
-"""The text-generation model on this machine: runner cold boot, and tokens/s through the
-runner versus bare model.generate() and the streaming predictor in-process, on the tiny
-random-weight model of zoo/text-generation/tiny_model.py (no real weights can be downloaded
-here). Prints figures; it is not a pass/fail test.
+"""The text-generation model on this machine: runner cold boot, and tokens/s through Hearth
+(the official client's `stream()` over SSE, Daphne + Celery worker + runner) and through the
+runner alone, versus bare model.generate() and the streaming predictor in-process, on the
+tiny random-weight model of zoo/text-generation/tiny_model.py (no real weights can be
+downloaded here). Prints figures; it is not a pass/fail test.
+
+Two rates per row: `whole` counts the whole call (prompt, queueing, connection, first token
+included); `decode` counts the tokens after the first over the time from the first to the
+last, the rate at which a reader sees text appear. Time to the first token is printed apart.
 
     .venv/bin/python bench/text_generation.py [--tokens 200] [--repeat 5] [--boots 3]
 """
@@ -15,6 +20,7 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -22,6 +28,10 @@ PACKAGE = REPO_ROOT / "zoo" / "text-generation"
 sys.path.insert(0, str(REPO_ROOT))
 
 from inference.runtime.runner import Runner  # noqa: E402
+from platform_support import bench_platform  # noqa: E402
+from replicate.stream import ServerSentEvent  # noqa: E402
+
+OUTPUT = ServerSentEvent.EventType.OUTPUT
 
 PROMPT = "what is a model?"
 
@@ -52,10 +62,22 @@ def cold_boots(model_dir: Path, boots: int) -> tuple[list[float], list[float]]:
     return totals, setups
 
 
-def through_runner(model_dir: Path, tokens: int, repeat: int) -> tuple[list[float], list[float], str]:
-    """tokens/s of whole predictions as the worker sees them, time to the first chunk, the text."""
+@dataclass
+class Rates:
+    whole: list[float] = field(default_factory=list)
+    decode: list[float] = field(default_factory=list)
+    first_token: list[float] = field(default_factory=list)
+
+    def add(self, tokens: int, started: float, arrivals: list[float], ended: float) -> None:
+        self.whole.append(tokens / (ended - started))
+        self.decode.append((tokens - 1) / (arrivals[-1] - arrivals[0]))
+        self.first_token.append(arrivals[0] - started)
+
+
+def through_runner(model_dir: Path, tokens: int, repeat: int) -> tuple[Rates, str]:
+    """As the worker sees a prediction: the runner's output messages, and the text."""
     runner = start_runner(model_dir)
-    rates, first_chunks = [], []
+    rates = Rates()
     try:
         for index in range(repeat + 1):  # the first one warms up
             arrivals: list[float] = []
@@ -65,18 +87,41 @@ def through_runner(model_dir: Path, tokens: int, repeat: int) -> tuple[list[floa
                 input={"prompt": PROMPT, "max_tokens": tokens, "temperature": 0},
                 on_output=lambda _chunk, arrivals=arrivals: arrivals.append(time.perf_counter()),
             )
-            elapsed = time.perf_counter() - started
+            ended = time.perf_counter()
             assert result.status == "succeeded", result.error
             if index:
-                rates.append(tokens / elapsed)
-                first_chunks.append(arrivals[0] - started)
+                rates.add(tokens, started, arrivals, ended)
     finally:
         runner.stop()
-    return rates, first_chunks, "".join(result.output)
+    return rates, "".join(result.output)
 
 
-def in_process(model_dir: Path, tokens: int, repeat: int) -> tuple[list[float], list[float], str]:
-    """tokens/s of bare model.generate() and of the predictor called here, and the text."""
+def through_hearth(model_dir: Path, tokens: int, repeat: int) -> tuple[Rates, str]:
+    """As a client of the platform sees it: `replicate.stream()` over SSE, and the text."""
+    os.environ["HEARTH_TEXT_MODEL"] = str(model_dir)  # the worker's runners load this model
+    rates = Rates()
+    with bench_platform({"text-generation": PACKAGE}) as platform:
+        client = platform.client()
+        for index in range(repeat + 1):  # the first one boots the runner
+            chunks, arrivals = [], []
+            started = time.perf_counter()
+            for event in client.stream(
+                "bench/text-generation", input={"prompt": PROMPT, "max_tokens": tokens, "temperature": 0}
+            ):
+                if event.event == OUTPUT:
+                    arrivals.append(time.perf_counter())
+                    chunks.append(event.data)
+            ended = time.perf_counter()
+            if index:
+                rates.add(tokens, started, arrivals, ended)
+    return rates, "".join(chunks)
+
+
+def in_process(model_dir: Path, tokens: int, repeat: int) -> tuple[Rates, Rates, str]:
+    """Bare model.generate() and the predictor called here, and the text.
+
+    generate() streams nothing, so its first token is timed as a call for one token, and
+    its decode rate is that of the remaining tokens."""
     os.environ["HEARTH_TEXT_MODEL"] = str(model_dir)
     predictor = load_package_module("predict").Predictor()
     quiet = contextlib.redirect_stdout(io.StringIO())  # its logs, which the runner would collect
@@ -87,23 +132,32 @@ def in_process(model_dir: Path, tokens: int, repeat: int) -> tuple[list[float], 
         [{"role": "user", "content": PROMPT}], add_generation_prompt=True, return_dict=True, return_tensors="pt"
     )
     settings = {"max_tokens": tokens, "temperature": 0.0, "top_p": 1.0, "seed": 0, "stop_sequences": ""}
-    bare_rates, predictor_rates = [], []
+    bare, streaming = Rates(), Rates()
     for index in range(repeat + 1):
         started = time.perf_counter()
+        model.generate(**inputs, max_new_tokens=1, do_sample=False)
+        first_token = time.perf_counter()
+        started_all = time.perf_counter()
         output = model.generate(**inputs, max_new_tokens=tokens, do_sample=False)
-        bare = time.perf_counter() - started
-        started = time.perf_counter()
+        ended = time.perf_counter()
+        chunks, arrivals = [], []
+        started_streaming = time.perf_counter()
         with quiet:
-            streamed = "".join(predictor.predict(prompt=PROMPT, system_prompt="", **settings))
-        predicted = time.perf_counter() - started
+            for chunk in predictor.predict(prompt=PROMPT, system_prompt="", **settings):
+                arrivals.append(time.perf_counter())
+                chunks.append(chunk)
+        ended_streaming = time.perf_counter()
+        streamed = "".join(chunks)
         if index:
-            bare_rates.append(tokens / bare)
-            predictor_rates.append(tokens / predicted)
+            bare.whole.append(tokens / (ended - started_all))
+            bare.decode.append((tokens - 1) / (ended - started_all - (first_token - started)))
+            bare.first_token.append(first_token - started)
+            streaming.add(tokens, started_streaming, arrivals, ended_streaming)
     new = output[0, inputs["input_ids"].shape[-1] :]
     assert len(new) == tokens, "the model ended early: the rates would not compare"
     text = tokenizer.decode(new, skip_special_tokens=True)
     assert streamed == text, "the predictor and model.generate() wrote different text"
-    return bare_rates, predictor_rates, text
+    return bare, streaming, text
 
 
 def main() -> None:
@@ -116,25 +170,29 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         model_dir = load_package_module("tiny_model").build(Path(scratch) / "tiny-model")
         totals, setups = cold_boots(model_dir, args.boots)
-        runner_rates, first_chunks, runner_text = through_runner(model_dir, args.tokens, args.repeat)
-        bare_rates, predictor_rates, bare_text = in_process(model_dir, args.tokens, args.repeat)
-    assert runner_text == bare_text, "the runner and model.generate() wrote different text"
+        hearth, hearth_text = through_hearth(model_dir, args.tokens, args.repeat)
+        runner, runner_text = through_runner(model_dir, args.tokens, args.repeat)
+        bare, streaming, bare_text = in_process(model_dir, args.tokens, args.repeat)
+    assert runner_text == bare_text == hearth_text, "the platform and model.generate() wrote different text"
 
     median = statistics.median
-    bare = median(bare_rates)
     print(
         f"runner cold boot (Runner.start): median {median(totals):.2f} s of {args.boots} "
         f"(min {min(totals):.2f}, max {max(totals):.2f}), of which setup() {median(setups):.2f} s"
     )
-    print(f"{args.tokens} tokens greedy, tokens/s, median (min-max) of {args.repeat}:")
+    print(f"{args.tokens} tokens greedy, medians of {args.repeat}; % of bare model.generate():")
+    print(f"  {'':40} {'whole tok/s':>11} {'':5} {'decode tok/s':>12} {'':5} {'first token':>11}")
     for name, rates in [
-        ("bare model.generate() in-process", bare_rates),
-        ("the predictor in-process (streamed)", predictor_rates),
-        ("through the runner (streamed)", runner_rates),
+        ("bare model.generate() in-process", bare),
+        ("the predictor in-process (streamed)", streaming),
+        ("through the runner (streamed)", runner),
+        ("through Hearth (replicate.stream, SSE)", hearth),
     ]:
-        spread = f"({min(rates):.0f}-{max(rates):.0f})"
-        print(f"  {name:37} {median(rates):7.1f} {spread:11} {median(rates) / bare:4.0%} of bare")
-    print(f"first chunk through the runner after {median(first_chunks) * 1000:.1f} ms")
+        whole, decode = median(rates.whole), median(rates.decode)
+        print(
+            f"  {name:40} {whole:11.1f} {whole / median(bare.whole):5.0%} {decode:12.1f} "
+            f"{decode / median(bare.decode):5.0%} {median(rates.first_token) * 1000:8.1f} ms"
+        )
 
 
 if __name__ == "__main__":

@@ -98,6 +98,29 @@ def test_streams_the_decoded_text_chunk_by_chunk(runner, local):
     assert re.search(r"^Generated \d+ tokens in \d+\.\d+ s \(\d+\.\d tokens/s\)$", result.logs, re.MULTILINE)
 
 
+def _text_chunks(local, interval: float):
+    return load_package_module("predict")._TextChunks(local.tokenizer, interval=interval)
+
+
+def test_text_written_faster_than_the_chunk_interval_goes_out_together(local):
+    chunks = _text_chunks(local, interval=60)
+    for piece in ("The ", "hearth ", "keeps "):
+        chunks.on_finalized_text(piece)
+    chunks.on_finalized_text("warm", stream_end=True)
+
+    # The first piece goes at once; the rest waited for the interval, and the end flushed them.
+    assert list(chunks) == ["The ", "hearth keeps warm"]
+
+
+def test_text_written_slower_than_the_chunk_interval_goes_out_piece_by_piece(local):
+    chunks = _text_chunks(local, interval=0)
+    for piece in ("The ", "hearth ", "keeps "):
+        chunks.on_finalized_text(piece)
+    chunks.on_finalized_text("warm", stream_end=True)
+
+    assert list(chunks) == ["The ", "hearth ", "keeps ", "warm"]
+
+
 def test_max_tokens_bounds_the_answer(runner, local):
     short = generate(runner, max_tokens=3, temperature=0)
     long = generate(runner, max_tokens=20, temperature=0)
