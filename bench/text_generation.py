@@ -16,10 +16,13 @@ import contextlib
 import importlib.util
 import io
 import os
+import queue
 import statistics
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -74,125 +77,145 @@ class Rates:
         self.first_token.append(arrivals[0] - started)
 
 
-def through_runner(model_dir: Path, tokens: int, repeat: int) -> tuple[Rates, str]:
-    """As the worker sees a prediction: the runner's output messages, and the text."""
-    runner = start_runner(model_dir)
-    rates = Rates()
-    try:
-        for index in range(repeat + 1):  # the first one warms up
-            arrivals: list[float] = []
-            started = time.perf_counter()
-            result = runner.predict(
-                prediction_id=f"bench{index}",
-                input={"prompt": PROMPT, "max_tokens": tokens, "temperature": 0},
-                on_output=lambda _chunk, arrivals=arrivals: arrivals.append(time.perf_counter()),
-            )
-            ended = time.perf_counter()
-            assert result.status == "succeeded", result.error
-            if index:
-                rates.add(tokens, started, arrivals, ended)
-    finally:
-        runner.stop()
-    return rates, "".join(result.output)
+@dataclass
+class Run:
+    """One generation as its reader saw it: when it began, when each chunk came, the text."""
+
+    started: float
+    arrivals: list[float]
+    ended: float
+    text: str
 
 
-def through_hearth(model_dir: Path, tokens: int, repeat: int) -> tuple[Rates, str]:
-    """As a client of the platform sees it: `replicate.stream()` over SSE, and the text."""
-    os.environ["HEARTH_TEXT_MODEL"] = str(model_dir)  # the worker's runners load this model
-    rates = Rates()
-    with bench_platform({"text-generation": PACKAGE}) as platform:
-        client = platform.client()
-        for index in range(repeat + 1):  # the first one boots the runner
-            chunks, arrivals = [], []
-            started = time.perf_counter()
-            for event in client.stream(
-                "bench/text-generation", input={"prompt": PROMPT, "max_tokens": tokens, "temperature": 0}
-            ):
-                if event.event == OUTPUT:
-                    arrivals.append(time.perf_counter())
-                    chunks.append(event.data)
-            ended = time.perf_counter()
-            if index:
-                rates.add(tokens, started, arrivals, ended)
-    return rates, "".join(chunks)
+def timed(chunks: Iterable[str]) -> Run:
+    started, arrivals, texts = time.perf_counter(), [], []
+    for chunk in chunks:
+        arrivals.append(time.perf_counter())
+        texts.append(chunk)
+    return Run(started, arrivals, time.perf_counter(), "".join(texts))
 
 
-def in_process(model_dir: Path, tokens: int, repeat: int) -> tuple[Rates, Rates, str]:
-    """Bare model.generate() and the predictor called here, and the text.
+class Bare:
+    """model.generate() called here. It streams nothing, so its first token is timed as a
+    call for one token, and its decode rate is that of the remaining tokens."""
 
-    generate() streams nothing, so its first token is timed as a call for one token, and
-    its decode rate is that of the remaining tokens."""
+    def __init__(self, predictor, tokens: int) -> None:
+        self.tokenizer, self.model, self.tokens = predictor.tokenizer, predictor.model, tokens
+        self.inputs = self.tokenizer.apply_chat_template(
+            [{"role": "user", "content": PROMPT}], add_generation_prompt=True, return_dict=True, return_tensors="pt"
+        )
+
+    def measure(self, rates: Rates) -> str:
+        started = time.perf_counter()
+        self.model.generate(**self.inputs, max_new_tokens=1, do_sample=False)
+        first_token = time.perf_counter() - started
+        started = time.perf_counter()
+        output = self.model.generate(**self.inputs, max_new_tokens=self.tokens, do_sample=False)
+        elapsed = time.perf_counter() - started
+        rates.whole.append(self.tokens / elapsed)
+        rates.decode.append((self.tokens - 1) / (elapsed - first_token))
+        rates.first_token.append(first_token)
+        new = output[0, self.inputs["input_ids"].shape[-1] :]
+        assert len(new) == self.tokens, "the model ended early: the rates would not compare"
+        return self.tokenizer.decode(new, skip_special_tokens=True)
+
+
+def in_process_predictor(model_dir: Path):
     os.environ["HEARTH_TEXT_MODEL"] = str(model_dir)
     predictor = load_package_module("predict").Predictor()
-    quiet = contextlib.redirect_stdout(io.StringIO())  # its logs, which the runner would collect
-    with quiet:
+    with contextlib.redirect_stdout(io.StringIO()):  # its logs, which the runner would collect
         predictor.setup()
-    tokenizer, model = predictor.tokenizer, predictor.model
-    inputs = tokenizer.apply_chat_template(
-        [{"role": "user", "content": PROMPT}], add_generation_prompt=True, return_dict=True, return_tensors="pt"
-    )
+    return predictor
+
+
+def streamed_in_process(predictor, tokens: int) -> Run:
     settings = {"max_tokens": tokens, "temperature": 0.0, "top_p": 1.0, "seed": 0, "stop_sequences": ""}
-    bare, streaming = Rates(), Rates()
-    for index in range(repeat + 1):
-        started = time.perf_counter()
-        model.generate(**inputs, max_new_tokens=1, do_sample=False)
-        first_token = time.perf_counter()
-        started_all = time.perf_counter()
-        output = model.generate(**inputs, max_new_tokens=tokens, do_sample=False)
-        ended = time.perf_counter()
-        chunks, arrivals = [], []
-        started_streaming = time.perf_counter()
-        with quiet:
-            for chunk in predictor.predict(prompt=PROMPT, system_prompt="", **settings):
-                arrivals.append(time.perf_counter())
-                chunks.append(chunk)
-        ended_streaming = time.perf_counter()
-        streamed = "".join(chunks)
-        if index:
-            bare.whole.append(tokens / (ended - started_all))
-            bare.decode.append((tokens - 1) / (ended - started_all - (first_token - started)))
-            bare.first_token.append(first_token - started)
-            streaming.add(tokens, started_streaming, arrivals, ended_streaming)
-    new = output[0, inputs["input_ids"].shape[-1] :]
-    assert len(new) == tokens, "the model ended early: the rates would not compare"
-    text = tokenizer.decode(new, skip_special_tokens=True)
-    assert streamed == text, "the predictor and model.generate() wrote different text"
-    return bare, streaming, text
+    with contextlib.redirect_stdout(io.StringIO()):
+        return timed(predictor.predict(prompt=PROMPT, system_prompt="", **settings))
+
+
+def streamed_through_runner(runner: Runner, tokens: int) -> Run:
+    """As the worker sees a prediction: the runner's output messages."""
+    chunks: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+    predicting = threading.Thread(
+        target=lambda: (
+            runner.predict(
+                prediction_id=f"bench-{time.monotonic_ns()}",
+                input={"prompt": PROMPT, "max_tokens": tokens, "temperature": 0},
+                on_output=chunks.put,
+            ),
+            chunks.put(None),
+        )
+    )
+    run = None
+    predicting.start()
+    try:
+        run = timed(iter(chunks.get, None))
+    finally:
+        predicting.join()
+    return run
+
+
+def streamed_through_hearth(client, tokens: int) -> Run:
+    """As a client of the platform sees it: `replicate.stream()` over SSE."""
+    events = client.stream("bench/text-generation", input={"prompt": PROMPT, "max_tokens": tokens, "temperature": 0})
+    return timed(event.data for event in events if event.event == OUTPUT)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--tokens", type=int, default=200)
-    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=9)
     parser.add_argument("--boots", type=int, default=3)
     args = parser.parse_args()
 
+    rates = {name: Rates() for name in WAYS}
     with tempfile.TemporaryDirectory() as scratch:
         model_dir = load_package_module("tiny_model").build(Path(scratch) / "tiny-model")
         totals, setups = cold_boots(model_dir, args.boots)
-        hearth, hearth_text = through_hearth(model_dir, args.tokens, args.repeat)
-        runner, runner_text = through_runner(model_dir, args.tokens, args.repeat)
-        bare, streaming, bare_text = in_process(model_dir, args.tokens, args.repeat)
-    assert runner_text == bare_text == hearth_text, "the platform and model.generate() wrote different text"
+        os.environ["HEARTH_TEXT_MODEL"] = str(model_dir)  # the platform worker's runners load it too
+        with bench_platform({"text-generation": PACKAGE}) as platform:
+            client, runner = platform.client(), start_runner(model_dir)
+            predictor = in_process_predictor(model_dir)
+            bare = Bare(predictor, args.tokens)
+            try:
+                # Each round runs every way once, so a machine that slows down for a while
+                # slows all of them alike; the first round boots the platform's runner.
+                for index in range(args.repeat + 1):
+                    text = bare.measure(rates[WAYS[0]] if index else Rates())
+                    for name, run in (
+                        (WAYS[1], streamed_in_process(predictor, args.tokens)),
+                        (WAYS[2], streamed_through_runner(runner, args.tokens)),
+                        (WAYS[3], streamed_through_hearth(client, args.tokens)),
+                    ):
+                        assert run.text == text, f"{name} wrote other text than model.generate()"
+                        if index:
+                            rates[name].add(args.tokens, run.started, run.arrivals, run.ended)
+            finally:
+                runner.stop()
 
     median = statistics.median
+    bare_rates = rates[WAYS[0]]
     print(
         f"runner cold boot (Runner.start): median {median(totals):.2f} s of {args.boots} "
         f"(min {min(totals):.2f}, max {max(totals):.2f}), of which setup() {median(setups):.2f} s"
     )
-    print(f"{args.tokens} tokens greedy, medians of {args.repeat}; % of bare model.generate():")
+    print(f"{args.tokens} tokens greedy, medians of {args.repeat} rounds; % of bare model.generate():")
     print(f"  {'':40} {'whole tok/s':>11} {'':5} {'decode tok/s':>12} {'':5} {'first token':>11}")
-    for name, rates in [
-        ("bare model.generate() in-process", bare),
-        ("the predictor in-process (streamed)", streaming),
-        ("through the runner (streamed)", runner),
-        ("through Hearth (replicate.stream, SSE)", hearth),
-    ]:
-        whole, decode = median(rates.whole), median(rates.decode)
+    for name in WAYS:
+        whole, decode = median(rates[name].whole), median(rates[name].decode)
         print(
-            f"  {name:40} {whole:11.1f} {whole / median(bare.whole):5.0%} {decode:12.1f} "
-            f"{decode / median(bare.decode):5.0%} {median(rates.first_token) * 1000:8.1f} ms"
+            f"  {name:40} {whole:11.1f} {whole / median(bare_rates.whole):5.0%} {decode:12.1f} "
+            f"{decode / median(bare_rates.decode):5.0%} {median(rates[name].first_token) * 1000:8.1f} ms"
         )
+
+
+WAYS = (
+    "bare model.generate() in-process",
+    "the predictor in-process (streamed)",
+    "through the runner (streamed)",
+    "through Hearth (replicate.stream, SSE)",
+)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import torch
 from cog import BasePredictor, ConcatenateIterator, Input
+from tokenizers.decoders import DecodeStream
 from transformers import (
     AutoModelForCausalLM,
     AutoTokenizer,
@@ -119,7 +120,12 @@ class _Halt(StoppingCriteria):
 
 
 class _TextChunks(TextIteratorStreamer):
-    """A TextIteratorStreamer that hands text to its reader at most every `interval` seconds.
+    """A TextIteratorStreamer that decodes each token once and hands text to its reader at
+    most every `interval` seconds.
+
+    TextStreamer decodes the whole answer again for every token (up to the last newline),
+    which grows with the answer; a fast tokenizer's own DecodeStream decodes only what each
+    token adds, and writes the same text.
 
     Each hand-over wakes the reading thread, which then takes the GIL from generate(): with
     tokens coming faster than every few milliseconds (a small model), that cost the tiny
@@ -128,11 +134,33 @@ class _TextChunks(TextIteratorStreamer):
     milliseconds a token) every token goes out the moment it is decoded.
     """
 
-    def __init__(self, tokenizer, *, interval: float, **decode_kwargs) -> None:
-        super().__init__(tokenizer, skip_prompt=True, **decode_kwargs)
+    def __init__(self, tokenizer, *, interval: float, skip_special_tokens: bool = True) -> None:
+        super().__init__(tokenizer, skip_prompt=True, skip_special_tokens=skip_special_tokens)
         self._interval = interval
         self._held = ""
         self._handed_at = 0.0
+        # Slow tokenizers have no DecodeStream; clean-up after decoding would change the text.
+        incremental = getattr(tokenizer, "is_fast", False) and not tokenizer.clean_up_tokenization_spaces
+        self._decoder = DecodeStream(skip_special_tokens=skip_special_tokens) if incremental else None
+
+    def put(self, value: torch.Tensor) -> None:
+        if self._decoder is None:
+            super().put(value)
+            return
+        if self.next_tokens_are_prompt:  # generate() hands over the prompt first
+            self.next_tokens_are_prompt = False
+            return
+        for token_id in value.reshape(-1).tolist():
+            # None while a token ends inside a character that the next one completes.
+            text = self._decoder.step(self.tokenizer.backend_tokenizer, token_id)
+            if text:
+                self.on_finalized_text(text)
+
+    def end(self) -> None:
+        if self._decoder is None:
+            super().end()
+        else:
+            self.on_finalized_text("", stream_end=True)
 
     def on_finalized_text(self, text: str, stream_end: bool = False) -> None:
         self._held += text
