@@ -4,7 +4,6 @@ A token lookup is one indexed query on the digest. Results are cached per proces
 `TOKEN_CACHE_SECONDS`, so a revoked token stops working within that many seconds.
 """
 
-import time
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -14,6 +13,7 @@ from django.utils import timezone
 from rest_framework.authentication import BaseAuthentication
 
 from accounts.models import TOKEN_PREFIX, Account, ApiToken, token_digest
+from hosting.expiring_cache import ExpiringCache
 from hosting.problems import NotAuthenticated
 
 _SCHEMES = ("bearer", "token")
@@ -27,10 +27,9 @@ class TokenIdentity:
     account: Account
 
 
-_cache: dict[str, tuple[float, TokenIdentity | None]] = {}
-# Unknown tokens are cached too (so a flood of bad tokens does not reach the database);
-# the bound keeps that flood from growing the cache without limit.
-_CACHE_MAX_ENTRIES = 10_000
+# Unknown tokens are cached too (as None), so a flood of bad tokens does not reach the
+# database; the cache's bound keeps that flood from growing it without limit.
+_cache: ExpiringCache[TokenIdentity | None] = ExpiringCache(seconds=lambda: settings.TOKEN_CACHE_SECONDS)
 
 
 def token_from_header(header: str | None) -> str | None:
@@ -59,16 +58,7 @@ def identity_for_header(header: str | None) -> TokenIdentity:
     if plaintext is None:
         raise NotAuthenticated()
     digest = token_digest(plaintext)
-    now = time.monotonic()
-    cached = _cache.get(digest)
-    if cached is not None and cached[0] > now:
-        identity = cached[1]
-    else:
-        identity = _lookup(digest)
-        if settings.TOKEN_CACHE_SECONDS:
-            if len(_cache) >= _CACHE_MAX_ENTRIES:
-                _cache.clear()
-            _cache[digest] = (now + settings.TOKEN_CACHE_SECONDS, identity)
+    identity = _cache.get_or_load(digest, lambda: _lookup(digest))
     if identity is None:
         raise NotAuthenticated()
     return identity
@@ -78,9 +68,9 @@ async def aidentity_for_header(header: str | None) -> TokenIdentity:
     plaintext = token_from_header(header)
     if plaintext is None:
         raise NotAuthenticated()
-    cached = _cache.get(token_digest(plaintext))
-    if cached is not None and cached[0] > time.monotonic() and cached[1] is not None:
-        return cached[1]
+    identity = _cache.get(token_digest(plaintext), None)
+    if identity is not None:
+        return identity
     return await sync_to_async(identity_for_header)(header)
 
 

@@ -2,7 +2,7 @@
 
 A disabled model or version refuses new predictions; predictions already queued or running
 finish normally. Callers on the hot path load the `disabled` relations with `select_related`
-(the model cache keeps them for MODEL_CACHE_SECONDS), so the check adds no query there.
+(the model and version caches keep them for MODEL_CACHE_SECONDS), so the check adds no query there.
 """
 
 from django.core.exceptions import ObjectDoesNotExist

@@ -1,12 +1,11 @@
 """Reads, always scoped to what the calling account may see: another tenant's private
 object is indistinguishable from a missing one."""
 
-import time
-
 from django.conf import settings
 from django.db.models import Q, QuerySet
 
 from accounts.models import Account
+from hosting.expiring_cache import ExpiringCache
 from hosting.ids import is_public_id
 from hosting.problems import NotFound
 from inference.models import File, Model, Prediction, Version
@@ -28,30 +27,21 @@ def model_get(*, account: Account, owner: str, name: str) -> Model:
     return model
 
 
-# owner/name -> (expires at, model or None). Saves the model query on the create hot path;
-# a new latest version, or a visibility change, reaches each web process within
-# MODEL_CACHE_SECONDS. The visibility check itself runs on every request.
-_models_to_run: dict[tuple[str, str], tuple[float, Model | None]] = {}
-_MODELS_TO_RUN_MAX = 10_000
+# owner/name -> model or None. Saves the model query on the create hot path; a new latest
+# version, or a visibility change, reaches each web process within MODEL_CACHE_SECONDS.
+# The visibility check itself runs on every request.
+_models_to_run: ExpiringCache[Model | None] = ExpiringCache(seconds=lambda: settings.MODEL_CACHE_SECONDS)
 
 
 def model_to_run(*, account: Account, owner: str, name: str) -> Model:
     """Like `model_get`, for creating predictions: briefly cached per process."""
-    now = time.monotonic()
-    cached = _models_to_run.get((owner, name))
-    if cached is not None and cached[0] > now:
-        model = cached[1]
-    else:
-        model = (
-            # The `disabled` stops ride along so the create path checks them without a query.
-            Model.objects.select_related("owner", "hardware", "latest_version__disabled", "disabled")
-            .filter(owner__username=owner, name=name)
-            .first()
-        )
-        if settings.MODEL_CACHE_SECONDS:
-            if len(_models_to_run) >= _MODELS_TO_RUN_MAX:
-                _models_to_run.clear()
-            _models_to_run[(owner, name)] = (now + settings.MODEL_CACHE_SECONDS, model)
+    model = _models_to_run.get_or_load(
+        (owner, name),
+        # The `disabled` stops ride along so the create path checks them without a query.
+        lambda: Model.objects.select_related("owner", "hardware", "latest_version__disabled", "disabled")
+        .filter(owner__username=owner, name=name)
+        .first(),
+    )
     if model is None or not (model.visibility == Model.Visibility.PUBLIC or model.owner_id == account.pk):
         raise NotFound("The requested model does not exist (or you don't have permission to see it).")
     return model
@@ -68,6 +58,11 @@ def version_get(*, model: Model, version_id: str) -> Version:
     return version
 
 
+# (version id, "owner/name" or None) -> every version with that id, of any model. Cached like
+# `_models_to_run`; which of them the caller may use is decided on every request.
+_versions_by_id: ExpiringCache[list[Version]] = ExpiringCache(seconds=lambda: settings.MODEL_CACHE_SECONDS)
+
+
 def version_get_by_id(*, account: Account, version_id: str, model_ref: str | None = None) -> Version | None:
     """A version by its id among the models the account may use.
 
@@ -75,16 +70,24 @@ def version_get_by_id(*, account: Account, version_id: str, model_ref: str | Non
     it. `model_ref` ("owner/name") picks one; otherwise the account's own model comes first,
     then the model that had it first.
     """
-    candidates = (
-        Version.objects.select_related("model__owner", "model__hardware", "model__disabled", "disabled")
-        .filter(sha256=version_id)
-        .filter(Q(model__visibility=Model.Visibility.PUBLIC) | Q(model__owner=account))
-        .order_by("created_at", "pk")
-    )
-    if model_ref:
-        owner, _, name = model_ref.partition("/")
-        candidates = candidates.filter(model__owner__username=owner, model__name=name)
-    return min(candidates, key=lambda v: v.model.owner_id != account.pk, default=None)
+
+    def load() -> list[Version]:
+        candidates = (
+            Version.objects.select_related("model__owner", "model__hardware", "model__disabled", "disabled")
+            .filter(sha256=version_id)
+            .order_by("created_at", "pk")
+        )
+        if model_ref:
+            owner, _, name = model_ref.partition("/")
+            candidates = candidates.filter(model__owner__username=owner, model__name=name)
+        return list(candidates)
+
+    usable = [
+        version
+        for version in _versions_by_id.get_or_load((version_id, model_ref), load)
+        if version.model.visibility == Model.Visibility.PUBLIC or version.model.owner_id == account.pk
+    ]
+    return min(usable, key=lambda v: v.model.owner_id != account.pk, default=None)
 
 
 def prediction_get(*, account: Account, prediction_id: str) -> Prediction:

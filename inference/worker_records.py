@@ -14,7 +14,6 @@ path, `record_outcome_orm`; both paths keep the same rules, and the tests run bo
 """
 
 import json
-import time
 from typing import Any
 
 from django.conf import settings
@@ -23,11 +22,11 @@ from django.db.models import F
 
 from billing.money import billable_seconds, charge
 from billing.services import usage_record_for
+from hosting.expiring_cache import ExpiringCache
 from inference.models import Model, Prediction, Version
 
-# (version id, model id) -> (expires at, version with its model, the model's owner and hardware)
-_run_contexts: dict[tuple[int, int], tuple[float, Version]] = {}
-_RUN_CONTEXTS_MAX = 1_000
+# (version id, model id) -> the version with its model, and the model's owner and hardware
+_run_contexts: ExpiringCache[Version] = ExpiringCache(seconds=lambda: settings.MODEL_CACHE_SECONDS, max_entries=1_000)
 
 
 def claim(prediction_id: str, *, now) -> Prediction | None:
@@ -50,17 +49,13 @@ def run_context(*, version_id: int, model_id: int) -> Version:
 
     A version never changes; the model's settings (hardware and its price, idle timeout, keep
     warm) reach a worker within MODEL_CACHE_SECONDS, as they reach the web processes."""
-    key, now = (version_id, model_id), time.monotonic()
-    cached = _run_contexts.get(key)
-    if cached is not None and cached[0] > now:
-        return cached[1]
-    version = Version.objects.get(pk=version_id)
-    version.model = Model.objects.select_related("owner", "hardware").get(pk=model_id)
-    if settings.MODEL_CACHE_SECONDS:
-        if len(_run_contexts) >= _RUN_CONTEXTS_MAX:
-            _run_contexts.clear()
-        _run_contexts[key] = (now + settings.MODEL_CACHE_SECONDS, version)
-    return version
+
+    def load() -> Version:
+        version = Version.objects.get(pk=version_id)
+        version.model = Model.objects.select_related("owner", "hardware").get(pk=model_id)
+        return version
+
+    return _run_contexts.get_or_load((version_id, model_id), load)
 
 
 def record_outcome(prediction: Prediction, *, predict_time: float | None) -> None:

@@ -54,7 +54,7 @@ def _fresh_process_caches():
     from accounts import authentication
     from inference import selectors, worker_records
 
-    caches = (authentication._cache, selectors._models_to_run, worker_records._run_contexts)
+    caches = (authentication._cache, selectors._models_to_run, selectors._versions_by_id, worker_records._run_contexts)
     for cache in caches:
         cache.clear()
     yield

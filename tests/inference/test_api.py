@@ -279,3 +279,10 @@ def test_a_cached_model_still_checks_who_may_run_it(api, alice, bob, echo_versio
     assert create_prediction(api, alice)["model"] == "alice/echo"  # now cached in this process
     assert post_json(api, "/v1/models/alice/echo/predictions", {"input": {}}, bob).status_code == 404
     assert Prediction.objects.filter(account=bob.account).count() == 0
+
+
+def test_a_cached_version_still_checks_who_may_run_it(api, alice, bob, echo_version):
+    version = {"version": echo_version.sha256, "input": {}}
+    assert post_json(api, "/v1/predictions", version, alice).status_code == 201  # now cached in this process
+    assert post_json(api, "/v1/predictions", version, bob).status_code == 422
+    assert Prediction.objects.filter(account=bob.account).count() == 0
