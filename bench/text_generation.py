@@ -167,11 +167,15 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=9)
     parser.add_argument("--boots", type=int, default=3)
+    parser.add_argument("--hidden-size", type=int, default=64, help="of the random model (64: the tests' tiny one)")
+    parser.add_argument("--layers", type=int, default=2, help="of the random model")
     args = parser.parse_args()
 
     rates = {name: Rates() for name in WAYS}
     with tempfile.TemporaryDirectory() as scratch:
-        model_dir = load_package_module("tiny_model").build(Path(scratch) / "tiny-model")
+        model_dir = load_package_module("tiny_model").build(
+            Path(scratch) / "tiny-model", hidden_size=args.hidden_size, layers=args.layers
+        )
         totals, setups = cold_boots(model_dir, args.boots)
         os.environ["HEARTH_TEXT_MODEL"] = str(model_dir)  # the platform worker's runners load it too
         with bench_platform({"text-generation": PACKAGE}) as platform:
@@ -200,6 +204,7 @@ def main() -> None:
         f"runner cold boot (Runner.start): median {median(totals):.2f} s of {args.boots} "
         f"(min {min(totals):.2f}, max {max(totals):.2f}), of which setup() {median(setups):.2f} s"
     )
+    print(f"random Llama, hidden size {args.hidden_size}, {args.layers} layers")
     print(f"{args.tokens} tokens greedy, medians of {args.repeat} rounds; % of bare model.generate():")
     print(f"  {'':40} {'whole tok/s':>11} {'':5} {'decode tok/s':>12} {'':5} {'first token':>11}")
     for name in WAYS:

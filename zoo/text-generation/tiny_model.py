@@ -50,14 +50,17 @@ def build_tokenizer() -> PreTrainedTokenizerFast:
     )
 
 
-def build(directory: Path, seed: int = 0) -> Path:
-    """Write the tokenizer and a random model to `directory`; the same seed, the same weights."""
+def build(directory: Path, seed: int = 0, *, hidden_size: int = 64, layers: int = 2) -> Path:
+    """Write the tokenizer and a random model to `directory`; the same seed, the same weights.
+
+    Larger `hidden_size` and `layers` make a model that spends longer on each token, as real
+    ones do (the benchmarks use one to show the platform's share at that pace)."""
     tokenizer = build_tokenizer()
     config = LlamaConfig(
         vocab_size=len(tokenizer),
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
+        hidden_size=hidden_size,
+        intermediate_size=2 * hidden_size,
+        num_hidden_layers=layers,
         num_attention_heads=4,
         num_key_value_heads=2,
         # Room for the predictor's largest max_tokens plus a prompt.
