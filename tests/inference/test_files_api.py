@@ -170,7 +170,7 @@ async def _get(url: str, **headers):
     return response, content
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 async def test_a_capability_url_serves_the_bytes_without_a_token(alice, close_sync_thread_connections):
     file_id = (await sync_to_async(upload)(Client(), alice, name="page.html", content_type="text/html")).json()["id"]
     link = await sync_to_async(_link)(file_id, 60)
@@ -185,7 +185,7 @@ async def test_a_capability_url_serves_the_bytes_without_a_token(alice, close_sy
     assert (await AsyncClient().post(link)).status_code == 405
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 async def test_forged_or_expired_capability_urls_are_not_found(alice, close_sync_thread_connections):
     file_id = (await sync_to_async(upload)(Client(), alice)).json()["id"]
     expired = await sync_to_async(_link)(file_id, -1)
