@@ -17,6 +17,11 @@ EventType = Literal["start", "output", "logs", "error", "done"]
 
 # How long a finished prediction's stream stays readable for late subscribers.
 STREAM_RETENTION_SECONDS = 60 * 60
+# Trims the stream of a prediction that writes without end (a log line in a tight loop):
+# past about this many entries Redis drops the oldest (whole internal nodes at a time, so
+# the trim costs nothing measurable). A reader joining later gets the newest entries and
+# `done`; Postgres keeps the whole output.
+STREAM_MAX_ENTRIES = 50_000
 # redis-py cuts reads at its socket timeout, so long waits block in slices shorter than that.
 _BLOCK_SLICE_SECONDS = 4.0
 
@@ -31,13 +36,13 @@ def encode(event_type: EventType, data: Any) -> dict[str, str]:
 
 
 def publish(prediction_id: str, event_type: EventType, data: Any) -> None:
-    sync_client().xadd(stream_key(prediction_id), encode(event_type, data))
+    sync_client().xadd(stream_key(prediction_id), encode(event_type, data), maxlen=STREAM_MAX_ENTRIES, approximate=True)
 
 
 def publish_done(prediction_id: str, final_state: dict[str, Any]) -> None:
     pipe = sync_client().pipeline(transaction=False)
     key = stream_key(prediction_id)
-    pipe.xadd(key, encode("done", final_state))
+    pipe.xadd(key, encode("done", final_state), maxlen=STREAM_MAX_ENTRIES, approximate=True)
     pipe.expire(key, STREAM_RETENTION_SECONDS)
     pipe.execute()
 
