@@ -8,10 +8,17 @@ can answer without another query.
 
 import asyncio
 import json
+import logging
+import queue
+import threading
 from collections.abc import AsyncIterator
 from typing import Any, Literal
 
+import redis
+
 from hosting.redis_clients import async_client, sync_client
+
+logger = logging.getLogger(__name__)
 
 EventType = Literal["start", "output", "logs", "error", "done"]
 
@@ -56,13 +63,17 @@ async def wait_for_done(prediction_id: str, timeout: float) -> dict[str, Any] | 
     return None
 
 
-async def follow(
-    prediction_id: str, *, after: str = "0-0", idle_seconds: float = 15.0, until: float | None = None
-) -> AsyncIterator[tuple[str, dict[str, str]] | None]:
-    """Every entry after `after`, as `(entry_id, fields)`, ending with `done`; waits for new ones.
+Entry = tuple[str, dict[str, str]]
 
-    Yields None whenever `idle_seconds` pass without an entry, so a caller can keep its
-    connection alive. Stops early at loop time `until`, if given.
+
+async def follow_batches(
+    prediction_id: str, *, after: str = "0-0", idle_seconds: float = 15.0, until: float | None = None
+) -> AsyncIterator[list[Entry]]:
+    """Every entry after `after`, as `(entry_id, fields)`, in the batches Redis hands them
+    over (several when the reader is behind a burst), ending with `done`; waits for new ones.
+
+    Yields an empty batch whenever `idle_seconds` pass without an entry, so a caller can
+    keep its connection alive. Stops early at loop time `until`, if given.
     """
     client = async_client()
     key = stream_key(prediction_id)
@@ -75,16 +86,74 @@ async def follow(
         block_ms = max(1, int(min(_BLOCK_SLICE_SECONDS, wait) * 1000))
         response = await client.xread({key: after}, block=block_ms, count=500)
         entries = [entry for _stream, batch in response or () for entry in batch]
-        for entry_id, fields in entries:
-            after = entry_id
-            yield entry_id, fields
-            if fields["type"] == "done":
-                return
         if entries:
+            done_at = next((i for i, (_id, fields) in enumerate(entries) if fields["type"] == "done"), None)
+            if done_at is not None:
+                yield entries[: done_at + 1]
+                return
+            after = entries[-1][0]
             last_yield = loop.time()
+            yield entries
         elif loop.time() - last_yield >= idle_seconds:
             last_yield = loop.time()
+            yield []
+
+
+async def follow(
+    prediction_id: str, *, after: str = "0-0", idle_seconds: float = 15.0, until: float | None = None
+) -> AsyncIterator[Entry | None]:
+    """`follow_batches` one entry at a time, with None for an idle batch."""
+    async for batch in follow_batches(prediction_id, after=after, idle_seconds=idle_seconds, until=until):
+        if not batch:
             yield None
+        for entry in batch:
+            yield entry
+
+
+class StreamWriter:
+    """Appends one prediction's events to its stream, in order, from a thread of its own.
+
+    The worker thread reading the runner hands each event over and goes back to reading at
+    once; events that come faster than a Redis round trip (a burst of tokens) go out
+    together in one pipeline. `close()` returns once everything handed over is in the
+    stream, so `done`, written after it, stays last. Call `publish` from one thread.
+    """
+
+    _CLOSE = object()
+
+    def __init__(self, prediction_id: str) -> None:
+        self._prediction_id = prediction_id
+        self._pending: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+
+    def publish(self, event_type: EventType, data: Any) -> None:
+        self._pending.put(encode(event_type, data))
+        if self._thread is None:  # started by the first event: most predictions stream none
+            self._thread = threading.Thread(target=self._write, name=f"events-{self._prediction_id}", daemon=True)
+            self._thread.start()
+
+    def close(self) -> None:
+        if self._thread is not None:
+            self._pending.put(self._CLOSE)
+            self._thread.join()
+
+    def _write(self) -> None:
+        key = stream_key(self._prediction_id)
+        while True:
+            batch = [self._pending.get()]
+            while not self._pending.empty():
+                batch.append(self._pending.get())
+            entries = [fields for fields in batch if fields is not self._CLOSE]
+            if entries:
+                pipe = sync_client().pipeline(transaction=False)
+                for fields in entries:
+                    pipe.xadd(key, fields, maxlen=STREAM_MAX_ENTRIES, approximate=True)
+                try:
+                    pipe.execute()
+                except redis.RedisError:  # readers miss these; Postgres still gets the output
+                    logger.exception("could not append %d events to %s", len(entries), key)
+            if batch[-1] is self._CLOSE:
+                return
 
 
 async def stream_exists(prediction_id: str) -> bool:

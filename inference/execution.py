@@ -85,15 +85,16 @@ class _Progress:
         self._lock = threading.Lock()
         self._pending_save: threading.Timer | None = None
         self._finished = False
+        self._stream = events.StreamWriter(prediction.id)
 
     def log(self, text: str) -> None:
         self.logs.append(text)
-        events.publish(self.prediction.id, "logs", text)
+        self._stream.publish("logs", text)
         self._schedule_save()
 
     def output(self, value: Any) -> None:
         self.outputs.append(value)
-        events.publish(self.prediction.id, "output", value)
+        self._stream.publish("output", value)
         self._schedule_save()
 
     def _schedule_save(self) -> None:
@@ -121,11 +122,13 @@ class _Progress:
             connection.close()  # this timer thread's connection goes back to the pool
 
     def finish(self) -> None:
-        """No saves after this: the final state is written by the caller."""
+        """No saves after this: the final state is written by the caller, and its `done`
+        event follows every event published here."""
         with self._lock:
             self._finished = True
             if self._pending_save is not None:
                 self._pending_save.cancel()
+        self._stream.close()
 
 
 class _CancelWatcher:

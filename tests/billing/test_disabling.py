@@ -57,7 +57,9 @@ def test_enabling_again_lets_predictions_through(api, alice, echo_version, stop)
 def test_the_checks_add_no_query_to_a_warm_create(api, alice, echo_version, by):
     """With the token and the model (or version) cached, creating a prediction is one INSERT,
     disabled checks included (their rows ride along with the cached model)."""
-    create = _create_by_model if by == "model" else lambda api, alice: _create_by_version(api, alice, echo_version.sha256)
+    def create(api, alice):
+        return _create_by_model(api, alice) if by == "model" else _create_by_version(api, alice, echo_version.sha256)
+
     assert create(api, alice).status_code == 201  # warms the caches
     with CaptureQueriesContext(connection) as captured:
         assert create(api, alice).status_code == 201
