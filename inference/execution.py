@@ -88,11 +88,13 @@ class _Progress:
         self._stream = events.StreamWriter(prediction.id)
 
     def log(self, text: str) -> None:
+        text = storable(text)
         self.logs.append(text)
         self._stream.publish("logs", text)
         self._schedule_save()
 
     def output(self, value: Any) -> None:
+        value = storable(value)
         self.outputs.append(value)
         self._stream.publish("output", value)
         self._schedule_save()
@@ -199,9 +201,22 @@ def _claim(prediction_id: str) -> Prediction | None:
     return prediction
 
 
+def storable(value: Any) -> Any:
+    """`value` with every NUL character replaced by U+FFFD: PostgreSQL stores none, in text
+    or in JSON, and a model's print or output must not cost it its prediction."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, list):
+        return [storable(item) for item in value]
+    if isinstance(value, dict):
+        return {storable(key): storable(item) for key, item in value.items()}
+    return value
+
+
 def _finish(prediction: Prediction, *, status: str, output: Any, error: str | None, logs: str, metrics: dict) -> None:
     prediction.completed_at = timezone.now()
-    prediction.status, prediction.output, prediction.error, prediction.logs = status, output, error, logs
+    prediction.status = status
+    prediction.output, prediction.error, prediction.logs = storable(output), storable(error), storable(logs)
     prediction.metrics = {**metrics, "total_time": (prediction.completed_at - prediction.created_at).total_seconds()}
     # The charge, the run count and the final state are written together; it ran: bill it,
     # whatever the outcome.

@@ -94,6 +94,7 @@ def platform(django_db_setup, django_db_blocker, tmp_path_factory):
             "crasher": _push(FIXTURE_MODELS / "crasher", "alice/crasher"),
             "streamfail": _push(FIXTURE_MODELS / "streamfail", "alice/streamfail"),
             "concurrent": _push(FIXTURE_MODELS / "concurrent", "alice/concurrent"),
+            "nul": _push(FIXTURE_MODELS / "nul", "alice/nul"),
             "text-generation": _push(ZOO / "text-generation", "alice/text-generation"),
             "files": _push(FIXTURE_MODELS / "files", "alice/files", visibility="public"),
             "frames": _push(FIXTURE_MODELS / "frames", "alice/frames"),

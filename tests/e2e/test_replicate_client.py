@@ -218,3 +218,11 @@ def test_logs_saved_while_running_are_not_repeated_in_the_final_logs(platform):
     prediction = platform.client().predictions.create(version=platform.versions["sleeper"], input={"seconds": 1.2})
     prediction.wait()
     assert (prediction.status, prediction.logs) == ("succeeded", "sleeping\n")
+
+
+def test_nul_characters_in_logs_and_output_do_not_lose_the_prediction(platform):
+    # PostgreSQL cannot store NUL: they arrive as U+FFFD, and the prediction still succeeds.
+    prediction = platform.client().predictions.create(version=platform.versions["nul"], input={})
+    prediction.wait()
+    assert (prediction.status, prediction.output) == ("succeeded", ["a\ufffdb", "c"])
+    assert prediction.logs == "before\ufffdafter\n"
