@@ -43,7 +43,8 @@ def encode(event_type: EventType, data: Any) -> dict[str, str]:
 
 
 def publish(prediction_id: str, event_type: EventType, data: Any) -> None:
-    sync_client().xadd(stream_key(prediction_id), encode(event_type, data), maxlen=STREAM_MAX_ENTRIES, approximate=True)
+    key = stream_key(prediction_id)
+    sync_client().xadd(key, encode(event_type, data), maxlen=STREAM_MAX_ENTRIES, approximate=True)
 
 
 def publish_done(prediction_id: str, final_state: dict[str, Any]) -> None:

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
 from inference.runtime.runner import Runner, RunnerSetupError
 
@@ -119,6 +120,20 @@ def test_text_written_slower_than_the_chunk_interval_goes_out_piece_by_piece(loc
     chunks.on_finalized_text("warm", stream_end=True)
 
     assert list(chunks) == ["The ", "hearth ", "keeps ", "warm"]
+
+
+@pytest.mark.parametrize("cleans_up_spaces", [False, True], ids=["decoded-once-a-token", "textstreamer-decoding"])
+def test_chunks_join_into_the_decoded_text(local, monkeypatch, cleans_up_spaces):
+    # A tokenizer that cleans up spaces after decoding keeps TextStreamer's way of decoding.
+    monkeypatch.setattr(local.tokenizer, "clean_up_tokenization_spaces", cleans_up_spaces)
+    ids = local.tokenizer("The hearth keeps the house warm .", add_special_tokens=False)["input_ids"]
+    chunks = _text_chunks(local, interval=0)
+    chunks.put(torch.tensor([[ids[0]]]))  # generate() hands over the prompt first: not text
+    for token_id in ids:
+        chunks.put(torch.tensor([token_id]))
+    chunks.end()
+
+    assert "".join(chunks) == local.tokenizer.decode(ids, skip_special_tokens=True)
 
 
 def test_max_tokens_bounds_the_answer(runner, local):

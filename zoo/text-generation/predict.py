@@ -140,7 +140,8 @@ class _TextChunks(TextIteratorStreamer):
         self._held = ""
         self._handed_at = 0.0
         # Slow tokenizers have no DecodeStream; clean-up after decoding would change the text.
-        incremental = getattr(tokenizer, "is_fast", False) and not tokenizer.clean_up_tokenization_spaces
+        cleans_up = getattr(tokenizer, "clean_up_tokenization_spaces", False)
+        incremental = getattr(tokenizer, "is_fast", False) and not cleans_up
         self._decoder = DecodeStream(skip_special_tokens=skip_special_tokens) if incremental else None
 
     def put(self, value: torch.Tensor) -> None:
