@@ -34,8 +34,9 @@ class HearthEnv(BaseSettings):
     # How long a token lookup may be served from a process-local cache; a revoked
     # token keeps working at most this long in each web process.
     TOKEN_CACHE_SECONDS: float = Field(default=5.0, ge=0, le=60)
-    # Likewise for the model an `owner/name` prediction runs: a newly pushed version or a
-    # visibility change applies within this many seconds.
+    # Likewise for the models and versions predictions run, in web processes and workers: a
+    # newly pushed version, a visibility or price change, a disabled model applies within
+    # this many seconds.
     MODEL_CACHE_SECONDS: float = Field(default=2.0, ge=0, le=60)
     PREDICTIONS_PAGE_SIZE: int = Field(default=100, ge=1, le=1000)
     # Warm runners one worker process keeps before evicting the least recently used.
