@@ -213,6 +213,11 @@ def main() -> None:
             f"  {name:40} {whole:11.1f} {whole / median(bare_rates.whole):5.0%} {decode:12.1f} "
             f"{decode / median(bare_rates.decode):5.0%} {median(rates[name].first_token) * 1000:8.1f} ms"
         )
+    # The platform's own share, apart from the predictor's: each round's ratio, then the median.
+    hearth, predictor = rates[WAYS[3]], rates[WAYS[1]]
+    whole_share = median(h / p for h, p in zip(hearth.whole, predictor.whole, strict=True))
+    decode_share = median(h / p for h, p in zip(hearth.decode, predictor.decode, strict=True))
+    print(f"through Hearth against the same predictor in-process: {whole_share:.0%} whole, {decode_share:.0%} decode")
 
 
 WAYS = (
