@@ -15,6 +15,11 @@ def _visible_models(*, account: Account) -> QuerySet[Model]:
     return Model.objects.filter(Q(visibility=Model.Visibility.PUBLIC) | Q(owner=account))
 
 
+def _may_run(model: Model, *, account: Account) -> bool:
+    """`_visible_models` for a model already loaded (from a cache, say)."""
+    return model.visibility == Model.Visibility.PUBLIC or model.owner_id == account.pk
+
+
 def model_get(*, account: Account, owner: str, name: str) -> Model:
     model = (
         _visible_models(account=account)
@@ -42,7 +47,7 @@ def model_to_run(*, account: Account, owner: str, name: str) -> Model:
         .filter(owner__username=owner, name=name)
         .first(),
     )
-    if model is None or not (model.visibility == Model.Visibility.PUBLIC or model.owner_id == account.pk):
+    if model is None or not _may_run(model, account=account):
         raise NotFound("The requested model does not exist (or you don't have permission to see it).")
     return model
 
@@ -85,7 +90,7 @@ def version_get_by_id(*, account: Account, version_id: str, model_ref: str | Non
     usable = [
         version
         for version in _versions_by_id.get_or_load((version_id, model_ref), load)
-        if version.model.visibility == Model.Visibility.PUBLIC or version.model.owner_id == account.pk
+        if _may_run(version.model, account=account)
     ]
     return min(usable, key=lambda v: v.model.owner_id != account.pk, default=None)
 
