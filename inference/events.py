@@ -42,15 +42,19 @@ def encode(event_type: EventType, data: Any) -> dict[str, str]:
     return {"type": event_type, "data": text}
 
 
+def _append(redis_or_pipeline, key: str, fields: dict[str, str]) -> None:
+    """Every write to a stream goes through here, so every one trims it."""
+    redis_or_pipeline.xadd(key, fields, maxlen=STREAM_MAX_ENTRIES, approximate=True)
+
+
 def publish(prediction_id: str, event_type: EventType, data: Any) -> None:
-    key = stream_key(prediction_id)
-    sync_client().xadd(key, encode(event_type, data), maxlen=STREAM_MAX_ENTRIES, approximate=True)
+    _append(sync_client(), stream_key(prediction_id), encode(event_type, data))
 
 
 def publish_done(prediction_id: str, final_state: dict[str, Any]) -> None:
     pipe = sync_client().pipeline(transaction=False)
     key = stream_key(prediction_id)
-    pipe.xadd(key, encode("done", final_state), maxlen=STREAM_MAX_ENTRIES, approximate=True)
+    _append(pipe, key, encode("done", final_state))
     pipe.expire(key, STREAM_RETENTION_SECONDS)
     pipe.execute()
 
@@ -148,7 +152,7 @@ class StreamWriter:
             if entries:
                 pipe = sync_client().pipeline(transaction=False)
                 for fields in entries:
-                    pipe.xadd(key, fields, maxlen=STREAM_MAX_ENTRIES, approximate=True)
+                    _append(pipe, key, fields)
                 try:
                     pipe.execute()
                 except redis.RedisError:  # readers miss these; Postgres still gets the output
