@@ -16,11 +16,9 @@ import contextlib
 import importlib.util
 import io
 import os
-import queue
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -136,24 +134,20 @@ def streamed_in_process(predictor, tokens: int) -> Run:
 
 def streamed_through_runner(runner: Runner, tokens: int) -> Run:
     """As the worker sees a prediction: the runner's output messages."""
-    chunks: queue.SimpleQueue[str | None] = queue.SimpleQueue()
-    predicting = threading.Thread(
-        target=lambda: (
-            runner.predict(
-                prediction_id=f"bench-{time.monotonic_ns()}",
-                input={"prompt": PROMPT, "max_tokens": tokens, "temperature": 0},
-                on_output=chunks.put,
-            ),
-            chunks.put(None),
-        )
+    chunks, arrivals = [], []
+
+    def on_output(chunk: str) -> None:
+        arrivals.append(time.perf_counter())
+        chunks.append(chunk)
+
+    started = time.perf_counter()
+    result = runner.predict(
+        prediction_id=f"bench-{time.monotonic_ns()}",
+        input={"prompt": PROMPT, "max_tokens": tokens, "temperature": 0},
+        on_output=on_output,
     )
-    run = None
-    predicting.start()
-    try:
-        run = timed(iter(chunks.get, None))
-    finally:
-        predicting.join()
-    return run
+    assert result.status == "succeeded", result.error
+    return Run(started, arrivals, time.perf_counter(), "".join(chunks))
 
 
 def streamed_through_hearth(client, tokens: int) -> Run:
