@@ -156,6 +156,12 @@ def streamed_through_hearth(client, tokens: int) -> Run:
     return timed(event.data for event in events if event.event == OUTPUT)
 
 
+def settle() -> None:
+    """Lets the platform finish the last prediction (its final writes, the stream's expiry)
+    before the next way is timed: on two cores that tail slowed whichever came next."""
+    time.sleep(0.3)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--tokens", type=int, default=200)
@@ -180,12 +186,15 @@ def main() -> None:
                 # Each round runs every way once, so a machine that slows down for a while
                 # slows all of them alike; the first round boots the platform's runner.
                 for index in range(args.repeat + 1):
+                    settle()
                     text = bare.measure(rates[WAYS[0]] if index else Rates())
-                    for name, run in (
-                        (WAYS[1], streamed_in_process(predictor, args.tokens)),
-                        (WAYS[2], streamed_through_runner(runner, args.tokens)),
-                        (WAYS[3], streamed_through_hearth(client, args.tokens)),
+                    for name, way in (
+                        (WAYS[1], lambda: streamed_in_process(predictor, args.tokens)),
+                        (WAYS[2], lambda: streamed_through_runner(runner, args.tokens)),
+                        (WAYS[3], lambda: streamed_through_hearth(client, args.tokens)),
                     ):
+                        settle()
+                        run = way()
                         assert run.text == text, f"{name} wrote other text than model.generate()"
                         if index:
                             rates[name].add(args.tokens, run.started, run.arrivals, run.ended)
@@ -194,25 +203,33 @@ def main() -> None:
 
     median = statistics.median
     bare_rates = rates[WAYS[0]]
+
+    def share(way: Rates, reference: Rates, rate: str) -> float:
+        # Each round's ratio, then the median: rounds run side by side, so the machine's
+        # drift between rounds (20% within minutes here) cancels out.
+        pairs = zip(getattr(way, rate), getattr(reference, rate), strict=True)
+        return median(mine / theirs for mine, theirs in pairs)
+
     print(
         f"runner cold boot (Runner.start): median {median(totals):.2f} s of {args.boots} "
         f"(min {min(totals):.2f}, max {max(totals):.2f}), of which setup() {median(setups):.2f} s"
     )
     print(f"random Llama, hidden size {args.hidden_size}, {args.layers} layers")
-    print(f"{args.tokens} tokens greedy, medians of {args.repeat} rounds; % of bare model.generate():")
+    print(f"{args.tokens} tokens greedy, {args.repeat} rounds: medians, and the median of each round's share of bare")
     print(f"  {'':40} {'whole tok/s':>11} {'':5} {'decode tok/s':>12} {'':5} {'first token':>11}")
     for name in WAYS:
-        whole, decode = median(rates[name].whole), median(rates[name].decode)
+        way = rates[name]
         print(
-            f"  {name:40} {whole:11.1f} {whole / median(bare_rates.whole):5.0%} {decode:12.1f} "
-            f"{decode / median(bare_rates.decode):5.0%} {median(rates[name].first_token) * 1000:8.1f} ms"
+            f"  {name:40} {median(way.whole):11.1f} {share(way, bare_rates, 'whole'):5.0%} "
+            f"{median(way.decode):12.1f} {share(way, bare_rates, 'decode'):5.0%} "
+            f"{median(way.first_token) * 1000:8.1f} ms"
         )
-    # The platform's own share, apart from the predictor's: each round's ratio, then the median.
+    # The platform's own share, apart from the predictor's.
     hearth, predictor = rates[WAYS[3]], rates[WAYS[1]]
-    whole_share = median(h / p for h, p in zip(hearth.whole, predictor.whole, strict=True))
-    decode_share = median(h / p for h, p in zip(hearth.decode, predictor.decode, strict=True))
-    print(f"through Hearth against the same predictor in-process: {whole_share:.0%} whole, {decode_share:.0%} decode")
-
+    print(
+        f"through Hearth against the same predictor in-process: {share(hearth, predictor, 'whole'):.0%} whole, "
+        f"{share(hearth, predictor, 'decode'):.0%} decode"
+    )
 
 WAYS = (
     "bare model.generate() in-process",

@@ -25,8 +25,9 @@ from transformers import (
 )
 
 DEFAULT_MODEL = "Qwen/Qwen2.5-0.5B-Instruct"
-# Text written within this long of the last chunk goes out with the next token (_TextChunks).
-CHUNK_INTERVAL_SECONDS = 0.005
+# Text written within this long of the last chunk goes out with the next token (_TextChunks):
+# one frame of a 60 Hz screen, so no reader can see text sooner than it shows.
+CHUNK_INTERVAL_SECONDS = 0.016
 
 
 class Predictor(BasePredictor):
@@ -127,11 +128,13 @@ class _TextChunks(TextIteratorStreamer):
     which grows with the answer; a fast tokenizer's own DecodeStream decodes only what each
     token adds, and writes the same text.
 
-    Each hand-over wakes the reading thread, which then takes the GIL from generate(): with
-    tokens coming faster than every few milliseconds (a small model), that cost the tiny
-    test model 5-10% of its tokens/s. Text that comes sooner waits for the next token, so
-    it is late by less than one token's time; at the pace of real models (tens of
-    milliseconds a token) every token goes out the moment it is decoded.
+    Each hand-over wakes the reading thread, which then takes the GIL from generate(), and
+    becomes one message through every process of the platform (runner, worker, Redis, the
+    web process, the client). With tokens coming every few milliseconds (a small model on
+    a CPU), that cost the tiny test model 5-15% of its tokens/s at a 5 ms interval on two
+    cores. Text that comes sooner waits for the next token, so it is late by less than one
+    token's time; a model slower than `interval` a token sends every token the moment it
+    is decoded.
     """
 
     def __init__(self, tokenizer, *, interval: float, skip_special_tokens: bool = True) -> None:
