@@ -231,6 +231,7 @@ def main() -> None:
         f"{share(hearth, predictor, 'decode'):.0%} decode"
     )
 
+
 WAYS = (
     "bare model.generate() in-process",
     "the predictor in-process (streamed)",
