@@ -20,9 +20,9 @@ from billing.skus import seed_default_hardware
 from hosting import processes
 from hosting.redis_clients import sync_client
 from tests.conftest import FIXTURE_MODELS, ZOO, Persona, make_persona
-from tests.zoo.test_text_generation import load_package_module
+from tests.zoo.packages import ONE_THREAD, load_package_module
 from tests.zoo.tiny_blip import build_tiny_blip
-from tests.zoo.tiny_diffusion_and_embeddings import ONE_THREAD, build_tiny_diffusion
+from tests.zoo.tiny_diffusion_and_embeddings import build_tiny_diffusion
 from tests.zoo.tiny_whisper import build_tiny_whisper
 
 E2E_PAGE_SIZE = 5
@@ -104,7 +104,7 @@ def platform(django_db_setup, django_db_blocker, tmp_path_factory):
             "speech-to-text": _push(ZOO / "speech-to-text", "alice/speech-to-text"),
             "image-captioning": _push(ZOO / "image-captioning", "alice/image-captioning"),
         }
-    text_model = load_package_module("tiny_model").build(tmp_path_factory.mktemp("tiny-llm"))
+    text_model = load_package_module(ZOO / "text-generation", "tiny_model").build(tmp_path_factory.mktemp("tiny-llm"))
     port = processes.free_port()
     env = _server_env(port, text_model)
     env["HEARTH_IMAGE_MODEL"] = str(build_tiny_diffusion(tmp_path_factory.mktemp("tiny-sdxl")))

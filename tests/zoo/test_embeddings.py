@@ -12,15 +12,9 @@ import torch
 from inference.runtime.runner import Runner
 from inference.runtime.schema import generate_openapi_schema
 from inference.runtime.validation import InputValidationError, validate_input
-from tests.zoo.tiny_diffusion_and_embeddings import (
-    EMBEDDINGS,
-    ONE_THREAD,
-    build_tiny_embeddings,
-    load_package_module,
-    one_torch_thread,
-)
+from tests.zoo.packages import ONE_THREAD, load_package_module, one_torch_thread, started_runner
+from tests.zoo.tiny_diffusion_and_embeddings import EMBEDDINGS, build_tiny_embeddings
 
-REF = "predict.py:Predictor"
 TINY_DIMENSIONS = 32  # zoo/embeddings/tiny_model.py's hidden size
 _ids = itertools.count()
 
@@ -43,10 +37,8 @@ def tiny_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def runner(tiny_dir):
-    env = {**ONE_THREAD, "HEARTH_EMBEDDING_MODEL": str(tiny_dir)}
-    runner = Runner.start(project_dir=EMBEDDINGS, predictor_ref=REF, env=env)
-    yield runner
-    runner.stop()
+    with started_runner(EMBEDDINGS, {**ONE_THREAD, "HEARTH_EMBEDDING_MODEL": str(tiny_dir)}) as runner:
+        yield runner
 
 
 def local_predictor(predict_module, source: str | None):

@@ -11,14 +11,12 @@ from pathlib import Path
 
 import PIL.Image
 import pytest
-import torch
 
 from inference.runtime.runner import Runner
 from inference.runtime.schema import generate_openapi_schema, load_predictor
-from tests.zoo.tiny_blip import ENV_VAR, PACKAGE, build_tiny_blip, load_package_module, write_picture
-from tests.zoo.tiny_diffusion_and_embeddings import ONE_THREAD, one_torch_thread
+from tests.zoo.packages import ONE_THREAD, REF, load_package_module, one_torch_thread, set_up_in_process, started_runner
+from tests.zoo.tiny_blip import ENV_VAR, PACKAGE, build_tiny_blip, write_picture
 
-REF = "predict.py:Predictor"
 _ids = itertools.count()
 
 
@@ -29,9 +27,8 @@ def model_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def runner(model_dir):
-    runner = Runner.start(project_dir=PACKAGE, predictor_ref=REF, env={ENV_VAR: str(model_dir), **ONE_THREAD})
-    yield runner
-    runner.stop()
+    with started_runner(PACKAGE, {ENV_VAR: str(model_dir), **ONE_THREAD}) as runner:
+        yield runner
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -44,11 +41,7 @@ def _one_torch_thread():
 @pytest.fixture(scope="module")
 def local(model_dir):
     """The same model in this process, called directly, for what the output should be."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(ENV_VAR, str(model_dir))
-        predictor = load_package_module("predict").Predictor()
-        predictor.setup()
-    return predictor
+    return set_up_in_process(load_package_module(PACKAGE, "predict"), {ENV_VAR: str(model_dir)})
 
 
 @pytest.fixture(scope="module")
@@ -138,7 +131,7 @@ def test_a_missing_model_directory_fails_setup(tmp_path, monkeypatch):
 
     # In this process: the runner's report of a failed setup is tested with the runner.
     with pytest.raises(FileNotFoundError, match=rf"^{ENV_VAR}={re.escape(str(missing))}: no such model directory$"):
-        load_package_module("predict").Predictor().setup()
+        load_package_module(PACKAGE, "predict").Predictor().setup()
 
 
 def test_schema():

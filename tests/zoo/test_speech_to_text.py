@@ -10,15 +10,13 @@ import re
 from pathlib import Path
 
 import pytest
-import torch
 
 from inference.runtime.runner import Runner
 from inference.runtime.schema import generate_openapi_schema, load_predictor
-from tests.zoo.tiny_whisper import ENV_VAR, PACKAGE, build_tiny_whisper, load_package_module, write_tone
-from tests.zoo.tiny_diffusion_and_embeddings import ONE_THREAD, one_torch_thread
+from tests.zoo.packages import ONE_THREAD, REF, load_package_module, one_torch_thread, set_up_in_process, started_runner
+from tests.zoo.tiny_whisper import ENV_VAR, PACKAGE, build_tiny_whisper, write_tone
 
-REF = "predict.py:Predictor"
-LANGUAGE_CODES = set(load_package_module("predict").LANGUAGES)
+LANGUAGE_CODES = set(load_package_module(PACKAGE, "predict").LANGUAGES)
 _ids = itertools.count()
 
 
@@ -29,9 +27,8 @@ def model_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def runner(model_dir):
-    runner = Runner.start(project_dir=PACKAGE, predictor_ref=REF, env={ENV_VAR: str(model_dir), **ONE_THREAD})
-    yield runner
-    runner.stop()
+    with started_runner(PACKAGE, {ENV_VAR: str(model_dir), **ONE_THREAD}) as runner:
+        yield runner
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -44,11 +41,8 @@ def _one_torch_thread():
 @pytest.fixture(scope="module")
 def local(model_dir):
     """The same predictor in this process, for what the runner cannot show."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(ENV_VAR, str(model_dir))
-        module = load_package_module("predict")
-        predictor = module.Predictor()
-        predictor.setup()
+    module = load_package_module(PACKAGE, "predict")
+    predictor = set_up_in_process(module, {ENV_VAR: str(model_dir)})
     predictor.module = module
     return predictor
 
@@ -188,7 +182,7 @@ def test_translate_asks_whisper_for_english(runner, local, four_seconds):
 
 def predictor_for(directory: Path, monkeypatch):
     monkeypatch.setenv(ENV_VAR, str(directory))
-    predictor = load_package_module("predict").Predictor()
+    predictor = load_package_module(PACKAGE, "predict").Predictor()
     predictor.setup()
     return predictor
 
@@ -273,7 +267,7 @@ def test_a_missing_model_directory_fails_setup(tmp_path, monkeypatch):
 
     # In this process: the runner's report of a failed setup is tested with the runner.
     with pytest.raises(FileNotFoundError, match=rf"^{ENV_VAR}={re.escape(str(missing))}: no such model directory$"):
-        load_package_module("predict").Predictor().setup()
+        load_package_module(PACKAGE, "predict").Predictor().setup()
 
 
 def test_schema():
@@ -285,7 +279,7 @@ def test_schema():
     inputs = schemas["Input"]
     assert inputs["required"] == ["audio"]
     assert inputs["properties"]["audio"]["format"] == "uri"
-    assert schemas["language"]["enum"] == ["auto", *load_package_module("predict").LANGUAGES]
+    assert schemas["language"]["enum"] == ["auto", *load_package_module(PACKAGE, "predict").LANGUAGES]
     assert "en" in schemas["language"]["enum"]
     assert schemas["transcription"]["enum"] == ["plain text", "srt", "vtt"]
     temperature = inputs["properties"]["temperature"]

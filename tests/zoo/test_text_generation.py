@@ -4,7 +4,6 @@ No weights can be downloaded here, so the model is a tiny random-weight one buil
 (zoo/text-generation/tiny_model.py): it talks nonsense, through the real transformers code.
 """
 
-import importlib.util
 import itertools
 import json
 import re
@@ -12,47 +11,33 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 import torch
 
 from inference.runtime.runner import Runner, RunnerSetupError
+from tests.zoo.packages import REF, ZOO, load_package_module, set_up_in_process, started_runner
 
-PACKAGE = Path(__file__).resolve().parents[2] / "zoo" / "text-generation"
-REF = "predict.py:Predictor"
+PACKAGE = ZOO / "text-generation"
 PROMPT = "what is a model?"
 _ids = itertools.count()
 
 
-def load_package_module(name: str):
-    # By path: the package's directory name is no Python package name.
-    spec = importlib.util.spec_from_file_location(f"text_generation_{name}", PACKAGE / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
-    return load_package_module("tiny_model").build(tmp_path_factory.mktemp("tiny-model"))
+    return load_package_module(PACKAGE, "tiny_model").build(tmp_path_factory.mktemp("tiny-model"))
 
 
 @pytest.fixture(scope="module")
 def runner(model_dir):
-    runner = Runner.start(project_dir=PACKAGE, predictor_ref=REF, env={"HEARTH_TEXT_MODEL": str(model_dir)})
-    yield runner
-    runner.stop()
+    with started_runner(PACKAGE, {"HEARTH_TEXT_MODEL": str(model_dir)}) as runner:
+        yield runner
 
 
 @pytest.fixture(scope="module")
 def local(model_dir):
     """The same predictor in this process, for what the runner cannot show."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("HEARTH_TEXT_MODEL", str(model_dir))
-        predictor = load_package_module("predict").Predictor()
-        predictor.setup()
-    return predictor
+    return set_up_in_process(load_package_module(PACKAGE, "predict"), {"HEARTH_TEXT_MODEL": str(model_dir)})
 
 
 def generate(runner: Runner, on_output=None, **input):
@@ -100,7 +85,7 @@ def test_streams_the_decoded_text_chunk_by_chunk(runner, local):
 
 
 def _text_chunks(local, interval: float):
-    return load_package_module("predict")._TextChunks(local.tokenizer, interval=interval)
+    return load_package_module(PACKAGE, "predict")._TextChunks(local.tokenizer, interval=interval)
 
 
 def test_text_written_faster_than_the_chunk_interval_goes_out_together(local):

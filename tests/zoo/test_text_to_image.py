@@ -10,19 +10,11 @@ import re
 
 import pytest
 
-from inference.runtime.runner import Runner
 from inference.runtime.schema import generate_openapi_schema
 from inference.runtime.validation import InputValidationError, validate_input
-from tests.zoo.tiny_diffusion_and_embeddings import (
-    ONE_THREAD,
-    TEXT_TO_IMAGE,
-    build_tiny_diffusion,
-    load_package_module,
-    one_torch_thread,
-    open_png,
-)
+from tests.zoo.packages import ONE_THREAD, load_package_module, one_torch_thread, set_up_in_process, started_runner
+from tests.zoo.tiny_diffusion_and_embeddings import TEXT_TO_IMAGE, build_tiny_diffusion, open_png
 
-REF = "predict.py:Predictor"
 SMALL = {"prompt": "a red fox in the snow", "width": 64, "height": 64, "num_inference_steps": 2}
 _ids = itertools.count()
 
@@ -45,20 +37,14 @@ def predict_module():
 
 @pytest.fixture(scope="module")
 def runner(model_dir):
-    env = {**ONE_THREAD, "HEARTH_IMAGE_MODEL": str(model_dir)}
-    runner = Runner.start(project_dir=TEXT_TO_IMAGE, predictor_ref=REF, env=env)
-    yield runner
-    runner.stop()
+    with started_runner(TEXT_TO_IMAGE, {**ONE_THREAD, "HEARTH_IMAGE_MODEL": str(model_dir)}) as runner:
+        yield runner
 
 
 @pytest.fixture(scope="module")
 def local(model_dir, predict_module):
     """The same predictor in this process, to open the files it writes."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("HEARTH_IMAGE_MODEL", str(model_dir))
-        predictor = predict_module.Predictor()
-        predictor.setup()
-    return predictor
+    return set_up_in_process(predict_module, {"HEARTH_IMAGE_MODEL": str(model_dir)})
 
 
 def paint(local, **input) -> list:

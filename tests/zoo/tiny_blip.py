@@ -1,25 +1,18 @@
 """The image-captioning zoo package's modules and test images, shared by its runner and e2e tests."""
 
-import importlib.util
 from pathlib import Path
 
 import PIL.Image
 import PIL.ImageDraw
 
-PACKAGE = Path(__file__).resolve().parents[2] / "zoo" / "image-captioning"
+from tests.zoo.packages import ZOO, load_package_module
+
+PACKAGE = ZOO / "image-captioning"
 ENV_VAR = "HEARTH_CAPTION_MODEL"
 
 
-def load_package_module(name: str):
-    # By path: the package's directory name is no Python package name.
-    spec = importlib.util.spec_from_file_location(f"image_captioning_{name}", PACKAGE / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def build_tiny_blip(directory: Path) -> Path:
-    return load_package_module("tiny_model").build(directory)
+    return load_package_module(PACKAGE, "tiny_model").build(directory)
 
 
 def write_picture(path: Path, size: tuple[int, int] = (96, 64)) -> Path:

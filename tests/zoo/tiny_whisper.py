@@ -1,25 +1,18 @@
 """The speech-to-text zoo package's modules and test audio, shared by its runner and e2e tests."""
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 import soundfile
 
-PACKAGE = Path(__file__).resolve().parents[2] / "zoo" / "speech-to-text"
+from tests.zoo.packages import ZOO, load_package_module
+
+PACKAGE = ZOO / "speech-to-text"
 ENV_VAR = "HEARTH_SPEECH_MODEL"
 
 
-def load_package_module(name: str):
-    # By path: the package's directory name is no Python package name.
-    spec = importlib.util.spec_from_file_location(f"speech_to_text_{name}", PACKAGE / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def build_tiny_whisper(directory: Path, languages: list[str] | None = None) -> Path:
-    return load_package_module("tiny_model").build(directory, languages=languages)
+    return load_package_module(PACKAGE, "tiny_model").build(directory, languages=languages)
 
 
 def write_tone(path: Path, seconds: float, rate: int = 22_050, channels: int = 1, format: str | None = None) -> Path:
