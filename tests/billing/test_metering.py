@@ -3,14 +3,13 @@
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from accounts.models import Account
 from billing.models import Hardware, UsageRecord
 from billing.services import credit_grant
 from billing.skus import DEFAULT_SKUS, seed_default_hardware
 from hosting.redis_clients import sync_client
-from django.utils import timezone
-
 from inference import execution, services, worker_records
 from inference.models import Model, Prediction
 
