@@ -1,10 +1,9 @@
 import os
 
-from django.core.asgi import get_asgi_application
+import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hosting.settings")
-
-django_asgi_app = get_asgi_application()
+django.setup(set_prefix=False)  # as django.core.asgi.get_asgi_application() does
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs Django set up first)
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
@@ -12,8 +11,14 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from django.conf import settings  # noqa: E402
 from django.core.handlers.asgi import ASGIHandler  # noqa: E402
 
+from hosting.request_threads import ReusedRequestThreads  # noqa: E402
 
-class ApiASGIHandler(ASGIHandler):
+
+class WebASGIHandler(ReusedRequestThreads, ASGIHandler):
+    """The dashboard, admin and playground pages: Django's full middleware stack."""
+
+
+class ApiASGIHandler(ReusedRequestThreads, ASGIHandler):
     """Serves /v1 with `settings.API_MIDDLEWARE` instead of the full stack.
 
     API requests authenticate with tokens: sessions, CSRF, messages and clickjacking
@@ -31,11 +36,12 @@ class ApiASGIHandler(ASGIHandler):
             settings.MIDDLEWARE = full_stack
 
 
+web_asgi_app = WebASGIHandler()
 api_asgi_app = ApiASGIHandler()
 
 
 async def http_router(scope, receive, send):
-    app = api_asgi_app if scope["path"].startswith("/v1/") else django_asgi_app
+    app = api_asgi_app if scope["path"].startswith("/v1/") else web_asgi_app
     await app(scope, receive, send)
 
 

@@ -42,7 +42,7 @@ MIDDLEWARE = [
 ]
 
 # The /v1 API is served with this shorter stack (hosting.asgi.ApiASGIHandler).
-API_MIDDLEWARE = ["django.middleware.security.SecurityMiddleware"]
+API_MIDDLEWARE = ["hosting.middleware.ApiSecurityMiddleware"]
 
 ROOT_URLCONF = "hosting.urls"
 ASGI_APPLICATION = "hosting.asgi.application"
