@@ -47,8 +47,9 @@ def _append(redis_or_pipeline, key: str, fields: dict[str, str]) -> None:
     redis_or_pipeline.xadd(key, fields, maxlen=STREAM_MAX_ENTRIES, approximate=True)
 
 
-def publish(prediction_id: str, event_type: EventType, data: Any) -> None:
-    _append(sync_client(), stream_key(prediction_id), encode(event_type, data))
+def publish(prediction_id: str, event_type: EventType, data: Any, *, via: redis.client.Pipeline | None = None) -> None:
+    """Append one event now, or `via` a pipeline that the caller sends with other commands."""
+    _append(via if via is not None else sync_client(), stream_key(prediction_id), encode(event_type, data))
 
 
 def publish_done(prediction_id: str, final_state: dict[str, Any]) -> None:

@@ -10,6 +10,8 @@ import logging
 import threading
 from datetime import timedelta
 
+import redis
+
 from django.conf import settings
 from django.utils import timezone
 
@@ -42,8 +44,9 @@ class Heartbeat:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
-    def start(self, prediction_id: str) -> None:
-        sync_client().set(_key(prediction_id), "1", ex=_ttl())
+    def start(self, prediction_id: str, *, via: redis.client.Pipeline | None = None) -> None:
+        """Set the prediction's key now, or `via` a pipeline that the caller sends."""
+        (via if via is not None else sync_client()).set(_key(prediction_id), "1", ex=_ttl())
         with self._lock:
             self._alive.add(prediction_id)
             if self._thread is None:

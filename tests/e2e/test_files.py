@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from django.conf import settings
 from django.db import connections
 from django.utils import timezone
 from replicate.exceptions import ReplicateError
@@ -81,6 +82,21 @@ def test_an_open_file_in_the_input_reaches_the_predictor_with_its_name_and_bytes
     # Plain http here, so the client leaves the URL a string; FileOutput reads it as it would https.
     assert output["reversed"].startswith(f"{platform.url}/v1/files/")
     assert FileOutput(output["reversed"], client).read() == PICTURE[::-1]
+
+
+def test_the_worker_removes_a_predictions_local_input_and_output_files_when_it_ends(platform, picture):
+    scratch = Path(settings.RUNTIME_DIR) / "scratch"  # the worker's: the test settings share DATA_DIR
+
+    def left_behind() -> set[Path]:
+        return set(scratch.iterdir()) if scratch.is_dir() else set()
+
+    earlier = left_behind()
+    output = platform.client().run("alice/files", input={"file": picture})
+    assert output["sha256"] == [sha256(PICTURE)]  # its input was copied there, its output written there
+    deadline = time.monotonic() + 5  # removed just after `done`, which answered the client
+    while left_behind() - earlier and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert left_behind() - earlier == set()
 
 
 def test_a_data_uri_input(platform, picture):
