@@ -10,7 +10,7 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from platform_support import REPO_ROOT, bench_platform, fmt, percentiles
+from platform_support import REPO_ROOT, bench_platform, cpu_per_item, fmt, percentiles
 
 ECHO = REPO_ROOT / "zoo" / "echo"
 
@@ -72,7 +72,9 @@ def main() -> None:
     with bench_platform({"echo": ECHO}, workers=args.workers) as platform:
         client = platform.client()
         platform_latencies(client, 30)  # warm-up: boots the runner, fills pools and caches
+        cpu_before = platform.cpu_seconds()
         through_hearth = percentiles(platform_latencies(client, args.n))
+        cpu_used = cpu_per_item(cpu_before, platform.cpu_seconds(), args.n)
         local = percentiles(in_process_latencies(args.n))
         version = client.models.get("bench/echo").latest_version.id
         create_only = percentiles(create_only_latencies(client, version, args.n))
@@ -82,6 +84,7 @@ def main() -> None:
         print(f"  in-process     : {fmt(local)}")
         print(f"  overhead       : {fmt({k: through_hearth[k] - local[k] for k in local})}")
         print(f"  create, no wait: {fmt(create_only)}   (web half only)")
+        print(f"  CPU ms per prediction: {cpu_used}")
         for concurrency in (1, 4, 16):
             rate = throughput(platform.client, concurrency, args.throughput_total)
             print(f"  throughput at concurrency {concurrency:2d}: {rate:7.1f} predictions/s")

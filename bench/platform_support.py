@@ -6,6 +6,7 @@ import os
 import statistics
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,17 +22,70 @@ DATABASE = os.environ.get("BENCH_DATABASE", "hearth_bench")
 # One token drives every request: the limits stay on (their cost is part of the figures) but
 # are set far above what a benchmark sends.
 RATE_LIMIT = os.environ.get("BENCH_RATE_LIMIT_PER_MINUTE", "100000000")
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
 class BenchPlatform:
     url: str
     token: str
+    web_pid: int
+    worker_pids: list[int]
 
     def client(self):
         import replicate
 
         return replicate.Client(api_token=self.token, base_url=self.url)
+
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU time used so far by each part of the platform, and by this process (the client).
+
+        A figure that holds still while this machine's speed drifts (20% within minutes on
+        the VMs here) far better than latency does: compare two versions of a change by it.
+        """
+        table = _process_table()
+        workers = _cpu_of(self.worker_pids, table)
+        return {
+            "web": _cpu_of([self.web_pid], table, with_descendants=True),
+            "worker": workers,
+            "runner": _cpu_of(self.worker_pids, table, with_descendants=True) - workers,
+            "client": time.process_time(),
+            "postgres": sum(cpu for _, name, cpu in table.values() if name == "postgres"),
+            "redis": sum(cpu for _, name, cpu in table.values() if name == "redis-server"),
+        }
+
+
+ProcessTable = dict[int, tuple[int, str, float]]
+
+
+def _process_table() -> ProcessTable:
+    """Every running process's parent pid, command name and CPU seconds, from Linux's /proc."""
+    table = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            name, _, rest = (entry / "stat").read_text().partition(" (")[2].rpartition(") ")
+        except OSError:  # it ended meanwhile
+            continue
+        fields = rest.split()  # from the state on: the parent pid next, user and system time 12th and 13th
+        table[int(entry.name)] = (int(fields[1]), name, (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS)
+    return table
+
+
+def _cpu_of(pids: list[int], table: ProcessTable, *, with_descendants: bool = False) -> float:
+    family, pending = set(pids), list(pids)
+    while with_descendants and pending:
+        parent = pending.pop()
+        children = [pid for pid, (ppid, _, _) in table.items() if ppid == parent]
+        family.update(children)
+        pending.extend(children)
+    return sum(table[pid][2] for pid in family if pid in table)
+
+
+def cpu_per_item(before: dict[str, float], after: dict[str, float], items: int) -> str:
+    """Milliseconds of CPU each part used per item between two `cpu_seconds()` readings."""
+    return "  ".join(f"{role} {(after[role] - before[role]) / items * 1000:.2f}" for role in before)
 
 
 def percentiles(samples: list[float]) -> dict[str, float]:
@@ -84,7 +138,8 @@ def bench_platform(models: dict[str, Path], *, workers: int = 1) -> Iterator[Ben
     children += [processes.start_worker(queues="cpu", env=env, output=subprocess.DEVNULL) for _ in range(workers)]
     try:
         processes.wait_for_http(f"http://127.0.0.1:{port}/v1/hardware", children[0])
-        yield BenchPlatform(url=f"http://127.0.0.1:{port}", token=token)
+        yield BenchPlatform(url=f"http://127.0.0.1:{port}", token=token, web_pid=children[0].pid,
+                            worker_pids=[child.pid for child in children[1:]])
     finally:
         for child in children:
             processes.stop(child)

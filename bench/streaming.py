@@ -10,7 +10,7 @@ import argparse
 import sys
 import time
 
-from platform_support import REPO_ROOT, bench_platform, fmt, percentiles
+from platform_support import REPO_ROOT, bench_platform, cpu_per_item, fmt, percentiles
 from replicate.stream import ServerSentEvent
 
 CLOCK = REPO_ROOT / "bench" / "models" / "clock"
@@ -52,7 +52,9 @@ def main() -> None:
     with bench_platform({"clock": CLOCK}) as platform:
         client = platform.client()
         through_sse(client, 5, 0)  # warm-up: boots the runner
+        cpu_before = platform.cpu_seconds()
         results = [through_sse(client, args.tokens, args.interval) for _ in range(args.runs)]
+        cpu_used = cpu_per_item(cpu_before, platform.cpu_seconds(), args.tokens * args.runs)
         local = [in_process(args.tokens, args.interval) for _ in range(args.runs)]
     print(f"{args.tokens}-token no-op generator, {args.runs} runs, interval {args.interval * 1000:g} ms")
     for label, runs in (("SSE via Hearth", results), ("in-process    ", local)):
@@ -62,6 +64,7 @@ def main() -> None:
         print(f"  {label} time to first token: {fmt(ttft)}")
         print(f"  {label} per-token delay    : {fmt(delays)}")
         print(f"  {label} whole stream       : {fmt(total)}")
+    print(f"  CPU ms per token through Hearth: {cpu_used}")
 
 
 if __name__ == "__main__":
