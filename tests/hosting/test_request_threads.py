@@ -58,14 +58,22 @@ class _Failing:
         raise asyncio.CancelledError
 
 
+class _RecordingPool(ExecutorPool):
+    def take(self):
+        self.lent = super().take()
+        return self.lent
+
+
 class _FailingHandler(ReusedRequestThreads, _Failing):
-    executor_pool = ExecutorPool()
+    executor_pool = _RecordingPool()
 
 
 async def test_a_request_that_ends_in_an_exception_gives_no_thread_back():
     with pytest.raises(asyncio.CancelledError):
         await _FailingHandler()({"type": "http"}, None, None)
     assert _FailingHandler.executor_pool.idle == 0
+    with pytest.raises(RuntimeError, match="shutdown"):  # its thread ends once its work is done
+        _FailingHandler.executor_pool.lent.submit(lambda: None)
 
 
 def test_the_pool_keeps_at_most_max_idle_and_shuts_the_rest_down():
