@@ -13,7 +13,6 @@ last, the rate at which a reader sees text appear. Time to the first token is pr
 
 import argparse
 import contextlib
-import importlib.util
 import io
 import os
 import statistics
@@ -31,18 +30,11 @@ sys.path.insert(0, str(REPO_ROOT))
 from inference.runtime.runner import Runner  # noqa: E402
 from platform_support import bench_platform  # noqa: E402
 from replicate.stream import ServerSentEvent  # noqa: E402
+from tests.zoo.packages import load_package_module  # noqa: E402
 
 OUTPUT = ServerSentEvent.EventType.OUTPUT
 
 PROMPT = "what is a model?"
-
-
-def load_package_module(name: str):
-    # By path: the package's directory name is no Python package name.
-    spec = importlib.util.spec_from_file_location(f"text_generation_{name}", PACKAGE / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def start_runner(model_dir: Path) -> Runner:
@@ -120,7 +112,7 @@ class Bare:
 
 def in_process_predictor(model_dir: Path):
     os.environ["HEARTH_TEXT_MODEL"] = str(model_dir)
-    predictor = load_package_module("predict").Predictor()
+    predictor = load_package_module(PACKAGE, "predict").Predictor()
     with contextlib.redirect_stdout(io.StringIO()):  # its logs, which the runner would collect
         predictor.setup()
     return predictor
@@ -173,7 +165,7 @@ def main() -> None:
 
     rates = {name: Rates() for name in WAYS}
     with tempfile.TemporaryDirectory() as scratch:
-        model_dir = load_package_module("tiny_model").build(
+        model_dir = load_package_module(PACKAGE, "tiny_model").build(
             Path(scratch) / "tiny-model", hidden_size=args.hidden_size, layers=args.layers
         )
         totals, setups = cold_boots(model_dir, args.boots)

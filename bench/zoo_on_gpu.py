@@ -13,7 +13,6 @@ importlib_metadata and this project's transformers, install them with
 `pip install --no-deps --target /tmp/site` and put /tmp/site on PYTHONPATH.
 """
 
-import importlib.util
 import os
 import statistics
 import sys
@@ -28,22 +27,17 @@ import soundfile
 import torch
 from cog import Path as CogPath
 
-ROOT = Path(__file__).resolve().parents[1]
-ZOO = ROOT / "zoo"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this project's root
+
+from tests.zoo.packages import ZOO, load_package_module  # noqa: E402
+
 SCRATCH = Path(tempfile.mkdtemp())
 results = []
 
 
-def load(package: str, name: str):
-    spec = importlib.util.spec_from_file_location(f"{package.replace('-', '_')}_{name}", ZOO / package / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def predictor(package: str, env_var: str, **build):
-    os.environ[env_var] = str(load(package, "tiny_model").build(SCRATCH / package, **build))
-    instance = load(package, "predict").Predictor()
+    os.environ[env_var] = str(load_package_module(ZOO / package, "tiny_model").build(SCRATCH / package, **build))
+    instance = load_package_module(ZOO / package, "predict").Predictor()
     instance.setup()
     return instance
 
@@ -76,32 +70,37 @@ def text_generation():
     return f"{len(chunks)} chunks; greedy text equals generate() on {device} {p.model.dtype}; a seed repeats its sample"
 
 
-def text_generation_rate():
+def text_generation_rate(hidden_size: int = 2048, layers: int = 16, tokens: int = 200):
     """bench/text_generation.py's decode rate, on a model the size a GPU makes worth it."""
-    p = predictor("text-generation", "HEARTH_TEXT_MODEL", hidden_size=2048, layers=16)
-    inputs = p._encode("what is a model?", "").to("cuda")  # only run where there is a GPU
-    tokens, bare, streamed = 200, [], []
+    p = predictor("text-generation", "HEARTH_TEXT_MODEL", hidden_size=hidden_size, layers=layers)
+    inputs = p._encode("what is a model?", "").to(p.model.device)
+    bare, streamed = [], []
     settings = {"do_sample": False, "pad_token_id": p.tokenizer.eos_token_id}
     for round_ in range(6):
-        torch.cuda.synchronize()
+        if p.model.device.type == "cuda":
+            torch.cuda.synchronize()
         started = time.perf_counter()
         p.model.generate(**inputs, max_new_tokens=1, **settings)
         first = time.perf_counter() - started
         started = time.perf_counter()
-        out = p.model.generate(**inputs, max_new_tokens=tokens, min_new_tokens=tokens, **settings)
+        out = p.model.generate(**inputs, max_new_tokens=tokens, **settings)
         elapsed = time.perf_counter() - started
-        arrivals = []
-        for _ in p.predict(prompt="what is a model?", system_prompt="", max_tokens=tokens, temperature=0.0,
-                           top_p=1.0, seed=0, stop_sequences=""):
+        new = out[0, inputs["input_ids"].shape[-1]:]
+        # As bench/text_generation.py: both ways make the same `tokens` tokens, or the rates would not compare.
+        assert len(new) == tokens, f"the model ended after {len(new)} tokens"
+        arrivals, chunks = [], []
+        for chunk in p.predict(prompt="what is a model?", system_prompt="", max_tokens=tokens, temperature=0.0,
+                               top_p=1.0, seed=0, stop_sequences=""):
             arrivals.append(time.perf_counter())
+            chunks.append(chunk)
+        assert "".join(chunks) == p.tokenizer.decode(new, skip_special_tokens=True), "the predictor wrote other text"
         if round_:  # the first warms the kernels up
             bare.append((tokens - 1) / (elapsed - first))
             streamed.append((tokens - 1) / (arrivals[-1] - arrivals[0]))
-    made = out.shape[-1] - inputs["input_ids"].shape[-1]
-    share = statistics.median(s / b for s, b in zip(streamed, bare))
-    return (f"random Llama 2048x16 ({sum(x.numel() for x in p.model.parameters()) / 1e6:.0f} M params, fp16): "
-            f"bare {statistics.median(bare):.0f} tok/s, predictor streamed {statistics.median(streamed):.0f} tok/s "
-            f"= {share:.1%} of bare (decode, {tokens} tokens, 5 rounds; bare made {made})")
+    share = statistics.median(s / b for s, b in zip(streamed, bare, strict=True))
+    return (f"random Llama {hidden_size}x{layers} ({sum(x.numel() for x in p.model.parameters()) / 1e6:.0f} M "
+            f"params, {p.model.dtype}): bare {statistics.median(bare):.0f} tok/s, predictor streamed "
+            f"{statistics.median(streamed):.0f} tok/s = {share:.1%} of bare (decode, {tokens} tokens, 5 rounds)")
 
 
 def embeddings():
