@@ -2,7 +2,6 @@ from django.contrib import admin, messages
 from django.utils import timezone
 
 from accounts.models import Account, ApiToken, Membership
-from billing.admin import AccountBillingMixin, CreditGrantInline
 
 
 class MembershipInline(admin.TabularInline):
@@ -12,12 +11,12 @@ class MembershipInline(admin.TabularInline):
 
 
 @admin.register(Account)
-class AccountAdmin(AccountBillingMixin, admin.ModelAdmin):
-    list_display = ["username", "name", "kind", "month_to_date_spend", "spending_limit", "credit", "created_at"]
-    list_editable = ["spending_limit"]
+class AccountAdmin(admin.ModelAdmin):
+    # billing/admin.py registers a subclass in its place that adds spend, limit and credit.
+    list_display = ["username", "name", "kind", "created_at"]
     search_fields = ["username", "name"]
     list_filter = ["kind"]
-    inlines = [MembershipInline, CreditGrantInline]
+    inlines = [MembershipInline]
 
 
 @admin.register(ApiToken)

@@ -46,6 +46,9 @@ class Membership(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["account", "user"], name="unique_membership")]
 
+    def __str__(self) -> str:
+        return f"{self.user} in {self.account} ({self.role})"
+
 
 def token_digest(plaintext: str) -> str:
     # Tokens carry 220 random bits, so a plain SHA-256 is a safe one-way lookup key.

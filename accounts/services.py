@@ -1,3 +1,5 @@
+import base64
+import secrets
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
@@ -51,3 +53,13 @@ def spending_limit_set(*, account: Account, limit: Decimal | None) -> None:
     """Set (or with None, remove) the account's monthly spending limit."""
     Account.objects.filter(pk=account.pk).update(spending_limit=limit)
     account.spending_limit = limit
+
+
+def webhook_secret(account: Account) -> str:
+    """The account's webhook signing secret, made on first use. Standard base64: the Python
+    client splits the secret on "_" and needs exactly two parts."""
+    if not account.webhook_secret:
+        secret = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+        Account.objects.filter(pk=account.pk, webhook_secret="").update(webhook_secret=secret)
+        account.refresh_from_db(fields=["webhook_secret"])
+    return account.webhook_secret

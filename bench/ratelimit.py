@@ -11,7 +11,7 @@ import os
 import sys
 import time
 
-from platform_support import REPO_ROOT, REDIS_URL, fmt, percentiles
+from platform_support import REDIS_URL, REPO_ROOT, fmt, percentiles
 
 sys.path.insert(0, str(REPO_ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hosting.settings")

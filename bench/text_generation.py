@@ -27,9 +27,10 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = REPO_ROOT / "zoo" / "text-generation"
 sys.path.insert(0, str(REPO_ROOT))
 
-from inference.runtime.runner import Runner  # noqa: E402
 from platform_support import bench_platform  # noqa: E402
 from replicate.stream import ServerSentEvent  # noqa: E402
+
+from inference.runtime.runner import Runner  # noqa: E402
 from tests.zoo.packages import load_package_module  # noqa: E402
 
 OUTPUT = ServerSentEvent.EventType.OUTPUT

@@ -29,7 +29,7 @@ from cog import Path as CogPath
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this project's root
 
-from tests.zoo.packages import ZOO, load_package_module  # noqa: E402
+from tests.zoo.packages import ZOO, load_package_module
 
 SCRATCH = Path(tempfile.mkdtemp())
 results = []

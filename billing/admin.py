@@ -13,6 +13,8 @@ from django.db.models import DecimalField, OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.template.response import TemplateResponse
 
+from accounts.admin import AccountAdmin
+from accounts.models import Account
 from billing.models import CreditGrant, DisabledModel, DisabledVersion, Hardware, UsageRecord
 from billing.money import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS
 from billing.services import credit_grant, month_start
@@ -130,6 +132,18 @@ class AccountBillingMixin:
     @admin.display(description="Spend this month", ordering="month_spend")
     def month_to_date_spend(self, account) -> Decimal:
         return account.month_spend
+
+
+# Billing extends the accounts app's admin rather than accounts importing billing: imports go
+# one way (billing -> accounts), and billing is installed after accounts, so this runs second.
+class AccountWithBillingAdmin(AccountBillingMixin, AccountAdmin):
+    list_display = ["username", "name", "kind", "month_to_date_spend", "spending_limit", "credit", "created_at"]
+    list_editable = ["spending_limit"]
+    inlines = [*AccountAdmin.inlines, CreditGrantInline]
+
+
+admin.site.unregister(Account)
+admin.site.register(Account, AccountWithBillingAdmin)
 
 
 class DisabledModelInline(admin.StackedInline):

@@ -23,6 +23,7 @@ prediction costs beyond its reservation.
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -63,10 +64,10 @@ def needs_admission_check(account: Account) -> bool:
 
 
 def _reserved_in_flight(account: Account) -> Decimal:
-    from inference.models import Prediction
-
+    # Through the account's reverse relation: billing reads predictions without importing the
+    # inference app that sits above it.
     in_flight = (
-        Prediction.objects.filter(account=account, status__in=IN_FLIGHT_STATUSES)
+        account.predictions.filter(status__in=IN_FLIGHT_STATUSES)
         .values("model__hardware__price_per_second")
         .annotate(count=Count("id"))
     )
@@ -130,6 +131,43 @@ def usage_record_for(*, prediction, predict_time: float) -> UsageRecord:
             credit=F("credit") - record.amount
         )
     return record
+
+
+# The same charge as `usage_record_for`, as common table expressions that a caller puts at the
+# head of one statement with its own writes (the worker ends a billed prediction in one round
+# trip: inference/worker/records.py). `usage` inserts the charge or, for a retried task, returns
+# the one already there (the no-op DO UPDATE makes RETURNING see it; `xmax = 0` only on a row
+# this statement inserted); `credit` draws prepaid credit only for a charge just made.
+# PostgreSQL only. The parameters come from `usage_record_sql_params`.
+USAGE_RECORD_CTES = """
+usage AS (
+    INSERT INTO billing_usagerecord
+        (prediction_id, account_id, model_id, hardware_id, seconds, price_per_second, amount, currency, created_at)
+    VALUES (%(usage_prediction_id)s, %(usage_account_id)s, %(usage_model_id)s, %(usage_hardware_id)s,
+            %(usage_seconds)s, %(usage_price_per_second)s, %(usage_amount)s, %(usage_currency)s, %(usage_at)s)
+    ON CONFLICT (prediction_id) DO UPDATE SET prediction_id = EXCLUDED.prediction_id
+    RETURNING account_id, amount, xmax = 0 AS created
+), credit AS (
+    UPDATE accounts_account SET credit = credit - usage.amount FROM usage
+    WHERE accounts_account.id = usage.account_id AND usage.created AND accounts_account.credit IS NOT NULL
+)"""
+
+
+def usage_record_sql_params(*, prediction, predict_time: float, at: datetime) -> dict[str, Any]:
+    """The parameters of `USAGE_RECORD_CTES` for a prediction (its model's hardware loaded)."""
+    hardware = prediction.model.hardware
+    seconds = billable_seconds(predict_time)
+    return {
+        "usage_prediction_id": prediction.pk,
+        "usage_account_id": prediction.account_id,
+        "usage_model_id": prediction.model_id,
+        "usage_hardware_id": hardware.pk,
+        "usage_seconds": seconds,
+        "usage_price_per_second": hardware.price_per_second,
+        "usage_amount": charge(seconds=seconds, price_per_second=hardware.price_per_second),
+        "usage_currency": hardware.currency,
+        "usage_at": at,
+    }
 
 
 @transaction.atomic

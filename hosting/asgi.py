@@ -45,7 +45,7 @@ async def http_router(scope, receive, send):
     await app(scope, receive, send)
 
 
-from inference.routing import websocket_urlpatterns  # noqa: E402
+from inference.web.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {

@@ -17,4 +17,4 @@ def render_markdown(text: str, *, heading_offset: int = 0) -> SafeString:
                      link_rel="noopener noreferrer nofollow")
     if heading_offset:
         html = _HEADING.sub(lambda m: f"<{m[1]}h{min(6, int(m[2]) + heading_offset)}>", html)
-    return mark_safe(html)  # noqa: S308 - sanitised by nh3 above
+    return mark_safe(html)

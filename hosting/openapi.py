@@ -2,7 +2,7 @@
 
 drf-spectacular finds the DRF views by itself but cannot see the plain async views of the hot
 path (prediction creation, SSE streams), and our DRF views return plain JSON shapes
-(`inference.serializers`) rather than serializers. `describe_api`, a postprocessing hook, adds
+(`inference.representations`) rather than serializers. `describe_api`, a postprocessing hook, adds
 the missing operations and fills in every request and response body from the schemas below,
 which mirror those shape functions and replicate-api.md §5.
 """

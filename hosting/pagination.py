@@ -3,7 +3,8 @@ relative ones, replicate-api.md §5.5)."""
 
 import base64
 import binascii
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from django.db.models import Q, QuerySet
 from django.utils.dateparse import parse_datetime

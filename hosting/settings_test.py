@@ -14,7 +14,7 @@ os.environ.setdefault("LOG_LEVEL", "WARNING")
 # Media, packages and runtime caches of one test run, shared with the processes it starts.
 os.environ.setdefault("DATA_DIR", tempfile.mkdtemp(prefix="hearth-test-"))
 
-from hosting.settings import *  # noqa: E402,F403
+from hosting.settings import *
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Tests render pages without running collectstatic first.

@@ -86,7 +86,7 @@ class Prediction(models.Model):
     input = models.JSONField(default=dict)
     output = models.JSONField(null=True, blank=True)
     logs = models.TextField(blank=True, default="")
-    error = models.TextField(null=True, blank=True)
+    error = models.TextField(null=True, blank=True)  # noqa: DJ001 -- the API tells "no error" (null) from ""
     metrics = models.JSONField(default=dict, blank=True)
     webhook = models.URLField(max_length=2000, blank=True)
     webhook_events_filter = models.JSONField(default=list, blank=True)
@@ -123,6 +123,9 @@ class WebhookDelivery(models.Model):
 
     class Meta:
         ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.event} webhook {self.message_id} (attempt {self.attempt})"
 
     @property
     def succeeded(self) -> bool:

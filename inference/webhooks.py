@@ -8,32 +8,20 @@ that resolve to private, loopback or link-local addresses are refused unless
 WEBHOOK_ALLOWED_NETWORKS lets them through.
 """
 
-import base64
 import json
-import secrets
 from datetime import UTC, datetime
 
 import httpx
 from django.conf import settings
 from standardwebhooks.webhooks import Webhook
 
-from accounts.models import Account
+from accounts.services import webhook_secret
 from hosting import outbound
 from hosting.problems import ApiProblem
 from inference.models import Prediction, WebhookDelivery
 
 EVENTS = ("start", "output", "logs", "completed")
 DELIVERY_TIMEOUT_SECONDS = 10
-
-
-def account_secret(account: Account) -> str:
-    """The account's signing secret, made on first use. Standard base64: the Python client
-    splits the secret on "_" and needs exactly two parts."""
-    if not account.webhook_secret:
-        secret = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
-        Account.objects.filter(pk=account.pk, webhook_secret="").update(webhook_secret=secret)
-        account.refresh_from_db(fields=["webhook_secret"])
-    return account.webhook_secret
 
 
 def refused_reason(url: str) -> str | None:
@@ -62,7 +50,7 @@ def deliver(*, prediction: Prediction, event: str, body: dict, message_id: str, 
         "User-Agent": "hearth-webhooks",
         "webhook-id": message_id,
         "webhook-timestamp": str(int(now.timestamp())),
-        "webhook-signature": Webhook(account_secret(prediction.account)).sign(message_id, now, payload),
+        "webhook-signature": Webhook(webhook_secret(prediction.account)).sign(message_id, now, payload),
     }
     record = WebhookDelivery(prediction=prediction, event=event, message_id=message_id, attempt=attempt,
                              url=prediction.webhook)

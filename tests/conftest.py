@@ -52,9 +52,10 @@ def django_db_setup(django_test_environment, django_db_blocker):
 def _fresh_process_caches():
     """Each test starts with empty per-process caches (tokens, models to run)."""
     from accounts import authentication
-    from inference import selectors, worker_records
+    from inference import selectors
+    from inference.worker import records
 
-    caches = (authentication._cache, selectors._models_to_run, selectors._versions_by_id, worker_records._run_contexts)
+    caches = (authentication._cache, selectors._models_to_run, selectors._versions_by_id, records._run_contexts)
     for cache in caches:
         cache.clear()
     yield

@@ -69,8 +69,9 @@ class Platform:
 
 
 def _push(directory: Path, ref: str, visibility: str = "private") -> str:
-    from django.core.management import call_command
     from io import StringIO
+
+    from django.core.management import call_command
 
     out = StringIO()
     call_command("push", str(directory), ref, visibility=visibility, stdout=out)

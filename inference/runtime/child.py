@@ -22,10 +22,7 @@ the limit, which `ready` reports.
 
 import argparse
 import asyncio
-import codecs
 import contextlib
-import contextvars
-import io
 import faulthandler
 import inspect
 import os
@@ -44,115 +41,15 @@ import cog
 from cog.input import FieldInfo
 
 from inference.runtime import protocol
+from inference.runtime.child_logs import LogPump, PredictionRoutedStream, log_owner, send
 from inference.runtime.child_values import OutputFiles, coerce_input, encode_output
 from inference.runtime.protocol import Channel
 from inference.runtime.schema import load_predictor, predict_method
 
 _REPO_ROOT = str(Path(__file__).resolve().parents[2])
 _END = object()
-# The prediction whose task is running, when several run at once (see PredictionRoutedStream).
-_log_owner: contextvars.ContextVar[str | None] = contextvars.ContextVar("hearth_log_owner", default=None)
-
-
-def _send(channel: Channel, type_: str, **fields: Any) -> None:
-    try:
-        channel.send(type_, **fields)
-    except OSError:
-        os._exit(1)  # the parent has gone: nobody is left to serve
-
-
 def _describe(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
-
-
-class LogPump:
-    """Routes fds 1 and 2 through one pipe and sends what comes out as `log` messages."""
-
-    def __init__(self, channel: Channel) -> None:
-        self.prediction_id: str | None = None
-        self._channel = channel
-        self._marker = b"\0hearth-log-marker-" + os.urandom(8).hex().encode() + b"\0"
-        self._reached = threading.Event()
-        self._read_fd, self._marker_fd = os.pipe()
-        os.dup2(self._marker_fd, 1)
-        os.dup2(self._marker_fd, 2)
-        for stream in (sys.stdout, sys.stderr):
-            # Line buffering keeps prints to stdout and stderr in the order they were made.
-            stream.reconfigure(line_buffering=True)
-        threading.Thread(target=self._pump, name="log-pump", daemon=True).start()
-
-    def flush(self) -> None:
-        """Return once everything written to stdout/stderr so far has been sent.
-
-        The marker goes through the same pipe, so when the pump reaches it every earlier
-        write, whoever made it, is already out. It is written through a descriptor of our
-        own because the model may have pointed fds 1 and 2 elsewhere for a while (as
-        cog.suppress_output does).
-        """
-        sys.stdout.flush()
-        sys.stderr.flush()
-        self._reached.clear()
-        os.write(self._marker_fd, self._marker)
-        self._reached.wait()
-
-    def _pump(self) -> None:
-        decoder = codecs.getincrementaldecoder("utf-8")("replace")
-        pending = b""
-        while chunk := os.read(self._read_fd, 65536):
-            pending += chunk
-            while (at := pending.find(self._marker)) >= 0:
-                self._send(decoder.decode(pending[:at]))
-                pending = pending[at + len(self._marker) :]
-                self._reached.set()
-            # A read may end inside a marker: hold back what could be its beginning.
-            start = pending.rfind(b"\0", max(0, len(pending) - len(self._marker) + 1))
-            cut = start if start >= 0 and self._marker.startswith(pending[start:]) else len(pending)
-            self._send(decoder.decode(pending[:cut]))
-            pending = pending[cut:]
-
-    def _send(self, text: str) -> None:
-        if text:
-            _send(self._channel, protocol.LOG, id=self.prediction_id, text=text)
-
-
-class PredictionRoutedStream(io.TextIOBase):
-    """sys.stdout / sys.stderr while predictions run concurrently: text written by a
-    prediction's task goes out at once as that prediction's log; anything else (setup, the
-    loop itself) goes down the pipe as before. Writes from C code bypass Python and still
-    reach the pipe; with several predictions running they cannot be attributed and go out
-    untagged."""
-
-    def __init__(self, channel: Channel, fallback: io.TextIOBase) -> None:
-        self._channel = channel
-        self._fallback = fallback
-
-    def write(self, text: str) -> int:
-        owner = _log_owner.get()
-        if owner is None:
-            return self._fallback.write(text)
-        if text:
-            _send(self._channel, protocol.LOG, id=owner, text=text)
-        return len(text)
-
-    def flush(self) -> None:
-        self._fallback.flush()
-
-    def writable(self) -> bool:
-        return True
-
-    def isatty(self) -> bool:
-        return False
-
-    @property
-    def encoding(self) -> str:
-        return self._fallback.encoding
-
-    def fileno(self) -> int:
-        return self._fallback.fileno()
-
-    @property
-    def buffer(self) -> Any:
-        return self._fallback.buffer
 
 
 def _max_concurrency(declared: Any, is_async: bool) -> int:
@@ -201,10 +98,10 @@ class Server:
         except BaseException as exc:
             traceback.print_exc()
             self._pump.flush()
-            _send(self._channel, protocol.SETUP_FAILED, error=_describe(exc))
+            send(self._channel, protocol.SETUP_FAILED, error=_describe(exc))
             return False
         self._pump.flush()
-        _send(self._channel, protocol.READY, setup_time=setup_time, max_concurrency=self.max_concurrency)
+        send(self._channel, protocol.READY, setup_time=setup_time, max_concurrency=self.max_concurrency)
         return True
 
     def _run_setup(self, instance: Any) -> None:
@@ -254,7 +151,7 @@ class Server:
             await asyncio.wait(list(self._tasks.values()))
 
     async def _run_task(self, prediction_id: str, raw_input: dict[str, Any]) -> None:
-        _log_owner.set(prediction_id)  # this task's own copy of the context
+        log_owner.set(prediction_id)  # this task's own copy of the context
         output, iterator, error = None, False, None
         started = time.perf_counter()
         try:
@@ -348,7 +245,7 @@ class Server:
             terminal = (protocol.DONE, {"iterator": False, "output": output})
         self._pump.flush()
         type_, fields = terminal
-        _send(self._channel, type_, id=prediction_id, predict_time=predict_time, **fields)
+        send(self._channel, type_, id=prediction_id, predict_time=predict_time, **fields)
         del self._output_files[prediction_id]
 
     def _inputs(self, raw: dict[str, Any]) -> dict[str, Any]:
@@ -370,7 +267,7 @@ class Server:
 
     def _send_output(self, prediction_id: str, item: Any) -> None:
         value = encode_output(item, self._output_files[prediction_id])
-        _send(self._channel, protocol.OUTPUT, id=prediction_id, value=value)
+        send(self._channel, protocol.OUTPUT, id=prediction_id, value=value)
 
     def _predict_sync(self, prediction_id: str, kwargs: dict[str, Any]) -> tuple[Any, bool]:
         with self._user_code():

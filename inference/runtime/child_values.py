@@ -40,7 +40,7 @@ def coerce_input(annotation: Any, value: Any, name: str) -> Any:
     if issubclass(annotation, cog.Secret):
         return value if isinstance(value, cog.Secret) else cog.Secret(value)
     if issubclass(annotation, cog.File):
-        return open(_local_path(value, name), "rb")  # noqa: SIM115 - the predictor owns it
+        return open(_local_path(value, name), "rb")
     if issubclass(annotation, os.PathLike):
         return cog.Path(_local_path(value, name))
     return value

@@ -8,6 +8,7 @@ dead (`is_alive()` is False) and the pool replaces it. Killing the child (a canc
 grace period, a timeout) ends every prediction it was running.
 """
 
+import contextlib
 import os
 import signal
 import socket
@@ -344,10 +345,8 @@ class Runner:
         return None
 
     def _reap(self) -> str:
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self._proc.wait(_EXIT_GRACE)
-        except subprocess.TimeoutExpired:
-            pass
         self._kill()
         code = self._proc.returncode
         if code < 0:

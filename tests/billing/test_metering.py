@@ -10,8 +10,9 @@ from billing.models import Hardware, UsageRecord
 from billing.services import credit_grant
 from billing.skus import DEFAULT_SKUS, seed_default_hardware
 from hosting.redis_clients import sync_client
-from inference import execution, services, worker_records
+from inference import services
 from inference.models import Model, Prediction
+from inference.worker import execution, records
 
 
 @pytest.fixture(params=["one statement", "orm"], autouse=True)
@@ -19,14 +20,14 @@ def recording_path(request, monkeypatch):
     """Every test here runs on both ways of recording an outcome: the one-statement path
     PostgreSQL takes and the ORM path other databases take."""
     if request.param == "orm":
-        monkeypatch.setattr(worker_records, "record_outcome", worker_records.record_outcome_orm)
+        monkeypatch.setattr(records, "record_outcome", records.record_outcome_orm)
     return request.param
 
 
 def _running(alice, echo_version) -> Prediction:
     """A prediction a worker has claimed, as the worker claims it."""
     created = Prediction.objects.create(account=alice.account, model=echo_version.model, version=echo_version)
-    return worker_records.claim(created.pk, now=timezone.now())
+    return records.claim(created.pk, now=timezone.now())
 
 
 def _finish(prediction, status: str, metrics: dict) -> Prediction:
@@ -67,7 +68,7 @@ def test_a_retried_task_bills_once(alice, echo_version):
     first = _running(alice, echo_version)
     _finish(first, "succeeded", {"predict_time": 2.0})
     Prediction.objects.filter(pk=first.pk).update(status="starting")  # requeued
-    second = worker_records.claim(first.pk, now=timezone.now())
+    second = records.claim(first.pk, now=timezone.now())
     again = _finish(second, "succeeded", {"predict_time": 5.0})
     record = UsageRecord.objects.get()
     assert record.seconds == Decimal("2.000") and again.metrics["cost"] == str(record.amount) == "0.000200"
@@ -79,7 +80,7 @@ def test_every_finished_run_counts_once_on_its_model(alice, echo_version):
     _finish(_running(alice, echo_version), "canceled", {})
     lost_then_retried = _running(alice, echo_version)
     Prediction.objects.filter(pk=lost_then_retried.pk).update(status="starting")
-    _finish(worker_records.claim(lost_then_retried.pk, now=timezone.now()), "failed", {"predict_time": 1.0})
+    _finish(records.claim(lost_then_retried.pk, now=timezone.now()), "failed", {"predict_time": 1.0})
     assert Model.objects.get(pk=echo_version.model.pk).run_count == 3
 
 
@@ -96,7 +97,7 @@ def test_an_outcome_is_written_only_over_a_running_prediction(alice, echo_versio
 def test_a_price_change_applies_to_predictions_that_start_after_it(alice, echo_version):
     started_before = _running(alice, echo_version)
     Hardware.objects.filter(sku="cpu").update(price_per_second=Decimal("0.0003"))
-    worker_records._run_contexts.clear()  # workers see the new price within MODEL_CACHE_SECONDS
+    records._run_contexts.clear()  # workers see the new price within MODEL_CACHE_SECONDS
     started_after = _running(alice, echo_version)
     assert _finish(started_before, "succeeded", {"predict_time": 10}).metrics["cost"] == "0.001000"
     assert _finish(started_after, "succeeded", {"predict_time": 10}).metrics["cost"] == "0.003000"

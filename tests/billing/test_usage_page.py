@@ -2,7 +2,7 @@
 
 import json
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -13,7 +13,7 @@ from billing.selectors import usage_summary
 from billing.services import usage_record_for
 from inference.models import Prediction
 
-NOW = datetime(2026, 3, 4, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)
 
 
 def bill(persona, version, seconds, at: datetime) -> UsageRecord:
@@ -25,12 +25,12 @@ def bill(persona, version, seconds, at: datetime) -> UsageRecord:
 
 
 def test_the_summary_totals_the_month_per_model_and_per_day(alice, bob, echo_version):
-    bill(alice, echo_version, 10, datetime(2026, 3, 1, 0, 0, 5, tzinfo=timezone.utc))
-    bill(alice, echo_version, 20, datetime(2026, 3, 3, 23, 59, tzinfo=timezone.utc))
-    bill(alice, echo_version, 99, datetime(2026, 2, 28, 23, 59, tzinfo=timezone.utc))  # last month
-    bill(bob, echo_version, 50, datetime(2026, 3, 2, tzinfo=timezone.utc))  # someone else
+    bill(alice, echo_version, 10, datetime(2026, 3, 1, 0, 0, 5, tzinfo=UTC))
+    bill(alice, echo_version, 20, datetime(2026, 3, 3, 23, 59, tzinfo=UTC))
+    bill(alice, echo_version, 99, datetime(2026, 2, 28, 23, 59, tzinfo=UTC))  # last month
+    bill(bob, echo_version, 50, datetime(2026, 3, 2, tzinfo=UTC))  # someone else
     summary = usage_summary(account=alice.account, now=NOW)
-    assert summary["month_start"] == datetime(2026, 3, 1, tzinfo=timezone.utc)
+    assert summary["month_start"] == datetime(2026, 3, 1, tzinfo=UTC)
     assert summary["month_to_date_spend"] == Decimal("0.003000") and summary["currency"] == "USD"
     assert summary["by_model"] == [{"model": "alice/echo", "predictions": 2, "seconds": Decimal("30.000"),
                                     "amount": Decimal("0.003000")}]
@@ -48,14 +48,14 @@ def browser(client, alice):
 
 
 def test_the_page_shows_spend_against_the_limit_and_chart_data(browser, alice, echo_version):
-    bill(alice, echo_version, 30, datetime.now(timezone.utc))
+    bill(alice, echo_version, 30, datetime.now(UTC))
     Account.objects.filter(pk=alice.account.pk).update(spending_limit=Decimal("0.01"))
     page = browser.get("/account/usage").content.decode()
     assert re.search(r'data-testid="month-to-date">\$0\.0030', page)
     assert 'data-testid="spending-limit">$0.01<' in page and 'aria-valuenow="30"' in page
     chart = json.loads(re.search(r'id="usage-chart-data" type="application/json">(.*?)</script>', page).group(1))
     assert chart["models"] == [{"model": "alice/echo", "seconds": 30.0, "amount": 0.003}]
-    assert len(chart["days"]) == datetime.now(timezone.utc).day and chart["days"][-1]["amount"] == 0.003
+    assert len(chart["days"]) == datetime.now(UTC).day and chart["days"][-1]["amount"] == 0.003
 
 
 def test_the_owner_sets_and_removes_the_limit(browser, alice):

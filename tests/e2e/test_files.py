@@ -15,8 +15,8 @@ from django.utils import timezone
 from replicate.exceptions import ReplicateError
 from replicate.helpers import FileOutput
 
+from inference import enqueue
 from inference.models import File, Prediction
-from inference.tasks import remove_expired_data
 from tests.live_platform import E2E_FILE_MAX_BYTES
 from tests.local_http import QuietHandler, serving
 
@@ -177,7 +177,7 @@ def test_retention_removes_api_prediction_data_and_expired_uploads(platform, pic
         Prediction.objects.filter(pk=prediction.id).update(completed_at=timezone.now() - timedelta(hours=2))
         File.objects.filter(pk=upload.id).update(expires_at=timezone.now() - timedelta(seconds=1))
         connections.close_all()
-    remove_expired_data.apply_async(queue="default")  # what beat sends; the real worker runs it
+    enqueue.remove_expired_data()  # what beat sends; the real worker runs it
     auth = {"Authorization": f"Bearer {platform.alice.plaintext}"}
     deadline = time.monotonic() + 20
     while not (document := httpx.get(prediction.urls["get"], headers=auth).json())["data_removed"]:

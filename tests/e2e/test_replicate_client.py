@@ -1,7 +1,6 @@
 """The unmodified `replicate` client against real Daphne + Celery + PostgreSQL + Redis."""
 
 import time
-
 from decimal import Decimal
 
 import httpx

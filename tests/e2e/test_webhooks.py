@@ -1,5 +1,6 @@
 """Webhooks delivered to a real local HTTP receiver, checked with the client's own validator."""
 
+import itertools
 import json
 import threading
 import time
@@ -97,7 +98,7 @@ def test_output_deliveries_are_throttled_to_one_per_half_second(platform, receiv
     time.sleep(2.5)
     times = [r["at"] for r in receiver.requests["/throttle"]]
     assert 1 <= len(times) <= 4  # 20 tokens over ~1 s
-    assert all(later - earlier >= 0.4 for earlier, later in zip(times, times[1:]))
+    assert all(later - earlier >= 0.4 for earlier, later in itertools.pairwise(times))
 
 
 def test_completed_is_retried_with_the_same_id_after_failures(platform, receiver, django_db_blocker):

@@ -7,7 +7,7 @@ import time
 import pytest
 from django.test import override_settings
 
-from inference import liveness
+from inference.worker import liveness
 from tests.e2e.test_replicate_client import wait_until_running
 
 pytestmark = pytest.mark.e2e

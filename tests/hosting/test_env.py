@@ -1,6 +1,5 @@
 import pytest
 from django.core.exceptions import ImproperlyConfigured
-
 from django.utils.module_loading import import_string
 
 from hosting.env import default_storage, load_env

@@ -72,7 +72,7 @@ def test_the_docs_page_renders_the_schema_with_bundled_assets(api):
 
 
 def test_every_field_the_endpoints_return_is_documented(api, schema, alice, echo_version):
-    """The component schemas follow the real JSON shapes (inference.serializers, billing.apis)."""
+    """The component schemas follow the real JSON shapes (inference.representations, billing.api)."""
     documented = {name: set(component.get("properties", {})) for name, component in
                   schema["components"]["schemas"].items()}
     prediction = api.post("/v1/models/alice/echo/predictions", data="{}", content_type="application/json",

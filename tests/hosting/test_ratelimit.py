@@ -14,7 +14,7 @@ def _no_counts_left_over():
     redis = sync_client()
     for key in redis.scan_iter("ratelimit:*"):
         redis.delete(key)
-    yield
+    return
 
 
 def _create(api, persona):

@@ -1,5 +1,5 @@
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 from cog import BasePredictor, Input
 

@@ -4,9 +4,9 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import Account
 from billing.models import Hardware
-from inference import services
 from inference.models import Model
-from inference.packaging import PackageError
+from inference.registry import push
+from inference.registry.packaging import PackageError
 
 
 class Command(BaseCommand):
@@ -31,11 +31,11 @@ class Command(BaseCommand):
             sku = Hardware.objects.filter(sku=hardware).first()
             if sku is None:
                 raise CommandError(f"unknown hardware {hardware}")
-            target = services.model_create(
+            target = push.model_create(
                 owner=owner, name=name, hardware=sku, visibility=visibility, description=description
             )
         try:
-            version = services.version_push(model=target, project_dir=directory.resolve())
+            version = push.version_push(model=target, project_dir=directory.resolve())
         except PackageError as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(f"{target.full_name}:{version.sha256}")

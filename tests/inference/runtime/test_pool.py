@@ -81,9 +81,8 @@ def test_the_least_recently_used_idle_runner_makes_room(pool, project):
 def test_a_failed_boot_is_retried_on_the_next_lease(pool, tmp_path):
     (tmp_path / "predict.py").write_text(PREDICTOR.replace("def predict", "def setup(self):\n        raise RuntimeError('no weights')\n    def predict"))
     for _ in range(2):
-        with pytest.raises(RunnerSetupError, match="no weights"):
-            with pool.lease(spec(tmp_path)):
-                pass
+        with pytest.raises(RunnerSetupError, match="no weights"), pool.lease(spec(tmp_path)):
+            pass
 
 
 def test_a_relative_project_directory_works(pool, project, monkeypatch):
@@ -138,9 +137,8 @@ def test_over_the_memory_budget_the_least_recently_used_idle_runner_makes_room(p
 def test_a_runner_in_use_is_not_evicted_for_memory(project):
     pool = RunnerPool(max_runners=8, memory_budget=1000, memory_of=lambda pid: 600)
     try:
-        with pool.lease(spec(project, key="a")) as (a, _):
-            with pool.lease(spec(project, key="b")) as (b, _):
-                assert a.is_alive() and b.is_alive()
+        with pool.lease(spec(project, key="a")) as (a, _), pool.lease(spec(project, key="b")) as (b, _):
+            assert a.is_alive() and b.is_alive()
     finally:
         pool.close()
 

@@ -1,0 +1,112 @@
+"""/v1/models and their versions: create a model, read it, upload (what `hearth push` uses) and read versions."""
+
+import tempfile
+from pathlib import Path
+
+from django.conf import settings
+from django.db import IntegrityError
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from billing.models import Hardware
+from hosting.problems import ApiProblem, NotFound
+from inference import selectors
+from inference.models import Model
+from inference.registry import push
+from inference.registry.packaging import PackageError
+from inference.representations import base_url, model_json, version_json
+
+_CHUNK = 1024 * 1024
+
+
+class ModelCreateInput(serializers.Serializer):
+    owner = serializers.CharField(max_length=64)
+    name = serializers.RegexField(r"^[a-z0-9][a-z0-9._-]*$", max_length=100, error_messages={
+        "invalid": "Use lowercase letters, digits, dashes, underscores and dots, starting with a letter or digit."
+    })
+    visibility = serializers.ChoiceField(choices=Model.Visibility.values)
+    hardware = serializers.SlugRelatedField(slug_field="sku", queryset=Hardware.objects.all())
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    github_url = serializers.URLField(required=False, allow_blank=True, default="")
+    paper_url = serializers.URLField(required=False, allow_blank=True, default="")
+    license_url = serializers.URLField(required=False, allow_blank=True, default="")
+    cover_image_url = serializers.URLField(required=False, allow_blank=True, default="")
+
+
+def _too_large() -> ApiProblem:
+    limit_mb = settings.MAX_PACKAGE_BYTES // (1024 * 1024)
+    return ApiProblem(413, "Package too large", f"Model packages must be less than {limit_mb} MB.")
+
+
+def receive_upload(stream, destination: Path) -> None:
+    """Copy the request body to a file in chunks, refusing it past MAX_PACKAGE_BYTES."""
+    received = 0
+    with destination.open("wb") as file:
+        while stream is not None and (chunk := stream.read(_CHUNK)):
+            received += len(chunk)
+            if received > settings.MAX_PACKAGE_BYTES:
+                raise _too_large()
+            file.write(chunk)
+    if received == 0:
+        raise ApiProblem(400, "Empty upload", "Send the package as a .tar.gz request body.",
+                         invalid_fields=[{"type": "required", "field": "body", "description": "no package"}])
+
+
+class ModelCreateApi(APIView):
+    def post(self, request):
+        data = ModelCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        if fields.pop("owner") != request.user.username:
+            raise ApiProblem(403, "Forbidden", "You can only create models in your own account.")
+        try:
+            model = push.model_create(owner=request.user, **fields)
+        except IntegrityError as exc:
+            raise ApiProblem(409, "Model already exists", f"{request.user.username}/{fields['name']} exists.") from exc
+        model.owner = request.user
+        return Response(model_json(model, origin=base_url(request)), status=201)
+
+
+def version_upload(request, owner: str, name: str) -> Response:
+    """POST /v1/models/{owner}/{name}/versions with a .tar.gz package body: a new version."""
+    model = selectors.model_get(account=request.user, owner=owner, name=name)
+    if model.owner_id != request.user.pk:  # a public model of someone else: not theirs to push to
+        raise NotFound("The requested model does not exist (or you don't have permission to see it).")
+    declared = request.META.get("CONTENT_LENGTH")
+    if declared and declared.isdigit() and int(declared) > settings.MAX_PACKAGE_BYTES:
+        raise _too_large()
+    with tempfile.TemporaryDirectory(prefix="hearth-upload-") as scratch:
+        archive = Path(scratch) / "package.tar.gz"
+        receive_upload(request.stream, archive)
+        try:
+            version = push.version_push_archive(model=model, archive=archive)
+        except PackageError as exc:
+            raise ApiProblem(422, "Invalid model package", str(exc),
+                             invalid_fields=[{"type": "package", "field": "body", "description": str(exc)}]) from exc
+    return Response(version_json(version), status=201)
+
+
+class ModelDetailApi(APIView):
+    def get(self, request, owner: str, name: str):
+        model = selectors.model_get(account=request.user, owner=owner, name=name)
+        return Response(model_json(model, origin=base_url(request)))
+
+
+class VersionListApi(APIView):
+    # The upload is a raw .tar.gz body, read from request.stream; no parser touches it.
+    parser_classes = []
+
+    def post(self, request, owner: str, name: str):
+        return version_upload(request, owner, name)
+
+    def get(self, request, owner: str, name: str):
+        model = selectors.model_get(account=request.user, owner=owner, name=name)
+        versions = [version_json(v) for v in selectors.version_list(model=model)]
+        return Response({"previous": None, "next": None, "results": versions})
+
+
+class VersionDetailApi(APIView):
+    def get(self, request, owner: str, name: str, version_id: str):
+        model = selectors.model_get(account=request.user, owner=owner, name=name)
+        return Response(version_json(selectors.version_get(model=model, version_id=version_id)))

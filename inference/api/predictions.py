@@ -1,0 +1,194 @@
+"""/v1/predictions: create (the hot path, ARCHITECTURE §4), list, read and cancel.
+
+Creation is a plain async Django view rather than DRF: with `Prefer: wait` the request awaits the
+prediction's `done` event on its Redis stream, so a waiting request holds no thread and
+nothing polls the database.
+"""
+
+import json
+import re
+import time
+from datetime import timedelta
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.authentication import aidentity_for_header
+from hosting import ratelimit
+from hosting.pagination import cursor_page
+from hosting.problems import ApiProblem, InvalidRequest, problem_response
+from inference import events, selectors, services, webhooks
+from inference.api.deadlines import parse_cancel_after
+from inference.files import inputs, storage
+from inference.models import Model, Prediction, Version
+from inference.representations import base_url, prediction_json
+from inference.runtime.validation import InputValidationError, compile_input_validator
+
+MAX_WAIT_SECONDS = 60
+_PREFER_WAIT = re.compile(r"^\s*wait(?:\s*=\s*(\d+))?\s*$")
+
+
+def wait_seconds(prefer: str | None) -> int | None:
+    """Seconds asked for by `Prefer: wait[=n]`, clamped to 1..60; None if no wait was asked for."""
+    for preference in (prefer or "").split(","):
+        match = _PREFER_WAIT.match(preference)
+        if match:
+            seconds = int(match.group(1)) if match.group(1) else MAX_WAIT_SECONDS
+            return min(max(seconds, 1), MAX_WAIT_SECONDS) if seconds else None
+    return None
+
+
+def _body(request: HttpRequest) -> dict[str, Any]:
+    try:
+        raw = request.body
+    except RequestDataTooBig as exc:
+        limit = storage.size_text(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+        raise ApiProblem(413, "Request too large",
+                         f"The request body is over {limit}; upload large files with POST /v1/files.") from exc
+    try:
+        body = json.loads(raw or b"{}")
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InvalidRequest(f"The request body is not valid JSON: {exc}", field="body", kind="parse") from exc
+    if not isinstance(body, dict):
+        raise InvalidRequest("The request body must be a JSON object.", field="body", kind="type")
+    if b"\\u0000" in raw:  # PostgreSQL cannot store NUL characters in JSON
+        raise InvalidRequest("Strings in the request must not contain NUL characters.", field="body")
+    return body
+
+
+def _webhook_fields(body: dict[str, Any]) -> dict[str, Any]:
+    webhook = body.get("webhook") or ""
+    if not isinstance(webhook, str):
+        raise InvalidRequest("webhook must be a URL string.", field="webhook", kind="type")
+    if webhook:
+        webhooks.validate_webhook_url(webhook)  # resolves the host: runs in the worker thread
+    events_filter = body.get("webhook_events_filter") or []
+    if not isinstance(events_filter, list) or not set(events_filter) <= set(webhooks.EVENTS):
+        raise InvalidRequest(
+            f"webhook_events_filter must be a list of {', '.join(webhooks.EVENTS)}.",
+            field="webhook_events_filter",
+        )
+    return {"webhook": webhook, "webhook_events_filter": events_filter}
+
+
+def _validated_input(account, version: Version, body: dict[str, Any]) -> dict[str, Any]:
+    try:
+        validator = compile_input_validator(version.openapi_schema)
+        cleaned = validator(body.get("input", {}))
+        inputs.check(account=account, validator=validator, cleaned=cleaned)
+        return cleaned
+    except InputValidationError as exc:
+        detail = "".join(f"- {field['field']}: {field['description']}\n" for field in exc.invalid_fields)
+        raise ApiProblem(422, "Input validation failed", detail, invalid_fields=exc.invalid_fields) from exc
+
+
+def _create(account, version: Version, body: dict[str, Any], cancel_after: timedelta | None) -> Prediction:
+    return services.prediction_create(
+        account=account,
+        version=version,
+        input=_validated_input(account, version, body),
+        cancel_after=cancel_after,
+        **_webhook_fields(body),
+    )
+
+
+def _version_from_body(account, body: dict[str, Any]) -> Version:
+    version_id, model_ref = body.get("version"), None
+    if isinstance(version_id, str) and ":" in version_id:  # also accepted: "owner/name:id"
+        model_ref, _, version_id = version_id.rpartition(":")
+    version = None
+    if isinstance(version_id, str):
+        version = selectors.version_get_by_id(account=account, version_id=version_id, model_ref=model_ref)
+    if version is None:
+        raise ApiProblem(
+            422,
+            "Invalid version or not permitted",
+            "The specified version does not exist (or perhaps you don't have permission to use it?)",
+            invalid_fields=[{"type": "invalid", "field": "version", "description": "unknown version"}],
+        )
+    return version
+
+
+def _latest_version(account, owner: str, name: str) -> Version:
+    model: Model = selectors.model_to_run(account=account, owner=owner, name=name)
+    if model.latest_version is None:
+        raise ApiProblem(422, "Model has no versions", f"{model.full_name} has no version to run yet.")
+    version = model.latest_version
+    version.model = model
+    return version
+
+
+def _create_for_version_in_body(account, body, cancel_after):
+    return _create(account, _version_from_body(account, body), body, cancel_after)
+
+
+def _create_for_model(account, body, cancel_after, owner, name):
+    return _create(account, _latest_version(account, owner, name), body, cancel_after)
+
+
+async def _respond(request: HttpRequest, create, *args) -> HttpResponse:
+    # The wait counts from the request's arrival: the client reads for at most 60.5 s, so a
+    # slow create (a busy database, a file input's DNS look-up) must come out of the 60 s.
+    arrived = time.monotonic()
+    try:
+        identity = await aidentity_for_header(request.headers.get("Authorization"))
+        await ratelimit.acheck(ratelimit.CREATE, identity.token_id)
+        body = _body(request)
+        cancel_after = request.headers.get("Cancel-After")
+        cancel_after = parse_cancel_after(cancel_after) if cancel_after else None
+        prediction = await sync_to_async(create)(identity.account, body, cancel_after, *args)
+    except ApiProblem as problem:
+        return problem_response(problem)
+    document = prediction_json(prediction, origin=base_url(request))
+    wait = wait_seconds(request.headers.get("Prefer"))
+    response_headers = {}
+    if wait:
+        response_headers["Preference-Applied"] = f"wait={wait}"
+        final_state = await events.wait_for_done(prediction.id, max(0.0, wait - (time.monotonic() - arrived)))
+        if final_state is not None:
+            document.update(final_state)
+    # The Python client takes any status but `starting` as final (replicate-api.md §7).
+    if document["status"] not in Prediction.TERMINAL_STATUSES:
+        document["status"] = Prediction.Status.STARTING
+    return JsonResponse(document, status=201, headers=response_headers)
+
+
+async def prediction_create(request: HttpRequest) -> HttpResponse:
+    """POST /v1/predictions with a version id in the body."""
+    return await _respond(request, _create_for_version_in_body)
+
+
+async def model_prediction_create(request: HttpRequest, owner: str, name: str) -> HttpResponse:
+    """POST /v1/models/{owner}/{name}/predictions: runs the model's latest version."""
+    return await _respond(request, _create_for_model, owner, name)
+
+
+class PredictionListApi(APIView):
+    def get(self, request):
+        origin = base_url(request)
+        page = cursor_page(
+            selectors.prediction_list(account=request.user),
+            cursor=request.query_params.get("cursor"),
+            page_size=settings.PREDICTIONS_PAGE_SIZE,
+            page_url=f"{origin}/v1/predictions",
+            render=lambda prediction: prediction_json(prediction, origin=origin),
+        )
+        return Response(page)
+
+
+class PredictionDetailApi(APIView):
+    def get(self, request, prediction_id: str):
+        prediction = selectors.prediction_get(account=request.user, prediction_id=prediction_id)
+        return Response(prediction_json(prediction, origin=base_url(request)))
+
+
+class PredictionCancelApi(APIView):
+    def post(self, request, prediction_id: str):
+        prediction = selectors.prediction_get(account=request.user, prediction_id=prediction_id)
+        prediction = services.prediction_cancel(prediction=prediction)
+        return Response(prediction_json(prediction, origin=base_url(request)))

@@ -1,0 +1,118 @@
+"""Server-sent events for `urls.stream` (replicate-api.md §8, ARCHITECTURE §6).
+
+A plain async view: it reads the prediction's Redis Stream from the start (or from
+`Last-Event-ID`), so a late subscriber first gets everything already produced, then blocks
+for more. Wire rules the Python client enforces: only `output|logs|error|done` events, an
+`id:` on every event, multi-line text as several `data:` lines, comments as keepalives.
+"""
+
+import hmac
+import json
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+
+from accounts.authentication import aidentity_for_header
+from hosting.problems import ApiProblem, NotAuthenticated, NotFound, problem_response
+from inference import events
+from inference.models import Prediction
+from inference.representations import stream_signature
+
+_EVENT_ID = re.compile(r"^\d+-\d+$")
+
+
+def sse_frame(event: str, event_id: str, text: str) -> str:
+    data = "".join(f"data: {line}\n" for line in text.split("\n"))
+    return f"event: {event}\nid: {event_id}\n{data}\n"
+
+
+def frames_for_entry(entry_id: str, fields: dict[str, str]) -> tuple[str, bool]:
+    """The SSE text for one stream entry, and whether it ends the stream."""
+    kind, data = fields["type"], fields["data"]
+    if kind == "logs":
+        return sse_frame("logs", entry_id, data), False
+    if kind == "output":
+        value = json.loads(data)
+        return sse_frame("output", entry_id, value if isinstance(value, str) else json.dumps(value)), False
+    if kind == "done":
+        return _done_frames(entry_id, json.loads(data)), True
+    return "", False  # `start` has no SSE counterpart the clients accept
+
+
+def _done_frames(entry_id: str, state: dict[str, Any]) -> str:
+    if state["status"] == Prediction.Status.FAILED:
+        error = json.dumps({"detail": state.get("error") or "Prediction failed"})
+        return sse_frame("error", entry_id, error) + sse_frame("done", entry_id, '{"reason":"error"}')
+    if state["status"] == Prediction.Status.CANCELED:
+        return sse_frame("done", entry_id, '{"reason":"canceled"}')
+    return sse_frame("done", entry_id, "{}")
+
+
+def replay_from_database(prediction: Prediction) -> str:
+    """For a finished prediction whose event stream has expired."""
+    outputs = prediction.output if isinstance(prediction.output, list) else []
+    frames = [
+        sse_frame("output", f"0-{index + 1}", item if isinstance(item, str) else json.dumps(item))
+        for index, item in enumerate(outputs)
+    ]
+    state = {"status": prediction.status, "error": prediction.error}
+    return "".join(frames) + _done_frames(f"0-{len(outputs) + 1}", state)
+
+
+async def event_stream(prediction: Prediction, after: str) -> AsyncIterator[str]:
+    if prediction.is_terminal and not await events.stream_exists(prediction.id):
+        yield replay_from_database(prediction)
+        return
+    yield ": stream open\n\n"  # sends the headers now, so the client knows it is connected
+    keepalive = settings.STREAM_KEEPALIVE_SECONDS
+    async for batch in events.follow_batches(prediction.id, after=after, idle_seconds=keepalive):
+        if not batch:
+            yield ": keepalive\n\n"
+            continue
+        # One write for all a batch holds: a reader behind a burst catches up in one send.
+        frames = "".join(frames_for_entry(*entry)[0] for entry in batch)
+        if frames:
+            yield frames
+
+
+async def _visible_prediction(request: HttpRequest, prediction_id: str) -> Prediction:
+    """The owner's token, or the URL's signature, may read a stream; anyone else gets a 404."""
+    prediction = await Prediction.objects.filter(id=prediction_id).afirst()
+    header = request.headers.get("Authorization")
+    if header:
+        identity = await aidentity_for_header(header)
+        if prediction is not None and prediction.account_id == identity.account.pk:
+            return prediction
+        raise NotFound("The requested prediction does not exist.")
+    signature = request.GET.get("signature")
+    if not signature:
+        raise NotAuthenticated()
+    if prediction is None or not _signature_matches(prediction_id, signature):
+        raise NotFound("The requested prediction does not exist.")
+    return prediction
+
+
+def _signature_matches(prediction_id: str, signature: str) -> bool:
+    return hmac.compare_digest(stream_signature(prediction_id), signature)
+
+
+async def prediction_stream(request: HttpRequest, prediction_id: str) -> HttpResponse:
+    """GET urls.stream: the prediction's events as text/event-stream."""
+    if request.method != "GET":
+        problem = ApiProblem(405, "Method not allowed", "Streams are read with GET.")
+        problem.headers["Allow"] = "GET"
+        return problem_response(problem)
+    try:
+        prediction = await _visible_prediction(request, prediction_id)
+    except ApiProblem as problem:
+        return problem_response(problem)
+    last_event_id = request.headers.get("Last-Event-ID", "")
+    after = last_event_id if _EVENT_ID.match(last_event_id) else "0-0"
+    return StreamingHttpResponse(
+        event_stream(prediction, after),
+        content_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )

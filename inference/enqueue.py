@@ -1,0 +1,27 @@
+"""Putting work on the Celery queues, by task name.
+
+Web code (creating or cancelling a prediction) and the worker's own sweeps send tasks by name,
+so nothing the web process imports pulls in `inference.worker`, whose import builds the runner
+pool. The worker registers the task bodies under these names in `inference/worker/tasks.py`.
+"""
+
+from hosting.celery import app
+
+RUN_PREDICTION = "inference.run_prediction"
+DELIVER_WEBHOOK = "inference.deliver_webhook"
+SWEEP_LOST_PREDICTIONS = "inference.sweep_lost_predictions"
+REMOVE_EXPIRED_DATA = "inference.remove_expired_data"
+
+
+def run_prediction(prediction_id: str, *, queue: str) -> None:
+    """Queue a prediction on its model's hardware queue (one queue per SKU)."""
+    app.send_task(RUN_PREDICTION, args=[prediction_id], queue=queue)
+
+
+def deliver_webhook(*, prediction_id: str, event: str, body: dict, message_id: str) -> None:
+    app.send_task(DELIVER_WEBHOOK, args=[prediction_id, event, body, message_id])
+
+
+def remove_expired_data() -> None:
+    """What beat sends once a day; tests send it to a running worker."""
+    app.send_task(REMOVE_EXPIRED_DATA)

@@ -1,7 +1,0 @@
-from django.urls import path
-
-from inference.consumers import PredictionConsumer
-
-websocket_urlpatterns = [
-    path("ws/predictions/<str:prediction_id>/", PredictionConsumer.as_asgi()),
-]

@@ -1,0 +1,205 @@
+"""Browser pages of the inference app: catalogue, model pages with the playground, and
+prediction history. Signed-in users act for their personal account; everything is read
+through `selectors`, so another tenant's private objects are 404s here as in the API."""
+
+import json
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts.services import personal_account_for
+from hosting.markdown import render_markdown
+from hosting.problems import ApiProblem, NotFound
+from inference import selectors, services
+from inference.files import storage
+from inference.models import Model, Prediction, Version
+from inference.representations import base_url
+from inference.web import examples, playground
+
+CATALOGUE_LIMIT = 200
+HISTORY_PAGE_SIZE = 50
+
+
+def _account(request: HttpRequest):
+    return personal_account_for(user=request.user)
+
+
+def _or_404(selector, **kwargs):
+    try:
+        return selector(**kwargs)
+    except NotFound as exc:
+        raise Http404(exc.detail) from exc
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    return "application/json" in request.headers.get("Accept", "")
+
+
+@login_required
+@require_GET
+def model_list(request: HttpRequest) -> HttpResponse:
+    query = request.GET.get("q", "").strip()
+    models = selectors.model_catalogue(account=_account(request), query=query)[:CATALOGUE_LIMIT]
+    return render(request, "inference/model_list.html", {"models": models, "query": query})
+
+
+def _bound_fields(fields, posted, errors) -> list[dict[str, Any]]:
+    """What each form control shows: the posted text after a failed run, else the default."""
+    bound = []
+    for field in fields:
+        if posted is None:
+            value, checked = field.initial, bool(field.default)
+        else:
+            value, checked = posted.get(field.name, ""), field.name in posted
+        bound.append({"field": field, "value": value, "checked": checked, "errors": errors.get(field.name, [])})
+    return bound
+
+
+def _model_page(request: HttpRequest, model: Model, version: Version | None, *, posted=None, errors=None,
+                status: int = 200) -> HttpResponse:
+    errors = errors or {}
+    context: dict[str, Any] = {
+        "model": model,
+        "version": version,
+        "versions": selectors.version_list(model=model),
+        "readme": render_markdown(model.readme, heading_offset=2) if model.readme else "",
+        "form_errors": errors.get("__all__", []),
+    }
+    if version is not None:
+        schema = version.openapi_schema
+        fields = playground.form_fields(schema)
+        is_latest = version.pk == model.latest_version_id
+        origin = base_url(request)
+        example = examples.example_input(fields)
+        display = playground.output_display(schema)
+        components = schema.get("components", {}).get("schemas", {})
+        context |= {
+            "fields": _bound_fields(fields, posted, errors),
+            "has_files": any(field.widget in ("file", "files") for field in fields),
+            "has_required": any(field.required for field in fields),
+            "display": display,
+            "shell_example": examples.shell_environment(origin=origin),
+            "python_example": examples.python_example(
+                model_ref=model.full_name if is_latest else f"{model.full_name}:{version.sha256}",
+                input=example, streams=display == "concatenate"),
+            "curl_example": examples.curl_example(origin=origin, model_ref=model.full_name, input=example,
+                                                  version=None if is_latest else version.sha256),
+            "schema_fields": fields,
+            "output_type": _output_type(components.get("Output", {})),
+            "schema_json": json.dumps(components, indent=2),
+        }
+    return render(request, "inference/model_detail.html", context, status=status)
+
+
+def _output_type(output: dict[str, Any]) -> str:
+    """The output schema in a few words: "string", "file", "iterator of string", "object"."""
+    def name(schema: dict[str, Any]) -> str:
+        return "file" if schema.get("format") == "uri" else schema.get("type") or "any value"
+
+    if output.get("type") == "array":
+        kind = "iterator" if output.get("x-cog-array-type") == "iterator" else "list"
+        return f"{kind} of {name(output.get('items') or {})}"
+    return name(output)
+
+
+def _version(model: Model, version_id: str | None) -> Version | None:
+    if version_id:
+        return _or_404(selectors.version_get, model=model, version_id=version_id)
+    return model.latest_version
+
+
+@login_required
+@require_GET
+def model_detail(request: HttpRequest, owner: str, name: str) -> HttpResponse:
+    model = _or_404(selectors.model_get, account=_account(request), owner=owner, name=name)
+    return _model_page(request, model, _version(model, request.GET.get("version")))
+
+
+def prediction_links(prediction: Prediction) -> dict[str, str]:
+    return {
+        "id": prediction.id,
+        "url": reverse("prediction-detail", args=[prediction.id]),
+        "cancel_url": reverse("prediction-cancel", args=[prediction.id]),
+        "websocket": f"/ws/predictions/{prediction.id}/",
+    }
+
+
+@login_required
+@require_POST
+def model_run(request: HttpRequest, owner: str, name: str) -> HttpResponse:
+    """The playground's Run: a `web` prediction from the form. Scripts get JSON (201, or 422
+    with errors per field); without JavaScript the page comes back with the errors shown."""
+    account = _account(request)
+    model = _or_404(selectors.model_get, account=account, owner=owner, name=name)
+    version = _version(model, request.POST.get("version"))
+    if version is None:
+        raise Http404("This model has no version to run yet.")
+    try:
+        input = playground.input_from_form(version.openapi_schema, request.POST, request.FILES)
+        prediction = services.prediction_create(account=account, version=version, input=input,
+                                                source=Prediction.Source.WEB)
+    except playground.PlaygroundInputError as exc:
+        errors, status = exc.errors, 422
+    except ApiProblem as problem:  # e.g. 402: the spending limit is reached
+        errors, status = {"__all__": [f"{problem.title}. {problem.detail}"]}, problem.status
+    else:
+        if _wants_json(request):
+            return JsonResponse(prediction_links(prediction) | {"status": prediction.status}, status=201)
+        return redirect("prediction-detail", prediction.id)
+    if _wants_json(request):
+        return JsonResponse({"errors": errors}, status=status)
+    return _model_page(request, model, version, posted=request.POST, errors=errors, status=status)
+
+
+@login_required
+@require_GET
+def prediction_list(request: HttpRequest) -> HttpResponse:
+    status, model = request.GET.get("status", ""), request.GET.get("model", "").strip()
+    if status not in Prediction.Status.values:
+        status = ""
+    predictions = selectors.prediction_history(account=_account(request), status=status, model=model)
+    page = Paginator(predictions, HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {"page": page, "status": status, "model": model, "statuses": Prediction.Status.choices}
+    return render(request, "inference/prediction_list.html", context)
+
+
+def prediction_state(prediction: Prediction, *, origin: str) -> dict[str, Any]:
+    """What the page's script starts from (it then follows the websocket if still running).
+    Web predictions are kept for good, so their output files get fresh links on each view."""
+    return {
+        **prediction_links(prediction),
+        "status": prediction.status,
+        "output": storage.output_with_renewed_urls(prediction, origin=origin),
+        "logs": prediction.logs,
+        "error": prediction.error,
+        "metrics": prediction.metrics,
+        "display": playground.output_display(prediction.version.openapi_schema),
+    }
+
+
+@login_required
+@require_GET
+def prediction_detail(request: HttpRequest, prediction_id: str) -> HttpResponse:
+    prediction = _or_404(selectors.prediction_get, account=_account(request), prediction_id=prediction_id)
+    context = {
+        "prediction": prediction,
+        "state": prediction_state(prediction, origin=base_url(request)),
+        "input_json": json.dumps(prediction.input, indent=2),
+        "deliveries": prediction.webhook_deliveries.all(),
+    }
+    return render(request, "inference/prediction_detail.html", context)
+
+
+@login_required
+@require_POST
+def prediction_cancel(request: HttpRequest, prediction_id: str) -> HttpResponse:
+    prediction = _or_404(selectors.prediction_get, account=_account(request), prediction_id=prediction_id)
+    prediction = services.prediction_cancel(prediction=prediction)
+    if _wants_json(request):
+        return JsonResponse({"id": prediction.id, "status": prediction.status})
+    return redirect("prediction-detail", prediction.id)

@@ -1,0 +1,377 @@
+"""Running one prediction inside a Celery worker (ARCHITECTURE §5).
+
+`prediction_run` claims the prediction, gets a warm runner for its version, relays every
+log line and output item to the prediction's event stream as it comes, saves progress to
+Postgres in batches, and records the final state.
+
+A runner whose async predictor allows several predictions at once (cog.yaml
+`concurrency.max`, `@cog.concurrent`) takes each in a thread of its own, so the worker's
+(solo) task returns and fetches the next prediction while this one runs; once the runner is
+full, `acquire` blocks the task, and the queue waits for this worker or goes to another.
+Liveness heartbeats, not Celery's ack, protect these predictions if the worker dies.
+"""
+
+import atexit
+import logging
+import secrets
+import shutil
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from hosting.redis_clients import sync_client
+from inference import cancellation, enqueue, events, webhooks
+from inference.files import inputs
+from inference.files.outputs import OutputFileError, OutputFiles
+from inference.models import Prediction, Version
+from inference.registry.packaging import extract_package
+from inference.representations import prediction_json, prediction_state_json, public_origin
+from inference.runtime.pool import Lease, RunnerPool, RunnerSpec
+from inference.runtime.runner import RunnerSetupError
+from inference.runtime.schema import output_is_iterator
+from inference.worker import records
+from inference.worker.liveness import Heartbeat
+
+logger = logging.getLogger(__name__)
+
+# Progress reaches Postgres at most this often; the event stream carries every item at once.
+PROGRESS_SAVE_INTERVAL = 0.5
+
+_pool = RunnerPool(max_runners=settings.MAX_WARM_RUNNERS, memory_budget=settings.RUNNER_MEMORY_BUDGET)
+atexit.register(_pool.close)
+
+
+def _package_dir(version: Version) -> Path:
+    destination = Path(settings.RUNTIME_DIR) / "versions" / version.sha256
+    if destination.is_dir():
+        return destination
+    archive = Path(settings.RUNTIME_DIR) / "packages" / f"{version.sha256}.tar.gz"
+    if not archive.is_file():
+        archive.parent.mkdir(parents=True, exist_ok=True)
+        with version.package.open("rb") as source:
+            archive.write_bytes(source.read())
+    return extract_package(archive, destination)
+
+
+def _runner_spec(version: Version) -> RunnerSpec:
+    env = dict(version.config.get("environment", {}))
+    concurrency = version.config.get("concurrency", 1)
+    if concurrency > 1:  # else @cog.concurrent(max=N) on the predictor decides, as in coglet
+        env["COG_MAX_CONCURRENCY"] = str(concurrency)
+    model = version.model
+    return RunnerSpec(
+        key=version.sha256,
+        project_dir=_package_dir(version),
+        predictor_ref=version.predictor_ref,
+        env=env,
+        idle_timeout=None if model.keep_warm else float(model.idle_timeout),
+    )
+
+
+class _Progress:
+    """Collects what the runner reports, publishing each piece at once and saving to
+    Postgres at most every PROGRESS_SAVE_INTERVAL (a trailing save catches the last piece)."""
+
+    def __init__(self, prediction: Prediction, *, iterator_output: bool) -> None:
+        self.prediction = prediction
+        self.iterator_output = iterator_output
+        # Logs of an earlier attempt (a worker lost mid-prediction) stay in front.
+        self.logs: list[str] = [prediction.logs] if prediction.logs else []
+        self.outputs: list[Any] = []
+        self._lock = threading.Lock()
+        self._pending_save: threading.Timer | None = None
+        self._finished = False
+        self._stream = events.StreamWriter(prediction.id)
+
+    def log(self, text: str) -> None:
+        text = storable(text)
+        self.logs.append(text)
+        self._stream.publish("logs", text)
+        self._schedule_save()
+
+    def output(self, value: Any) -> None:
+        value = storable(value)
+        self.outputs.append(value)
+        self._stream.publish("output", value)
+        self._schedule_save()
+
+    def _schedule_save(self) -> None:
+        with self._lock:
+            if self._pending_save is None and not self._finished:
+                self._pending_save = threading.Timer(PROGRESS_SAVE_INTERVAL, self._save)
+                self._pending_save.daemon = True
+                self._pending_save.start()
+
+    def _save(self) -> None:
+        with self._lock:
+            self._pending_save = None
+            if self._finished:
+                return
+            logs, output = "".join(self.logs), (list(self.outputs) if self.iterator_output else None)
+        event = "output" if output != self.prediction.output else "logs"
+        self.prediction.logs, self.prediction.output = logs, output
+        try:
+            Prediction.objects.filter(pk=self.prediction.pk, status=Prediction.Status.PROCESSING).update(
+                logs=logs, output=output
+            )
+            # The save interval is also the webhook throttle: output/logs at most every 0.5 s.
+            _send_webhook(self.prediction, event)
+        finally:
+            connection.close()  # this timer thread's connection goes back to the pool
+
+    def finish(self) -> None:
+        """No saves after this: the final state is written by the caller, and its `done`
+        event follows every event published here."""
+        with self._lock:
+            self._finished = True
+            if self._pending_save is not None:
+                self._pending_save.cancel()
+        self._stream.close()
+
+
+class _CancelWatcher:
+    """Listens for cancel requests from web processes and forwards them to the runner."""
+
+    def __init__(self) -> None:
+        self._running: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def _ensure_started(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._listen, name="cancel-watcher", daemon=True)
+            self._thread.start()
+
+    def _listen(self) -> None:
+        while True:
+            try:
+                pubsub = sync_client().pubsub(ignore_subscribe_messages=True)
+                pubsub.subscribe(cancellation.CANCEL_CHANNEL)
+                for message in pubsub.listen():
+                    self._cancel(message["data"])
+            except Exception:  # the watcher must outlive Redis hiccups
+                logger.exception("cancel watcher lost its subscription; resubscribing")
+                time.sleep(1)
+
+    def _cancel(self, prediction_id: str) -> None:
+        with self._lock:
+            runner = self._running.get(prediction_id)
+        if runner is not None:
+            runner.cancel(prediction_id)
+
+    def register(self, prediction_id: str, runner: Any) -> None:
+        self._ensure_started()
+        with self._lock:
+            self._running[prediction_id] = runner
+
+    def unregister(self, prediction_id: str) -> None:
+        with self._lock:
+            self._running.pop(prediction_id, None)
+
+
+_cancel_watcher = _CancelWatcher()
+_heartbeat = Heartbeat()
+
+
+def _seconds_to_deadline(prediction: Prediction) -> float | None:
+    if prediction.deadline is None:
+        return None
+    return max(0.0, (prediction.deadline - timezone.now()).total_seconds())
+
+
+def _deadline_timer(prediction: Prediction, runner: Any) -> threading.Timer | None:
+    """Cancels the prediction through the normal cancel path when its Cancel-After deadline comes."""
+    remaining = _seconds_to_deadline(prediction)
+    if remaining is None:
+        return None
+    timer = threading.Timer(remaining, runner.cancel, args=[prediction.id])
+    timer.daemon = True
+    timer.start()
+    return timer
+
+
+def _claim(prediction_id: str) -> Prediction | None:
+    prediction = records.claim(prediction_id, now=timezone.now())
+    if prediction is not None:
+        # One round trip for the liveness key and the stream's `start` entry.
+        pipe = sync_client().pipeline(transaction=False)
+        _heartbeat.start(prediction_id, via=pipe)
+        events.publish(prediction_id, "start", {}, via=pipe)
+        pipe.execute()
+    return prediction
+
+
+def storable(value: Any) -> Any:
+    """`value` with every NUL character replaced by U+FFFD: PostgreSQL stores none, in text
+    or in JSON, and a model's print or output must not cost it its prediction."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, list):
+        return [storable(item) for item in value]
+    if isinstance(value, dict):
+        return {storable(key): storable(item) for key, item in value.items()}
+    return value
+
+
+def _finish(prediction: Prediction, *, status: str, output: Any, error: str | None, logs: str, metrics: dict) -> None:
+    prediction.completed_at = timezone.now()
+    prediction.status = status
+    prediction.output, prediction.error, prediction.logs = storable(output), storable(error), storable(logs)
+    prediction.metrics = {**metrics, "total_time": (prediction.completed_at - prediction.created_at).total_seconds()}
+    # The charge, the run count and the final state are written together; it ran: bill it,
+    # whatever the outcome.
+    records.record_outcome(prediction, predict_time=metrics.get("predict_time"))
+    events.publish_done(prediction.id, prediction_state_json(prediction))
+    _send_webhook(prediction, "completed")
+
+
+def _send_webhook(prediction: Prediction, event: str) -> None:
+    if webhooks.wants(prediction, event):
+        body = prediction_json(prediction, origin=public_origin())
+        enqueue.deliver_webhook(prediction_id=prediction.id, event=event, body=body,
+                                message_id=f"msg_{secrets.token_hex(12)}")
+
+
+def prediction_run(*, prediction_id: str) -> None:
+    """Run a queued prediction to a terminal state. A prediction no longer `starting`
+    (canceled while queued, or already claimed) is left alone."""
+    prediction = _claim(prediction_id)
+    if prediction is None:
+        return
+    run = None
+    try:
+        run = _prepare(prediction)
+    finally:
+        if run is None:  # it ended before reaching a runner
+            _heartbeat.stop(prediction_id)
+    if run is None:
+        return
+    if run.lease.runner.max_concurrency > 1:
+        threading.Thread(target=_complete_in_thread, args=(prediction, run), name=f"prediction-{prediction_id}").start()
+    else:
+        _complete(prediction, run)
+
+
+class _ScratchDir:
+    """Per prediction: its input files (fetched here, read by the runner) and the copies of
+    its output files (written by the runner, stored from here); removed when it ends.
+
+    Only the first file put there makes the directory (both writers make their parents):
+    most predictions have no files, and making and removing an empty directory for each
+    cost the worker about 0.5 ms a prediction on 2 cores.
+    """
+
+    def __init__(self, prediction: Prediction) -> None:
+        # A name of its own for each attempt: a run after a lost worker starts afresh.
+        self.path = Path(settings.RUNTIME_DIR) / "scratch" / f"{prediction.id}-{secrets.token_hex(4)}"
+
+    def cleanup(self) -> None:
+        try:
+            shutil.rmtree(self.path)
+        except FileNotFoundError:  # nothing was put there
+            pass
+
+
+@dataclass
+class _PreparedRun:
+    lease: Lease
+    scratch: _ScratchDir
+    runner_input: dict
+    outputs: OutputFiles
+
+
+def _prepare(prediction: Prediction) -> _PreparedRun | None:
+    """Its input files and a runner, or None when it has already ended (canceled past its
+    deadline in the queue, an input that cannot be read, its model's setup failed)."""
+    _send_webhook(prediction, "start")
+    if _seconds_to_deadline(prediction) == 0:  # its Cancel-After deadline passed in the queue
+        _finish(prediction, status=Prediction.Status.CANCELED, output=None, error=None, logs=prediction.logs,
+                metrics={})
+        return None
+    scratch = _ScratchDir(prediction)
+    try:
+        runner_input = inputs.materialise(prediction=prediction, directory=scratch.path / "inputs")
+        lease = _pool.acquire(_runner_spec(prediction.version))
+    except inputs.InputFileError as exc:
+        scratch.cleanup()
+        _finish(prediction, status=Prediction.Status.FAILED, output=None, logs=prediction.logs, metrics={},
+                error=f"Could not read input {exc}")
+        return None
+    except RunnerSetupError as exc:
+        scratch.cleanup()
+        _finish(prediction, status=Prediction.Status.FAILED, output=None, error=f"Model setup failed: {exc}",
+                logs=exc.logs, metrics={"cold_boot": True})
+        return None
+    except BaseException:
+        scratch.cleanup()
+        raise
+    return _PreparedRun(lease, scratch, runner_input, OutputFiles(prediction, scratch.path / "outputs"))
+
+
+def _complete_in_thread(prediction: Prediction, run: _PreparedRun) -> None:
+    try:
+        _complete(prediction, run)
+    except Exception:
+        logger.exception("prediction %s failed in the worker", prediction.id)  # the sweep will find it
+    finally:
+        connection.close()  # this thread's connection goes back to the pool
+
+
+def _complete(prediction: Prediction, run: _PreparedRun) -> None:
+    """Run the prediction on its leased runner, store its output files, record the outcome."""
+    earlier_logs = prediction.logs  # of an earlier attempt; progress saves update prediction.logs
+    try:
+        try:
+            result = _predict(prediction, run.lease.runner, run.runner_input, run.outputs)
+        finally:
+            run.lease.release()
+        if result is None:
+            return
+        metrics = {"predict_time": result.predict_time, "cold_boot": run.lease.cold_boot}
+        if run.lease.cold_boot:
+            metrics["setup_time"] = run.lease.runner.setup_time
+        status, output, error = result.status, result.output, result.error
+        if status == Prediction.Status.SUCCEEDED:
+            try:
+                output = run.outputs.store(output)
+            except OutputFileError as exc:  # it ran, so it is billed all the same
+                status, output, error = Prediction.Status.FAILED, None, f"Output failed: {exc}"
+        _finish(prediction, status=status, output=output, error=error, logs=earlier_logs + result.logs,
+                metrics=metrics)
+    finally:
+        run.scratch.cleanup()
+        _heartbeat.stop(prediction.id)
+
+
+def _predict(prediction: Prediction, runner: Any, runner_input: dict, outputs: OutputFiles) -> Any:
+    """Run `predict` on a leased runner; None if the prediction was canceled before it began."""
+    prediction_id = prediction.id
+    progress = _Progress(prediction, iterator_output=output_is_iterator(prediction.version.openapi_schema))
+    _cancel_watcher.register(prediction_id, runner)
+    deadline = None
+    try:
+        # Asked to cancel before the watcher knew this prediction: it never runs.
+        if cancellation.is_cancel_requested(prediction_id):
+            _finish(prediction, status=Prediction.Status.CANCELED, output=None, error=None, logs=prediction.logs,
+                    metrics={})
+            return None
+        deadline = _deadline_timer(prediction, runner)
+        return runner.predict(
+            prediction_id=prediction_id,
+            input=runner_input,
+            on_log=progress.log,
+            on_output=lambda item: progress.output(outputs.store(item)),
+            timeout=settings.PREDICTION_MAX_RUN_TIME,
+            output_dir=outputs.directory,
+        )
+    finally:
+        _cancel_watcher.unregister(prediction_id)
+        progress.finish()
+        if deadline is not None:
+            deadline.cancel()

@@ -1,0 +1,114 @@
+"""No prediction is lost when a worker dies (SIGKILL, OOM, a machine gone).
+
+A worker keeps a short-lived Redis key alive for every prediction it has claimed. Celery
+beat runs `prediction_sweep_lost`: a `processing` prediction whose key has expired lost its
+worker, and is queued again once or, if that already happened, failed with a clear error.
+Never left `processing` forever.
+"""
+
+import logging
+import threading
+from datetime import timedelta
+
+import redis
+from django.conf import settings
+from django.utils import timezone
+
+from hosting.redis_clients import sync_client
+from inference import enqueue, events
+from inference.models import Prediction
+from inference.representations import prediction_state_json
+
+logger = logging.getLogger(__name__)
+
+# Claims per prediction before a lost one is failed instead of queued again.
+MAX_ATTEMPTS = 2
+LOST_TWICE = "The worker running this prediction stopped unexpectedly, twice. It was not retried again."
+
+
+def _key(prediction_id: str) -> str:
+    return f"hearth:alive:{prediction_id}"
+
+
+def _ttl() -> int:
+    # Three missed beats before a prediction counts as lost.
+    return max(1, int(settings.PREDICTION_HEARTBEAT_SECONDS * 3))
+
+
+class Heartbeat:
+    """Refreshes the keys of the predictions this worker process runs, from one thread."""
+
+    def __init__(self) -> None:
+        self._alive: set[str] = set()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def start(self, prediction_id: str, *, via: redis.client.Pipeline | None = None) -> None:
+        """Set the prediction's key now, or `via` a pipeline that the caller sends."""
+        (via if via is not None else sync_client()).set(_key(prediction_id), "1", ex=_ttl())
+        with self._lock:
+            self._alive.add(prediction_id)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._beat, name="heartbeat", daemon=True)
+                self._thread.start()
+
+    def stop(self, prediction_id: str) -> None:
+        with self._lock:
+            self._alive.discard(prediction_id)
+        sync_client().delete(_key(prediction_id))
+
+    def _beat(self) -> None:
+        stopped = threading.Event()
+        while not stopped.wait(settings.PREDICTION_HEARTBEAT_SECONDS):
+            with self._lock:
+                alive = list(self._alive)
+            try:
+                pipe = sync_client().pipeline(transaction=False)
+                for prediction_id in alive:
+                    pipe.expire(_key(prediction_id), _ttl())
+                pipe.execute()
+            except Exception:  # a Redis hiccup must not end the heartbeat for good
+                logger.exception("heartbeat failed; retrying")
+
+
+def prediction_sweep_lost() -> int:
+    """Requeue or fail `processing` predictions whose worker stopped beating. Returns how many."""
+    claimed_before = timezone.now() - timedelta(seconds=_ttl())
+    suspects = list(
+        Prediction.objects.select_related("model__hardware")
+        .filter(status=Prediction.Status.PROCESSING, started_at__lt=claimed_before)
+        .only("id", "attempts", "logs", "created_at", "model__hardware__sku")
+    )
+    if not suspects:
+        return 0
+    pipe = sync_client().pipeline(transaction=False)
+    for prediction in suspects:
+        pipe.exists(_key(prediction.id))
+    lost = [p for p, alive in zip(suspects, pipe.execute(), strict=True) if not alive]
+    for prediction in lost:
+        if prediction.attempts < MAX_ATTEMPTS:
+            _requeue(prediction)
+        else:
+            _fail(prediction)
+    return len(lost)
+
+
+def _requeue(prediction: Prediction) -> None:
+    note = "\n[hearth] The worker running this prediction stopped unexpectedly; it was queued again.\n"
+    requeued = Prediction.objects.filter(pk=prediction.pk, status=Prediction.Status.PROCESSING).update(
+        status=Prediction.Status.STARTING, started_at=None, output=None, logs=prediction.logs + note
+    )
+    if requeued:
+        logger.warning("prediction %s lost its worker; queued again", prediction.id)
+        enqueue.run_prediction(prediction.id, queue=prediction.model.hardware.sku)
+
+
+def _fail(prediction: Prediction) -> None:
+    now = timezone.now()
+    failed = Prediction.objects.filter(pk=prediction.pk, status=Prediction.Status.PROCESSING).update(
+        status=Prediction.Status.FAILED, error=LOST_TWICE, completed_at=now
+    )
+    if failed:
+        logger.warning("prediction %s lost its worker again; failed", prediction.id)
+        prediction.refresh_from_db()
+        events.publish_done(prediction.id, prediction_state_json(prediction))
