@@ -10,8 +10,24 @@ from accounts.models import Account
 # model pages (/<owner>/<name>) that the site's own pages shadow.
 RESERVED_USERNAMES = frozenset(
     {
-        "account", "accounts", "admin", "api", "docs", "login", "logout", "media", "models",
-        "p", "password-reset", "predictions", "reset", "signup", "static", "usage", "v1", "ws",
+        "account",
+        "accounts",
+        "admin",
+        "api",
+        "docs",
+        "login",
+        "logout",
+        "media",
+        "models",
+        "p",
+        "password-reset",
+        "predictions",
+        "reset",
+        "signup",
+        "static",
+        "usage",
+        "v1",
+        "ws",
     }
 )
 

@@ -7,9 +7,7 @@ from accounts.models import Account, ApiToken, Membership
 
 def personal_account(*, user) -> Account | None:
     return (
-        Account.objects.filter(
-            kind=Account.Kind.USER, membership__user=user, membership__role=Membership.Role.OWNER
-        )
+        Account.objects.filter(kind=Account.Kind.USER, membership__user=user, membership__role=Membership.Role.OWNER)
         .order_by("pk")
         .first()
     )

@@ -37,12 +37,12 @@ def token_list(request: HttpRequest) -> HttpResponse:
     form = TokenCreateForm(request.POST or None)
     created = None
     if request.method == "POST" and form.is_valid():
-        token, plaintext = services.token_create(account=account, name=form.cleaned_data["name"],
-                                                 created_by=request.user)
+        token, plaintext = services.token_create(
+            account=account, name=form.cleaned_data["name"], created_by=request.user
+        )
         created = {"token": token, "plaintext": plaintext}
         form = TokenCreateForm()
-    context = {"form": form, "tokens": selectors.token_list(account=account), "created": created,
-               "account": account}
+    context = {"form": form, "tokens": selectors.token_list(account=account), "created": created, "account": account}
     # The page with a plaintext token is never cached, by the browser or anything in between.
     response = render(request, "accounts/token_list.html", context, status=422 if form.errors else 200)
     response["Cache-Control"] = "no-store"

@@ -77,26 +77,47 @@ def main() -> None:
         real_embedding_env = {"HEARTH_EMBEDDING_MODEL": ""}  # unset: the packaged all-MiniLM-L6-v2
         image = {"prompt": "a lighthouse at dusk", "seed": 1}
         cases = [
-            ("text-to-image, tiny SDXL", TEXT_TO_IMAGE, image_env, [
-                ("1 image 64x64, 4 steps", {**image, "width": 64, "height": 64, "num_inference_steps": 4}),
-                ("4 images 64x64, 4 steps", {**image, "width": 64, "height": 64, "num_inference_steps": 4,
-                                             "num_outputs": 4}),
-                ("1 image 256x256, 10 steps", {**image, "width": 256, "height": 256, "num_inference_steps": 10}),
-            ]),
-            ("embeddings, tiny BERT", EMBEDDINGS, tiny_embedding_env, [
-                ("3 sentences", {"texts": SENTENCES}),
-            ]),
-            ("embeddings, real all-MiniLM-L6-v2", EMBEDDINGS, real_embedding_env, [
-                ("3 sentences", {"texts": SENTENCES}),
-                ("96 sentences", {"texts": SENTENCES * 32}),
-            ]),
+            (
+                "text-to-image, tiny SDXL",
+                TEXT_TO_IMAGE,
+                image_env,
+                [
+                    ("1 image 64x64, 4 steps", {**image, "width": 64, "height": 64, "num_inference_steps": 4}),
+                    (
+                        "4 images 64x64, 4 steps",
+                        {**image, "width": 64, "height": 64, "num_inference_steps": 4, "num_outputs": 4},
+                    ),
+                    ("1 image 256x256, 10 steps", {**image, "width": 256, "height": 256, "num_inference_steps": 10}),
+                ],
+            ),
+            (
+                "embeddings, tiny BERT",
+                EMBEDDINGS,
+                tiny_embedding_env,
+                [
+                    ("3 sentences", {"texts": SENTENCES}),
+                ],
+            ),
+            (
+                "embeddings, real all-MiniLM-L6-v2",
+                EMBEDDINGS,
+                real_embedding_env,
+                [
+                    ("3 sentences", {"texts": SENTENCES}),
+                    ("96 sentences", {"texts": SENTENCES * 32}),
+                ],
+            ),
         ]
         for name, package, env, predictions in cases:
             totals, setups = cold_boots(package, env, args.boots)
-            print(f"{name}\n  cold boot (Runner.start), {args.boots} boots: {spread(totals)}; "
-                  f"setup() {statistics.median(setups):.3f} s of it")
+            print(
+                f"{name}\n  cold boot (Runner.start), {args.boots} boots: {spread(totals)}; "
+                f"setup() {statistics.median(setups):.3f} s of it"
+            )
             for label, input in predictions:
-                print(f"  {label}, {args.repeat} warm predictions: {spread(prediction_times(package, env, input, args.repeat))}")
+                print(
+                    f"  {label}, {args.repeat} warm predictions: {spread(prediction_times(package, env, input, args.repeat))}"
+                )
 
 
 if __name__ == "__main__":

@@ -78,8 +78,9 @@ def main() -> None:
         local = percentiles(in_process_latencies(args.n))
         version = client.models.get("bench/echo").latest_version.id
         create_only = percentiles(create_only_latencies(client, version, args.n))
-        print(f"echo model, {args.n} sequential sync predictions (replicate.run, Prefer: wait), "
-              f"{args.workers} worker(s)")
+        print(
+            f"echo model, {args.n} sequential sync predictions (replicate.run, Prefer: wait), {args.workers} worker(s)"
+        )
         print(f"  through Hearth : {fmt(through_hearth)}")
         print(f"  in-process     : {fmt(local)}")
         print(f"  overhead       : {fmt({k: through_hearth[k] - local[k] for k in local})}")

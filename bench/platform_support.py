@@ -138,8 +138,12 @@ def bench_platform(models: dict[str, Path], *, workers: int = 1) -> Iterator[Ben
     children += [processes.start_worker(queues="cpu", env=env, output=subprocess.DEVNULL) for _ in range(workers)]
     try:
         processes.wait_for_http(f"http://127.0.0.1:{port}/v1/hardware", children[0])
-        yield BenchPlatform(url=f"http://127.0.0.1:{port}", token=token, web_pid=children[0].pid,
-                            worker_pids=[child.pid for child in children[1:]])
+        yield BenchPlatform(
+            url=f"http://127.0.0.1:{port}",
+            token=token,
+            web_pid=children[0].pid,
+            worker_pids=[child.pid for child in children[1:]],
+        )
     finally:
         for child in children:
             processes.stop(child)

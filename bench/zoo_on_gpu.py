@@ -56,16 +56,25 @@ def text_generation():
     p = predictor("text-generation", "HEARTH_TEXT_MODEL")
     device = "cuda" if torch.cuda.is_available() else "cpu"
     assert (p.model.device.type, p.model.dtype) == (device, torch.float16 if device == "cuda" else torch.float32)
-    chunks = list(p.predict(prompt="hello there", system_prompt="", max_tokens=40, temperature=0.0, top_p=1.0,
-                            seed=0, stop_sequences=""))
+    chunks = list(
+        p.predict(
+            prompt="hello there", system_prompt="", max_tokens=40, temperature=0.0, top_p=1.0, seed=0, stop_sequences=""
+        )
+    )
     inputs = p._encode("hello there", "").to(device)
     out = p.model.generate(**inputs, max_new_tokens=40, do_sample=False, pad_token_id=p.tokenizer.eos_token_id)
-    expected = p.tokenizer.decode(out[0, inputs["input_ids"].shape[-1]:], skip_special_tokens=True)
+    expected = p.tokenizer.decode(out[0, inputs["input_ids"].shape[-1] :], skip_special_tokens=True)
     assert "".join(chunks) == expected, ("".join(chunks), expected)
-    sampled = "".join(p.predict(prompt="hi", system_prompt="be brief", max_tokens=20, temperature=0.7, top_p=0.9,
-                                seed=1, stop_sequences=""))
-    again = "".join(p.predict(prompt="hi", system_prompt="be brief", max_tokens=20, temperature=0.7, top_p=0.9,
-                              seed=1, stop_sequences=""))
+    sampled = "".join(
+        p.predict(
+            prompt="hi", system_prompt="be brief", max_tokens=20, temperature=0.7, top_p=0.9, seed=1, stop_sequences=""
+        )
+    )
+    again = "".join(
+        p.predict(
+            prompt="hi", system_prompt="be brief", max_tokens=20, temperature=0.7, top_p=0.9, seed=1, stop_sequences=""
+        )
+    )
     assert sampled == again, "the same seed gave other text"
     return f"{len(chunks)} chunks; greedy text equals generate() on {device} {p.model.dtype}; a seed repeats its sample"
 
@@ -85,12 +94,19 @@ def text_generation_rate(hidden_size: int = 2048, layers: int = 16, tokens: int 
         started = time.perf_counter()
         out = p.model.generate(**inputs, max_new_tokens=tokens, **settings)
         elapsed = time.perf_counter() - started
-        new = out[0, inputs["input_ids"].shape[-1]:]
+        new = out[0, inputs["input_ids"].shape[-1] :]
         # As bench/text_generation.py: both ways make the same `tokens` tokens, or the rates would not compare.
         assert len(new) == tokens, f"the model ended after {len(new)} tokens"
         arrivals, chunks = [], []
-        for chunk in p.predict(prompt="what is a model?", system_prompt="", max_tokens=tokens, temperature=0.0,
-                               top_p=1.0, seed=0, stop_sequences=""):
+        for chunk in p.predict(
+            prompt="what is a model?",
+            system_prompt="",
+            max_tokens=tokens,
+            temperature=0.0,
+            top_p=1.0,
+            seed=0,
+            stop_sequences="",
+        ):
             arrivals.append(time.perf_counter())
             chunks.append(chunk)
         assert "".join(chunks) == p.tokenizer.decode(new, skip_special_tokens=True), "the predictor wrote other text"
@@ -98,9 +114,11 @@ def text_generation_rate(hidden_size: int = 2048, layers: int = 16, tokens: int 
             bare.append((tokens - 1) / (elapsed - first))
             streamed.append((tokens - 1) / (arrivals[-1] - arrivals[0]))
     share = statistics.median(s / b for s, b in zip(streamed, bare, strict=True))
-    return (f"random Llama {hidden_size}x{layers} ({sum(x.numel() for x in p.model.parameters()) / 1e6:.0f} M "
-            f"params, {p.model.dtype}): bare {statistics.median(bare):.0f} tok/s, predictor streamed "
-            f"{statistics.median(streamed):.0f} tok/s = {share:.1%} of bare (decode, {tokens} tokens, 5 rounds)")
+    return (
+        f"random Llama {hidden_size}x{layers} ({sum(x.numel() for x in p.model.parameters()) / 1e6:.0f} M "
+        f"params, {p.model.dtype}): bare {statistics.median(bare):.0f} tok/s, predictor streamed "
+        f"{statistics.median(streamed):.0f} tok/s = {share:.1%} of bare (decode, {tokens} tokens, 5 rounds)"
+    )
 
 
 def embeddings():
@@ -113,8 +131,17 @@ def embeddings():
 
 def text_to_image():
     p = predictor("text-to-image", "HEARTH_IMAGE_MODEL")
-    paths = p.predict(prompt="a red fox in the snow", negative_prompt="", width=64, height=64, num_outputs=2,
-                      scheduler="K_EULER", num_inference_steps=2, guidance_scale=7.5, seed=5)
+    paths = p.predict(
+        prompt="a red fox in the snow",
+        negative_prompt="",
+        width=64,
+        height=64,
+        num_outputs=2,
+        scheduler="K_EULER",
+        num_inference_steps=2,
+        guidance_scale=7.5,
+        seed=5,
+    )
     images = [PIL.Image.open(path) for path in paths]
     pixels = np.asarray(images[0])
     assert len(images) == 2 and images[0].size == (64, 64) and np.isfinite(pixels).all() and pixels.std() > 0
@@ -127,8 +154,9 @@ def speech_to_text():
     times = np.arange(rate) / rate
     audio = SCRATCH / "tone.wav"
     soundfile.write(audio, (0.3 * np.sin(2 * np.pi * 440 * times)).astype(np.float32), rate)
-    result = p.predict(audio=CogPath(audio), language="auto", translate=False, transcription="plain text",
-                       temperature=0)
+    result = p.predict(
+        audio=CogPath(audio), language="auto", translate=False, transcription="plain text", temperature=0
+    )
     return f"on {p.device} ({p.dtype}): {str(result)[:160]}"
 
 
@@ -142,8 +170,11 @@ def image_captioning():
 
 
 if __name__ == "__main__":
-    print(f"torch {torch.__version__}, cuda {torch.cuda.is_available()}: "
-          f"{torch.cuda.get_device_name(0) if torch.cuda.is_available() else '-'}", flush=True)
+    print(
+        f"torch {torch.__version__}, cuda {torch.cuda.is_available()}: "
+        f"{torch.cuda.get_device_name(0) if torch.cuda.is_available() else '-'}",
+        flush=True,
+    )
     checks = [text_generation, embeddings, text_to_image, speech_to_text, image_captioning]
     if torch.cuda.is_available():
         checks.append(text_generation_rate)

@@ -42,10 +42,12 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 class UsageRecordAdmin(ReadOnlyAdmin):
     """Usage is immutable; the list shows the totals of whatever the filters select."""
 
-    list_display = ["prediction", "account", "model", "hardware", "seconds", "price_per_second", "amount",
-                    "created_at"]
-    list_filter = ["hardware", ("account", admin.RelatedOnlyFieldListFilter),
-                   ("model", admin.RelatedOnlyFieldListFilter)]
+    list_display = ["prediction", "account", "model", "hardware", "seconds", "price_per_second", "amount", "created_at"]
+    list_filter = [
+        "hardware",
+        ("account", admin.RelatedOnlyFieldListFilter),
+        ("model", admin.RelatedOnlyFieldListFilter),
+    ]
     list_select_related = ["account", "model__owner", "hardware"]
     search_fields = ["prediction__id", "account__username", "model__name"]
     date_hierarchy = "created_at"
@@ -83,7 +85,9 @@ class CreditGrantInline(admin.TabularInline):
 
 class AddCreditForm(forms.Form):
     amount = forms.DecimalField(
-        max_digits=AMOUNT_MAX_DIGITS, decimal_places=AMOUNT_DECIMAL_PLACES, min_value=Decimal("0.000001"),
+        max_digits=AMOUNT_MAX_DIGITS,
+        decimal_places=AMOUNT_DECIMAL_PLACES,
+        min_value=Decimal("0.000001"),
         help_text="US dollars added to each selected account's prepaid balance.",
     )
     note = forms.CharField(max_length=200, required=False)
@@ -95,20 +99,28 @@ def add_credit(modeladmin, request, queryset):
     form = AddCreditForm(request.POST if "apply" in request.POST else None)
     if form.is_valid():
         for account in queryset:
-            credit_grant(account=account, amount=form.cleaned_data["amount"], note=form.cleaned_data["note"],
-                         granted_by=request.user)
+            credit_grant(
+                account=account,
+                amount=form.cleaned_data["amount"],
+                note=form.cleaned_data["note"],
+                granted_by=request.user,
+            )
         modeladmin.message_user(
             request, f"Added ${form.cleaned_data['amount']} of credit to {len(queryset)} account(s).", messages.SUCCESS
         )
         return None  # back to the list
-    return TemplateResponse(request, "admin/billing/add_credit.html", {
-        **modeladmin.admin_site.each_context(request),
-        "title": "Add prepaid credit",
-        "opts": modeladmin.model._meta,
-        "form": form,
-        "accounts": queryset,
-        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-    })
+    return TemplateResponse(
+        request,
+        "admin/billing/add_credit.html",
+        {
+            **modeladmin.admin_site.each_context(request),
+            "title": "Add prepaid credit",
+            "opts": modeladmin.model._meta,
+            "form": form,
+            "accounts": queryset,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        },
+    )
 
 
 class AccountBillingMixin:
@@ -125,8 +137,10 @@ class AccountBillingMixin:
             .values("total")
         )
         money = DecimalField(max_digits=AMOUNT_MAX_DIGITS, decimal_places=AMOUNT_DECIMAL_PLACES)
-        return super().get_queryset(request).annotate(
-            month_spend=Coalesce(Subquery(spend, output_field=money), Decimal(0), output_field=money)
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(month_spend=Coalesce(Subquery(spend, output_field=money), Decimal(0), output_field=money))
         )
 
     @admin.display(description="Spend this month", ordering="month_spend")

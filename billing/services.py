@@ -72,8 +72,11 @@ def _reserved_in_flight(account: Account) -> Decimal:
         .annotate(count=Count("id"))
     )
     return sum(
-        (quantize_amount(row["model__hardware__price_per_second"] * settings.BILLING_RESERVATION_SECONDS)
-         * row["count"] for row in in_flight),
+        (
+            quantize_amount(row["model__hardware__price_per_second"] * settings.BILLING_RESERVATION_SECONDS)
+            * row["count"]
+            for row in in_flight
+        ),
         Decimal(0),
     )
 

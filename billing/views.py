@@ -21,11 +21,19 @@ def _chart_data(summary: dict) -> dict:
     """Plain JSON for the page's chart script (Decimals as numbers are fine for drawing)."""
     return {
         "currency": summary["currency"],
-        "days": [{"date": day["date"].isoformat(), "amount": float(day["amount"]),
-                  "seconds": float(day["seconds"]), "predictions": day["predictions"]}
-                 for day in summary["by_day"]],
-        "models": [{"model": row["model"], "seconds": float(row["seconds"]), "amount": float(row["amount"])}
-                   for row in summary["by_model"]],
+        "days": [
+            {
+                "date": day["date"].isoformat(),
+                "amount": float(day["amount"]),
+                "seconds": float(day["seconds"]),
+                "predictions": day["predictions"],
+            }
+            for day in summary["by_day"]
+        ],
+        "models": [
+            {"model": row["model"], "seconds": float(row["seconds"]), "amount": float(row["amount"])}
+            for row in summary["by_model"]
+        ],
     }
 
 

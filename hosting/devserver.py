@@ -22,12 +22,15 @@ DATA_DIR = Path(os.environ.get("DATA_DIR", REPO_ROOT / "var"))
 HOST = os.environ.get("HEARTH_HOST", "127.0.0.1")
 PORT = int(os.environ.get("HEARTH_PORT", "8000"))
 DEMO_USER, DEMO_PASSWORD = "demo", "hearth-demo-password"
-DEMO_MODELS = ["echo", "tokens", "text-generation", "text-to-image", "embeddings", "speech-to-text",
-               "image-captioning"]
+DEMO_MODELS = ["echo", "tokens", "text-generation", "text-to-image", "embeddings", "speech-to-text", "image-captioning"]
 # Zoo models whose weights a variable names (a Hugging Face id or a directory); unset, `make run`
 # builds tiny random ones. The embeddings model needs none: its real weights ship in a package.
-DEMO_WEIGHTS = {"HEARTH_TEXT_MODEL": "text-generation", "HEARTH_IMAGE_MODEL": "text-to-image",
-                "HEARTH_SPEECH_MODEL": "speech-to-text", "HEARTH_CAPTION_MODEL": "image-captioning"}
+DEMO_WEIGHTS = {
+    "HEARTH_TEXT_MODEL": "text-generation",
+    "HEARTH_IMAGE_MODEL": "text-to-image",
+    "HEARTH_SPEECH_MODEL": "speech-to-text",
+    "HEARTH_CAPTION_MODEL": "image-captioning",
+}
 
 
 def _answers(host: str, port: int) -> bool:
@@ -59,10 +62,17 @@ def _ensure_redis(children: list[subprocess.Popen]) -> None:
     if not url.startswith("redis://127.0.0.1:6379") or _answers("127.0.0.1", 6379):
         return
     if shutil.which("redis-server") is None:
-        sys.exit("Redis is not reachable at 127.0.0.1:6379 and redis-server is not installed.\n"
-                 "Install it (Debian/Ubuntu: sudo apt-get install redis-server) or set REDIS_URL.")
-    children.append(subprocess.Popen(["redis-server", "--port", "6379", "--save", "", "--appendonly", "no"],
-                                     stdout=subprocess.DEVNULL, start_new_session=True))
+        sys.exit(
+            "Redis is not reachable at 127.0.0.1:6379 and redis-server is not installed.\n"
+            "Install it (Debian/Ubuntu: sudo apt-get install redis-server) or set REDIS_URL."
+        )
+    children.append(
+        subprocess.Popen(
+            ["redis-server", "--port", "6379", "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    )
     for _ in range(50):
         if _answers("127.0.0.1", 6379):
             return
@@ -89,8 +99,11 @@ def _demo_weights(variable: str, package: str) -> str:
         # Built aside and renamed: an interrupted build leaves no half model behind.
         partial = weights.with_name(f"{package}.partial")
         shutil.rmtree(partial, ignore_errors=True)
-        subprocess.run([sys.executable, str(REPO_ROOT / "zoo" / package / "tiny_model.py"), str(partial)],
-                       check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [sys.executable, str(REPO_ROOT / "zoo" / package / "tiny_model.py"), str(partial)],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         partial.rename(weights)
     return str(weights)
 
@@ -109,8 +122,9 @@ def _weights_summary() -> str:
 
 
 def _manage(*args: str) -> str:
-    result = subprocess.run([sys.executable, "manage.py", *args], cwd=REPO_ROOT, check=True,
-                            stdout=subprocess.PIPE, text=True)
+    result = subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=REPO_ROOT, check=True, stdout=subprocess.PIPE, text=True
+    )
     return result.stdout.strip()
 
 
@@ -122,13 +136,15 @@ def main() -> None:
     signal.signal(signal.SIGTERM, _interrupt)
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     children: list[subprocess.Popen] = []
-    os.environ.update({
-        "DJANGO_SETTINGS_MODULE": "hosting.settings",
-        "DATA_DIR": str(DATA_DIR),
-        "DATABASE_URL": _database_url(),
-        "SECRET_KEY": os.environ.get("SECRET_KEY") or _secret_key(),
-        "PYTHONUNBUFFERED": "1",
-    })
+    os.environ.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "hosting.settings",
+            "DATA_DIR": str(DATA_DIR),
+            "DATABASE_URL": _database_url(),
+            "SECRET_KEY": os.environ.get("SECRET_KEY") or _secret_key(),
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     os.environ.setdefault("PUBLIC_BASE_URL", f"http://{HOST}:{PORT}")
     os.environ.setdefault("ALLOWED_HOSTS", f"{HOST},localhost,127.0.0.1")
     for variable, package in DEMO_WEIGHTS.items():
@@ -145,7 +161,8 @@ def main() -> None:
         processes.start_beat(schedule=DATA_DIR / "celerybeat-schedule"),
     ]
     url = os.environ["PUBLIC_BASE_URL"]
-    print(f"""
+    print(
+        f"""
 Hearth is running at {url}
   login:        {DEMO_USER} / {DEMO_PASSWORD}   (dashboard {url}/models, admin {url}/admin/)
   API token:    {token}
@@ -156,7 +173,9 @@ Hearth is running at {url}
 {_weights_summary()}
 
 Press Ctrl-C to stop.
-""", flush=True)
+""",
+        flush=True,
+    )
     try:
         while all(child.poll() is None for child in children):
             time.sleep(0.5)

@@ -20,8 +20,10 @@ def _ref(name: str) -> dict[str, str]:
 def _page(item: str) -> dict[str, Any]:
     """A cursor page of `item`s, with absolute `previous`/`next` links (null at the ends)."""
     link = {"type": "string", "format": "uri", "nullable": True}
-    return {"type": "object", "properties": {"previous": link, "next": link,
-                                             "results": {"type": "array", "items": _ref(item)}}}
+    return {
+        "type": "object",
+        "properties": {"previous": link, "next": link, "results": {"type": "array", "items": _ref(item)}},
+    }
 
 
 _NULLABLE_STRING = {"type": "string", "nullable": True}
@@ -190,14 +192,19 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "credit": {**_MONEY, "nullable": True, "description": "Prepaid balance; null: billed afterwards"},
             "by_model": {
                 "type": "array",
-                "items": {"allOf": [{"type": "object", "properties": {"model": {"type": "string"}}},
-                                    _ref("UsageLine")]},
+                "items": {
+                    "allOf": [{"type": "object", "properties": {"model": {"type": "string"}}}, _ref("UsageLine")]
+                },
             },
             "by_day": {
                 "type": "array",
                 "description": "Every day of the month so far, oldest first",
-                "items": {"allOf": [{"type": "object", "properties": {"date": {"type": "string", "format": "date"}}},
-                                    _ref("UsageLine")]},
+                "items": {
+                    "allOf": [
+                        {"type": "object", "properties": {"date": {"type": "string", "format": "date"}}},
+                        _ref("UsageLine"),
+                    ]
+                },
             },
         },
     },
@@ -223,10 +230,18 @@ _COMMON_ERRORS = {"401": _problem("No valid API token"), "429": _problem("Rate l
 _CREATE = {
     "requestBody": {"content": {"application/json": {"schema": _ref("PredictionRequest")}}},
     "parameters": [
-        {"name": "Prefer", "in": "header", "schema": {"type": "string", "example": "wait=60"},
-         "description": "`wait[=1..60]`: hold the request until the prediction finishes"},
-        {"name": "Cancel-After", "in": "header", "schema": {"type": "string", "example": "5m"},
-         "description": "Cancel the prediction if it has not finished this long after creation"},
+        {
+            "name": "Prefer",
+            "in": "header",
+            "schema": {"type": "string", "example": "wait=60"},
+            "description": "`wait[=1..60]`: hold the request until the prediction finishes",
+        },
+        {
+            "name": "Cancel-After",
+            "in": "header",
+            "schema": {"type": "string", "example": "5m"},
+            "description": "Cancel the prediction if it has not finished this long after creation",
+        },
     ],
     "responses": {
         "201": _json(_ref("Prediction"), "Created (with its output when `Prefer: wait` saw it finish)"),
@@ -240,96 +255,173 @@ _CREATE = {
 
 # (path, method) -> what the operation does. Paths are the public ones, as clients call them.
 OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
-    ("/v1/predictions", "post"): {
-        "summary": "Create a prediction of a version", "tags": ["predictions"], **_CREATE},
+    ("/v1/predictions", "post"): {"summary": "Create a prediction of a version", "tags": ["predictions"], **_CREATE},
     ("/v1/predictions", "get"): {
-        "summary": "List your predictions, newest first", "tags": ["predictions"],
+        "summary": "List your predictions, newest first",
+        "tags": ["predictions"],
         "parameters": [{"name": "cursor", "in": "query", "schema": {"type": "string"}}],
-        "responses": {"200": _json(_ref("PredictionPage")), **_COMMON_ERRORS}},
+        "responses": {"200": _json(_ref("PredictionPage")), **_COMMON_ERRORS},
+    },
     ("/v1/models/{owner}/{name}/predictions", "post"): {
-        "summary": "Create a prediction of a model's latest version", "tags": ["predictions"],
-        **_CREATE, "parameters": [_PARAMETERS["owner"], _PARAMETERS["name"], *_CREATE["parameters"]]},
+        "summary": "Create a prediction of a model's latest version",
+        "tags": ["predictions"],
+        **_CREATE,
+        "parameters": [_PARAMETERS["owner"], _PARAMETERS["name"], *_CREATE["parameters"]],
+    },
     ("/v1/predictions/{prediction_id}", "get"): {
-        "summary": "Get a prediction", "tags": ["predictions"], "parameters": [_PARAMETERS["prediction_id"]],
-        "responses": {"200": _json(_ref("Prediction")), "404": _problem("Not found"), **_COMMON_ERRORS}},
+        "summary": "Get a prediction",
+        "tags": ["predictions"],
+        "parameters": [_PARAMETERS["prediction_id"]],
+        "responses": {"200": _json(_ref("Prediction")), "404": _problem("Not found"), **_COMMON_ERRORS},
+    },
     ("/v1/predictions/{prediction_id}/cancel", "post"): {
-        "summary": "Cancel a prediction", "tags": ["predictions"], "parameters": [_PARAMETERS["prediction_id"]],
-        "responses": {"200": _json(_ref("Prediction")), "404": _problem("Not found"), **_COMMON_ERRORS}},
+        "summary": "Cancel a prediction",
+        "tags": ["predictions"],
+        "parameters": [_PARAMETERS["prediction_id"]],
+        "responses": {"200": _json(_ref("Prediction")), "404": _problem("Not found"), **_COMMON_ERRORS},
+    },
     ("/v1/predictions/{prediction_id}/stream", "get"): {
-        "summary": "Server-sent events of a prediction (the `urls.stream` capability URL)", "tags": ["predictions"],
+        "summary": "Server-sent events of a prediction (the `urls.stream` capability URL)",
+        "tags": ["predictions"],
         "security": [],
-        "parameters": [_PARAMETERS["prediction_id"],
-                       {"name": "signature", "in": "query", "required": True, "schema": {"type": "string"}},
-                       {"name": "Last-Event-ID", "in": "header", "schema": {"type": "string"}}],
+        "parameters": [
+            _PARAMETERS["prediction_id"],
+            {"name": "signature", "in": "query", "required": True, "schema": {"type": "string"}},
+            {"name": "Last-Event-ID", "in": "header", "schema": {"type": "string"}},
+        ],
         "responses": {
-            "200": {"description": "`output`, `logs`, `error` and `done` events",
-                    "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+            "200": {
+                "description": "`output`, `logs`, `error` and `done` events",
+                "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            },
             "404": _problem("Not found or bad signature"),
-        }},
+        },
+    },
     ("/v1/models", "post"): {
-        "summary": "Create a model", "tags": ["models"],
+        "summary": "Create a model",
+        "tags": ["models"],
         "requestBody": {"content": {"application/json": {"schema": _ref("ModelRequest")}}},
-        "responses": {"201": _json(_ref("Model"), "Created"), "400": _problem("Invalid fields"),
-                      "403": _problem("Not your account"), "409": _problem("Exists already"), **_COMMON_ERRORS}},
+        "responses": {
+            "201": _json(_ref("Model"), "Created"),
+            "400": _problem("Invalid fields"),
+            "403": _problem("Not your account"),
+            "409": _problem("Exists already"),
+            **_COMMON_ERRORS,
+        },
+    },
     ("/v1/models/{owner}/{name}", "get"): {
-        "summary": "Get a model", "tags": ["models"], "parameters": [_PARAMETERS["owner"], _PARAMETERS["name"]],
-        "responses": {"200": _json(_ref("Model")), "404": _problem("Not found"), **_COMMON_ERRORS}},
-    ("/v1/models/{owner}/{name}/versions", "get"): {
-        "summary": "List a model's versions", "tags": ["models"],
+        "summary": "Get a model",
+        "tags": ["models"],
         "parameters": [_PARAMETERS["owner"], _PARAMETERS["name"]],
-        "responses": {"200": _json(_ref("VersionPage")), "404": _problem("Not found"), **_COMMON_ERRORS}},
+        "responses": {"200": _json(_ref("Model")), "404": _problem("Not found"), **_COMMON_ERRORS},
+    },
+    ("/v1/models/{owner}/{name}/versions", "get"): {
+        "summary": "List a model's versions",
+        "tags": ["models"],
+        "parameters": [_PARAMETERS["owner"], _PARAMETERS["name"]],
+        "responses": {"200": _json(_ref("VersionPage")), "404": _problem("Not found"), **_COMMON_ERRORS},
+    },
     ("/v1/models/{owner}/{name}/versions", "post"): {
-        "summary": "Push a version: the body is a .tar.gz of a Cog directory", "tags": ["models"],
+        "summary": "Push a version: the body is a .tar.gz of a Cog directory",
+        "tags": ["models"],
         "parameters": [_PARAMETERS["owner"], _PARAMETERS["name"]],
         "requestBody": {"content": {"application/gzip": {"schema": {"type": "string", "format": "binary"}}}},
-        "responses": {"201": _json(_ref("Version"), "Created"), "404": _problem("Not your model"),
-                      "413": _problem("Package too large"), "422": _problem("Invalid package"), **_COMMON_ERRORS}},
+        "responses": {
+            "201": _json(_ref("Version"), "Created"),
+            "404": _problem("Not your model"),
+            "413": _problem("Package too large"),
+            "422": _problem("Invalid package"),
+            **_COMMON_ERRORS,
+        },
+    },
     ("/v1/models/{owner}/{name}/versions/{version_id}", "get"): {
-        "summary": "Get a version", "tags": ["models"],
+        "summary": "Get a version",
+        "tags": ["models"],
         "parameters": [_PARAMETERS["owner"], _PARAMETERS["name"], _PARAMETERS["version_id"]],
-        "responses": {"200": _json(_ref("Version")), "404": _problem("Not found"), **_COMMON_ERRORS}},
+        "responses": {"200": _json(_ref("Version")), "404": _problem("Not found"), **_COMMON_ERRORS},
+    },
     ("/v1/account", "get"): {
-        "summary": "The account the token belongs to", "tags": ["account"],
-        "responses": {"200": _json(_ref("Account")), **_COMMON_ERRORS}},
+        "summary": "The account the token belongs to",
+        "tags": ["account"],
+        "responses": {"200": _json(_ref("Account")), **_COMMON_ERRORS},
+    },
     ("/v1/account/usage", "get"): {
-        "summary": "Month-to-date spend, limit, credit, and usage by model and by day", "tags": ["account"],
-        "responses": {"200": _json(_ref("Usage")), **_COMMON_ERRORS}},
+        "summary": "Month-to-date spend, limit, credit, and usage by model and by day",
+        "tags": ["account"],
+        "responses": {"200": _json(_ref("Usage")), **_COMMON_ERRORS},
+    },
     ("/v1/hardware", "get"): {
-        "summary": "Hardware SKUs a model can run on", "tags": ["models"],
-        "responses": {"200": _json({"type": "array", "items": _ref("Hardware")}), **_COMMON_ERRORS}},
+        "summary": "Hardware SKUs a model can run on",
+        "tags": ["models"],
+        "responses": {"200": _json({"type": "array", "items": _ref("Hardware")}), **_COMMON_ERRORS},
+    },
     ("/v1/files", "post"): {
-        "summary": "Upload a file to use as a prediction input", "tags": ["files"],
-        "requestBody": {"content": {"multipart/form-data": {"schema": {
-            "type": "object", "required": ["content"],
-            "properties": {"content": {"type": "string", "format": "binary"},
-                           "metadata": {"type": "string", "description": "A JSON object, as text or a file part"},
-                           "filename": {"type": "string"}, "type": {"type": "string"}}}}}},
-        "responses": {"201": _json(_ref("File"), "Created"), "400": _problem("Malformed upload"),
-                      "413": _problem("Too large (FILE_MAX_BYTES)"), **_COMMON_ERRORS}},
+        "summary": "Upload a file to use as a prediction input",
+        "tags": ["files"],
+        "requestBody": {
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["content"],
+                        "properties": {
+                            "content": {"type": "string", "format": "binary"},
+                            "metadata": {"type": "string", "description": "A JSON object, as text or a file part"},
+                            "filename": {"type": "string"},
+                            "type": {"type": "string"},
+                        },
+                    }
+                }
+            }
+        },
+        "responses": {
+            "201": _json(_ref("File"), "Created"),
+            "400": _problem("Malformed upload"),
+            "413": _problem("Too large (FILE_MAX_BYTES)"),
+            **_COMMON_ERRORS,
+        },
+    },
     ("/v1/files", "get"): {
-        "summary": "List your uploaded files, newest first", "tags": ["files"],
+        "summary": "List your uploaded files, newest first",
+        "tags": ["files"],
         "parameters": [{"name": "cursor", "in": "query", "schema": {"type": "string"}}],
-        "responses": {"200": _json(_ref("FilePage")), **_COMMON_ERRORS}},
+        "responses": {"200": _json(_ref("FilePage")), **_COMMON_ERRORS},
+    },
     ("/v1/files/{file_id}", "get"): {
-        "summary": "Get a file", "tags": ["files"], "parameters": [_PARAMETERS["file_id"]],
-        "responses": {"200": _json(_ref("File")), "404": _problem("Not found"), **_COMMON_ERRORS}},
+        "summary": "Get a file",
+        "tags": ["files"],
+        "parameters": [_PARAMETERS["file_id"]],
+        "responses": {"200": _json(_ref("File")), "404": _problem("Not found"), **_COMMON_ERRORS},
+    },
     ("/v1/files/{file_id}", "delete"): {
-        "summary": "Delete a file", "tags": ["files"], "parameters": [_PARAMETERS["file_id"]],
-        "responses": {"204": {"description": "Deleted"}, "404": _problem("Not found"), **_COMMON_ERRORS}},
+        "summary": "Delete a file",
+        "tags": ["files"],
+        "parameters": [_PARAMETERS["file_id"]],
+        "responses": {"204": {"description": "Deleted"}, "404": _problem("Not found"), **_COMMON_ERRORS},
+    },
     ("/v1/files/{file_id}/download/{filename}", "get"): {
-        "summary": "The bytes of a file (a signed capability URL, as in output `urls`)", "tags": ["files"],
+        "summary": "The bytes of a file (a signed capability URL, as in output `urls`)",
+        "tags": ["files"],
         "security": [],
-        "parameters": [_PARAMETERS["file_id"],
-                       {"name": "filename", "in": "path", "required": True, "schema": {"type": "string"}},
-                       {"name": "expiry", "in": "query", "required": True, "schema": {"type": "integer"}},
-                       {"name": "signature", "in": "query", "required": True, "schema": {"type": "string"}}],
-        "responses": {"200": {"description": "The file's bytes, with its content type",
-                              "content": {"application/octet-stream": {"schema": {"type": "string",
-                                                                                  "format": "binary"}}}},
-                      "404": _problem("Not found, expired or bad signature")}},
+        "parameters": [
+            _PARAMETERS["file_id"],
+            {"name": "filename", "in": "path", "required": True, "schema": {"type": "string"}},
+            {"name": "expiry", "in": "query", "required": True, "schema": {"type": "integer"}},
+            {"name": "signature", "in": "query", "required": True, "schema": {"type": "string"}},
+        ],
+        "responses": {
+            "200": {
+                "description": "The file's bytes, with its content type",
+                "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+            },
+            "404": _problem("Not found, expired or bad signature"),
+        },
+    },
     ("/v1/webhooks/default/secret", "get"): {
-        "summary": "The account's webhook signing secret", "tags": ["webhooks"],
-        "responses": {"200": _json(_ref("WebhookSecret")), **_COMMON_ERRORS}},
+        "summary": "The account's webhook signing secret",
+        "tags": ["webhooks"],
+        "responses": {"200": _json(_ref("WebhookSecret")), **_COMMON_ERRORS},
+    },
 }
 
 
@@ -338,7 +430,10 @@ def describe_api(result: dict[str, Any], generator, request, public) -> dict[str
     components = result.setdefault("components", {})
     components.setdefault("schemas", {}).update(SCHEMAS)
     components.setdefault("securitySchemes", {})["bearerAuth"] = {
-        "type": "http", "scheme": "bearer", "description": "An API token, `r8_...`"}
+        "type": "http",
+        "scheme": "bearer",
+        "description": "An API token, `r8_...`",
+    }
     result["security"] = [{"bearerAuth": []}]
     paths = result.setdefault("paths", {})
     for (url, method), operation in OPERATIONS.items():

@@ -59,8 +59,9 @@ def fetch_to_file(url: str, destination: Path, *, max_bytes: int, allowed_networ
     and bodies over `max_bytes`. Returns the final response, whose body has been read."""
     allowed_networks = list(allowed_networks)
     # trust_env=False: a proxy from the environment would hide the address really reached.
-    with httpx.Client(timeout=_TIMEOUT, follow_redirects=False, trust_env=False,
-                      headers={"User-Agent": "hearth-file-fetch"}) as client:
+    with httpx.Client(
+        timeout=_TIMEOUT, follow_redirects=False, trust_env=False, headers={"User-Agent": "hearth-file-fetch"}
+    ) as client:
         for _ in range(MAX_REDIRECTS + 1):
             reason = refused_reason(url, allowed_networks=allowed_networks)
             if reason:

@@ -50,9 +50,7 @@ def problem_body(problem: ApiProblem) -> dict[str, Any]:
 
 
 def problem_response(problem: ApiProblem) -> HttpResponse:
-    response = HttpResponse(
-        json.dumps(problem_body(problem)), status=problem.status, content_type=PROBLEM_CONTENT_TYPE
-    )
+    response = HttpResponse(json.dumps(problem_body(problem)), status=problem.status, content_type=PROBLEM_CONTENT_TYPE)
     for name, value in problem.headers.items():
         response[name] = value
     return response
@@ -71,9 +69,7 @@ def _from_drf(exc: drf_exceptions.APIException) -> ApiProblem:
             {"type": "invalid", "field": str(name), "description": " ".join(str(m) for m in messages)}
             for name, messages in detail.items()
         ]
-        return ApiProblem(
-            400, "Invalid request", "; ".join(f["description"] for f in fields), invalid_fields=fields
-        )
+        return ApiProblem(400, "Invalid request", "; ".join(f["description"] for f in fields), invalid_fields=fields)
     title = exc.default_code.replace("_", " ").capitalize()
     return ApiProblem(exc.status_code, title, str(exc.detail))
 

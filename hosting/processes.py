@@ -23,19 +23,43 @@ def free_port() -> int:
 
 def _spawn(args: list[str], env: dict[str, str] | None, output: IO | None) -> subprocess.Popen:
     # A session of its own, so stopping it stops the runners it started too.
-    return subprocess.Popen([sys.executable, *args], cwd=REPO_ROOT, env=env, start_new_session=True,
-                            stdout=output, stderr=subprocess.STDOUT if output else None)
+    return subprocess.Popen(
+        [sys.executable, *args],
+        cwd=REPO_ROOT,
+        env=env,
+        start_new_session=True,
+        stdout=output,
+        stderr=subprocess.STDOUT if output else None,
+    )
 
 
 def start_daphne(*, host: str, port: int, env: dict[str, str] | None = None, output: IO | None = None):
     return _spawn(["-m", "daphne", "-b", host, "-p", str(port), "hosting.asgi:application"], env, output)
 
 
-def start_worker(*, queues: str, env: dict[str, str] | None = None, output: IO | None = None,
-                 loglevel: str = "warning") -> subprocess.Popen:
+def start_worker(
+    *, queues: str, env: dict[str, str] | None = None, output: IO | None = None, loglevel: str = "warning"
+) -> subprocess.Popen:
     # solo pool: the prefork pool drops the DB connection pool around every task (ARCHITECTURE §11).
-    return _spawn(["-m", "celery", "-A", "hosting", "worker", "--pool=solo", "-Q", queues,
-                   "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", loglevel], env, output)
+    return _spawn(
+        [
+            "-m",
+            "celery",
+            "-A",
+            "hosting",
+            "worker",
+            "--pool=solo",
+            "-Q",
+            queues,
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "-l",
+            loglevel,
+        ],
+        env,
+        output,
+    )
 
 
 def start_beat(*, schedule: Path, env: dict[str, str] | None = None, output: IO | None = None):

@@ -50,8 +50,12 @@ class WebhookDeliveryInline(admin.TabularInline):
 class PredictionAdmin(admin.ModelAdmin):
     inlines = [WebhookDeliveryInline]
     list_display = ["id", "model", "account", "status", "source", "created_at", "completed_at"]
-    list_filter = ["status", ("model", admin.RelatedOnlyFieldListFilter),
-                   ("account", admin.RelatedOnlyFieldListFilter), "source"]
+    list_filter = [
+        "status",
+        ("model", admin.RelatedOnlyFieldListFilter),
+        ("account", admin.RelatedOnlyFieldListFilter),
+        "source",
+    ]
     list_select_related = ["model__owner", "account"]
     search_fields = ["id", "account__username", "model__name"]
     date_hierarchy = "created_at"

@@ -22,9 +22,7 @@ class Model(models.Model):
     paper_url = models.URLField(blank=True)
     license_url = models.URLField(blank=True)
     cover_image_url = models.URLField(blank=True)
-    latest_version = models.ForeignKey(
-        "Version", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    latest_version = models.ForeignKey("Version", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     run_count = models.PositiveBigIntegerField(default=0)
     # Seconds a worker keeps an idle runner loaded; keep_warm pins it until memory is needed.
     idle_timeout = models.PositiveIntegerField(default=60)

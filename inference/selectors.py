@@ -43,9 +43,11 @@ def model_to_run(*, account: Account, owner: str, name: str) -> Model:
     model = _models_to_run.get_or_load(
         (owner, name),
         # The `disabled` stops ride along so the create path checks them without a query.
-        lambda: Model.objects.select_related("owner", "hardware", "latest_version__disabled", "disabled")
-        .filter(owner__username=owner, name=name)
-        .first(),
+        lambda: (
+            Model.objects.select_related("owner", "hardware", "latest_version__disabled", "disabled")
+            .filter(owner__username=owner, name=name)
+            .first()
+        ),
     )
     if model is None or not _may_run(model, account=account):
         raise NotFound("The requested model does not exist (or you don't have permission to see it).")
@@ -97,10 +99,10 @@ def version_get_by_id(*, account: Account, version_id: str, model_ref: str | Non
 
 def prediction_get(*, account: Account, prediction_id: str) -> Prediction:
     prediction = (
-        Prediction.objects.select_related("model__owner", "version")
-        .filter(account=account, id=prediction_id)
-        .first()
-    ) if is_public_id(prediction_id) else None
+        (Prediction.objects.select_related("model__owner", "version").filter(account=account, id=prediction_id).first())
+        if is_public_id(prediction_id)
+        else None
+    )
     if prediction is None:
         raise NotFound("The requested prediction does not exist.")
     return prediction

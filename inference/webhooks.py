@@ -33,8 +33,12 @@ def validate_webhook_url(url: str) -> None:
     reason = refused_reason(url)
     if reason:
         detail = f"The webhook URL {reason}."
-        raise ApiProblem(422, "Invalid webhook", detail,
-                         invalid_fields=[{"type": "webhook", "field": "webhook", "description": detail}])
+        raise ApiProblem(
+            422,
+            "Invalid webhook",
+            detail,
+            invalid_fields=[{"type": "webhook", "field": "webhook", "description": detail}],
+        )
 
 
 def wants(prediction: Prediction, event: str) -> bool:
@@ -52,15 +56,21 @@ def deliver(*, prediction: Prediction, event: str, body: dict, message_id: str, 
         "webhook-timestamp": str(int(now.timestamp())),
         "webhook-signature": Webhook(webhook_secret(prediction.account)).sign(message_id, now, payload),
     }
-    record = WebhookDelivery(prediction=prediction, event=event, message_id=message_id, attempt=attempt,
-                             url=prediction.webhook)
+    record = WebhookDelivery(
+        prediction=prediction, event=event, message_id=message_id, attempt=attempt, url=prediction.webhook
+    )
     reason = refused_reason(prediction.webhook)  # again now: DNS may have changed since creation
     if reason:
         record.error = f"Not delivered: the URL {reason}."
     else:
         try:
-            response = httpx.post(prediction.webhook, content=payload, headers=headers,
-                                  timeout=DELIVERY_TIMEOUT_SECONDS, follow_redirects=False)
+            response = httpx.post(
+                prediction.webhook,
+                content=payload,
+                headers=headers,
+                timeout=DELIVERY_TIMEOUT_SECONDS,
+                follow_redirects=False,
+            )
             record.status_code = response.status_code
         except httpx.HTTPError as exc:
             record.error = f"{type(exc).__name__}: {exc}"

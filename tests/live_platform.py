@@ -61,8 +61,9 @@ class Platform:
 
     def restart_worker(self) -> None:
         """A fresh worker process, as after a crash (the old one must be gone already)."""
-        self.worker = processes.start_worker(queues="cpu,default", env=self.env,
-                                             output=(self.log_dir / "worker.log").open("ab"))
+        self.worker = processes.start_worker(
+            queues="cpu,default", env=self.env, output=(self.log_dir / "worker.log").open("ab")
+        )
 
     def client(self, persona: Persona | None = None, token: str | None = None) -> replicate.Client:
         return replicate.Client(api_token=token or (persona or self.alice).plaintext, base_url=self.url)
@@ -117,8 +118,15 @@ def platform(django_db_setup, django_db_blocker, tmp_path_factory):
     worker = processes.start_worker(queues="cpu,default", env=env, output=(log_dir / "worker.log").open("ab"))
     try:
         processes.wait_for_http(f"http://127.0.0.1:{port}/v1/hardware", daphne)
-        platform = Platform(url=f"http://127.0.0.1:{port}", alice=alice, bob=bob, versions=versions,
-                            worker=worker, log_dir=log_dir, env=env)
+        platform = Platform(
+            url=f"http://127.0.0.1:{port}",
+            alice=alice,
+            bob=bob,
+            versions=versions,
+            worker=worker,
+            log_dir=log_dir,
+            env=env,
+        )
         # The first prediction also proves the worker is consuming its queue.
         assert platform.client().run("alice/echo", input={"text": "ready"}) == "ready"
         yield platform

@@ -4,9 +4,15 @@ import pytest
 from django.contrib.auth import get_user_model
 
 PAGES = [
-    "/admin/accounts/account/", "/admin/accounts/apitoken/", "/admin/billing/hardware/",
-    "/admin/billing/usagerecord/", "/admin/inference/model/", "/admin/inference/version/",
-    "/admin/inference/prediction/", "/admin/inference/file/", "/admin/billing/creditgrant/",
+    "/admin/accounts/account/",
+    "/admin/accounts/apitoken/",
+    "/admin/billing/hardware/",
+    "/admin/billing/usagerecord/",
+    "/admin/inference/model/",
+    "/admin/inference/version/",
+    "/admin/inference/prediction/",
+    "/admin/inference/file/",
+    "/admin/billing/creditgrant/",
 ]
 
 
@@ -70,8 +76,7 @@ def test_the_account_list_shows_this_months_spend_limit_and_credit(client, staff
 
 
 def _credit_action(client, account, **extra):
-    return client.post("/admin/accounts/account/", {
-        "action": "add_credit", "_selected_action": [account.pk], **extra})
+    return client.post("/admin/accounts/account/", {"action": "add_credit", "_selected_action": [account.pk], **extra})
 
 
 def test_staff_credit_an_account_through_the_action(client, staff, alice, bob):
@@ -84,7 +89,11 @@ def test_staff_credit_an_account_through_the_action(client, staff, alice, bob):
     assert done.status_code == 302
     grant = CreditGrant.objects.get()
     assert (grant.account_id, grant.amount, grant.note, grant.granted_by) == (
-        alice.account.pk, Decimal("10.5"), "invoice 7", staff)
+        alice.account.pk,
+        Decimal("10.5"),
+        "invoice 7",
+        staff,
+    )
     assert Account.objects.get(pk=alice.account.pk).credit == Decimal("10.5")
     assert Account.objects.get(pk=bob.account.pk).credit is None
 
@@ -99,8 +108,10 @@ def test_non_staff_cannot_credit_anything(client, alice):
 def test_staff_edit_hardware_prices_and_new_usage_uses_them(client, staff, alice, echo_version):
     cpu = echo_version.model.hardware
     client.force_login(staff)
-    response = client.post(f"/admin/billing/hardware/{cpu.pk}/change/", {
-        "sku": "cpu", "name": "CPU", "price_per_second": "0.00020000", "currency": "USD"})
+    response = client.post(
+        f"/admin/billing/hardware/{cpu.pk}/change/",
+        {"sku": "cpu", "name": "CPU", "price_per_second": "0.00020000", "currency": "USD"},
+    )
     assert response.status_code == 302
     created = Prediction.objects.create(account=alice.account, model=echo_version.model, version=echo_version)
     prediction = Prediction.objects.select_related("model__hardware").get(pk=created.pk)  # as the worker loads it
@@ -123,8 +134,9 @@ def test_usage_records_are_read_only_and_the_list_shows_totals(client, staff, al
 
 def test_staff_disable_a_model_and_it_refuses_predictions(client, api, staff, alice, echo_version):
     client.force_login(staff)
-    response = client.post("/admin/inference/model/", {
-        "action": "disable", "_selected_action": [echo_version.model.pk]})
+    response = client.post(
+        "/admin/inference/model/", {"action": "disable", "_selected_action": [echo_version.model.pk]}
+    )
     assert response.status_code == 302 and DisabledModel.objects.filter(model=echo_version.model).exists()
     assert "alice/echo" in client.get("/admin/inference/model/?disabled__isempty=0").content.decode()
     assert "alice/echo" not in client.get("/admin/inference/model/?disabled__isempty=1").content.decode()
@@ -135,10 +147,12 @@ def test_staff_disable_a_model_and_it_refuses_predictions(client, api, staff, al
 
 
 def test_predictions_filter_by_status_model_and_account(client, staff, alice, bob, echo_version):
-    mine = Prediction.objects.create(account=alice.account, model=echo_version.model, version=echo_version,
-                                     status="failed")
-    other = Prediction.objects.create(account=alice.account, model=echo_version.model, version=echo_version,
-                                      status="succeeded")
+    mine = Prediction.objects.create(
+        account=alice.account, model=echo_version.model, version=echo_version, status="failed"
+    )
+    other = Prediction.objects.create(
+        account=alice.account, model=echo_version.model, version=echo_version, status="succeeded"
+    )
     client.force_login(staff)
     query = f"?status__exact=failed&model__id__exact={echo_version.model.pk}&account__id__exact={alice.account.pk}"
     page = client.get("/admin/inference/prediction/" + query).content.decode()

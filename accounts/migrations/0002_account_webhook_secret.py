@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0001_initial'),
+        ("accounts", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='account',
-            name='webhook_secret',
+            model_name="account",
+            name="webhook_secret",
             field=models.CharField(blank=True, max_length=64),
         ),
     ]

@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0002_account_webhook_secret'),
+        ("accounts", "0002_account_webhook_secret"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='account',
-            name='spending_limit',
+            model_name="account",
+            name="spending_limit",
             field=models.DecimalField(blank=True, decimal_places=6, max_digits=20, null=True),
         ),
     ]

@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0003_account_spending_limit'),
+        ("accounts", "0003_account_spending_limit"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='account',
-            name='credit',
+            model_name="account",
+            name="credit",
             field=models.DecimalField(blank=True, decimal_places=6, max_digits=20, null=True),
         ),
     ]

@@ -4,25 +4,23 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Hardware',
+            name="Hardware",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('sku', models.SlugField(max_length=64, unique=True)),
-                ('name', models.CharField(max_length=100)),
-                ('price_per_second', models.DecimalField(decimal_places=8, max_digits=12)),
-                ('currency', models.CharField(default='USD', max_length=3)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("sku", models.SlugField(max_length=64, unique=True)),
+                ("name", models.CharField(max_length=100)),
+                ("price_per_second", models.DecimalField(decimal_places=8, max_digits=12)),
+                ("currency", models.CharField(default="USD", max_length=3)),
             ],
             options={
-                'verbose_name_plural': 'hardware',
-                'ordering': ['price_per_second', 'sku'],
+                "verbose_name_plural": "hardware",
+                "ordering": ["price_per_second", "sku"],
             },
         ),
     ]

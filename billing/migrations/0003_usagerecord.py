@@ -5,30 +5,49 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0003_account_spending_limit'),
-        ('billing', '0002_seed_hardware'),
-        ('inference', '0004_webhookdelivery'),
+        ("accounts", "0003_account_spending_limit"),
+        ("billing", "0002_seed_hardware"),
+        ("inference", "0004_webhookdelivery"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='UsageRecord',
+            name="UsageRecord",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('seconds', models.DecimalField(decimal_places=3, max_digits=12)),
-                ('price_per_second', models.DecimalField(decimal_places=8, max_digits=12)),
-                ('amount', models.DecimalField(decimal_places=6, max_digits=20)),
-                ('currency', models.CharField(default='USD', max_length=3)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='usage_records', to='accounts.account')),
-                ('hardware', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='usage_records', to='billing.hardware')),
-                ('model', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='usage_records', to='inference.model')),
-                ('prediction', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='usage', to='inference.prediction')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("seconds", models.DecimalField(decimal_places=3, max_digits=12)),
+                ("price_per_second", models.DecimalField(decimal_places=8, max_digits=12)),
+                ("amount", models.DecimalField(decimal_places=6, max_digits=20)),
+                ("currency", models.CharField(default="USD", max_length=3)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="usage_records", to="accounts.account"
+                    ),
+                ),
+                (
+                    "hardware",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="usage_records", to="billing.hardware"
+                    ),
+                ),
+                (
+                    "model",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="usage_records", to="inference.model"
+                    ),
+                ),
+                (
+                    "prediction",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="usage", to="inference.prediction"
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['account', 'created_at'], name='usage_account_month')],
+                "indexes": [models.Index(fields=["account", "created_at"], name="usage_account_month")],
             },
         ),
     ]

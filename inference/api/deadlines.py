@@ -19,9 +19,7 @@ def parse_cancel_after(value: str) -> timedelta:
     elif _DURATION.match(text):
         seconds = sum(float(number) * _UNIT_SECONDS[unit] for number, unit in _PART.findall(text))
     else:
-        raise InvalidRequest(
-            f"Cancel-After {value!r} is not a duration like 30s, 5m or 1h30m.", field="Cancel-After"
-        )
+        raise InvalidRequest(f"Cancel-After {value!r} is not a duration like 30s, 5m or 1h30m.", field="Cancel-After")
     duration = timedelta(seconds=seconds)
     if duration < MINIMUM:
         raise InvalidRequest("Cancel-After must be at least 5 seconds.", field="Cancel-After", kind="minimum")

@@ -58,8 +58,12 @@ def _form(request) -> tuple[Any, Any]:
     try:
         return request.POST, request.FILES  # request.data would mix the file parts into the fields
     except UnsupportedMediaType as exc:
-        raise ApiProblem(415, "Unsupported media type", "Send the file as multipart/form-data.",
-                         invalid_fields=[{"type": "parse", "field": "body", "description": str(exc.detail)}]) from exc
+        raise ApiProblem(
+            415,
+            "Unsupported media type",
+            "Send the file as multipart/form-data.",
+            invalid_fields=[{"type": "parse", "field": "body", "description": str(exc.detail)}],
+        ) from exc
     except RequestDataTooBig as exc:
         raise ApiProblem(413, "Request too large", "The form fields are too large.") from exc
     except (SuspiciousOperation, ValueError, LookupError) as exc:  # e.g. too many parts, a bad charset
@@ -99,7 +103,9 @@ class FileCollectionApi(APIView):
     def initialize_request(self, request: HttpRequest, *args, **kwargs):
         # Before DRF wraps the request: the upload handlers must be in place before parsing.
         request.upload_handlers = [
-            _SizeLimit(request), MemoryFileUploadHandler(request), TemporaryFileUploadHandler(request)
+            _SizeLimit(request),
+            MemoryFileUploadHandler(request),
+            TemporaryFileUploadHandler(request),
         ]
         return super().initialize_request(request, *args, **kwargs)
 
@@ -118,8 +124,9 @@ class FileCollectionApi(APIView):
         data, uploaded = _form(request)
         parts = uploaded.getlist("content")
         if len(parts) != 1:
-            raise InvalidRequest("Send the file as exactly one multipart file part named content.",
-                                 field="content", kind="required")
+            raise InvalidRequest(
+                "Send the file as exactly one multipart file part named content.", field="content", kind="required"
+            )
         part = parts[0]
         name = storage.safe_filename(data.get("filename") or part.name, fallback="file")
         file = storage.upload_create(

@@ -22,9 +22,13 @@ _CHUNK = 1024 * 1024
 
 class ModelCreateInput(serializers.Serializer):
     owner = serializers.CharField(max_length=64)
-    name = serializers.RegexField(r"^[a-z0-9][a-z0-9._-]*$", max_length=100, error_messages={
-        "invalid": "Use lowercase letters, digits, dashes, underscores and dots, starting with a letter or digit."
-    })
+    name = serializers.RegexField(
+        r"^[a-z0-9][a-z0-9._-]*$",
+        max_length=100,
+        error_messages={
+            "invalid": "Use lowercase letters, digits, dashes, underscores and dots, starting with a letter or digit."
+        },
+    )
     visibility = serializers.ChoiceField(choices=Model.Visibility.values)
     hardware = serializers.SlugRelatedField(slug_field="sku", queryset=Hardware.objects.all())
     description = serializers.CharField(required=False, allow_blank=True, default="")
@@ -49,8 +53,12 @@ def receive_upload(stream, destination: Path) -> None:
                 raise _too_large()
             file.write(chunk)
     if received == 0:
-        raise ApiProblem(400, "Empty upload", "Send the package as a .tar.gz request body.",
-                         invalid_fields=[{"type": "required", "field": "body", "description": "no package"}])
+        raise ApiProblem(
+            400,
+            "Empty upload",
+            "Send the package as a .tar.gz request body.",
+            invalid_fields=[{"type": "required", "field": "body", "description": "no package"}],
+        )
 
 
 class ModelCreateApi(APIView):
@@ -82,8 +90,12 @@ def version_upload(request, owner: str, name: str) -> Response:
         try:
             version = push.version_push_archive(model=model, archive=archive)
         except PackageError as exc:
-            raise ApiProblem(422, "Invalid model package", str(exc),
-                             invalid_fields=[{"type": "package", "field": "body", "description": str(exc)}]) from exc
+            raise ApiProblem(
+                422,
+                "Invalid model package",
+                str(exc),
+                invalid_fields=[{"type": "package", "field": "body", "description": str(exc)}],
+            ) from exc
     return Response(version_json(version), status=201)
 
 

@@ -48,8 +48,9 @@ def _body(request: HttpRequest) -> dict[str, Any]:
         raw = request.body
     except RequestDataTooBig as exc:
         limit = storage.size_text(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
-        raise ApiProblem(413, "Request too large",
-                         f"The request body is over {limit}; upload large files with POST /v1/files.") from exc
+        raise ApiProblem(
+            413, "Request too large", f"The request body is over {limit}; upload large files with POST /v1/files."
+        ) from exc
     try:
         body = json.loads(raw or b"{}")
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:

@@ -86,8 +86,11 @@ def _our_file(url: str, account: Account) -> File | None:
         return None
     if match["download"]:
         query = parse_qs(parts.query)
-        file = storage.file_for_download(file_id=match["id"], expiry=(query.get("expiry") or [None])[0],
-                                       signature=(query.get("signature") or [None])[0])
+        file = storage.file_for_download(
+            file_id=match["id"],
+            expiry=(query.get("expiry") or [None])[0],
+            signature=(query.get("signature") or [None])[0],
+        )
         if file is None:
             raise ValueError("is a file link that is not valid or has expired")
         return file
@@ -148,8 +151,9 @@ def _materialise_one(account: Account, label: str, value: str, directory: Path) 
         return target
     download = directory / "download"
     try:
-        response = outbound.fetch_to_file(value, download, max_bytes=settings.FILE_MAX_BYTES,
-                                          allowed_networks=settings.INPUT_URL_ALLOWED_NETWORKS)
+        response = outbound.fetch_to_file(
+            value, download, max_bytes=settings.FILE_MAX_BYTES, allowed_networks=settings.INPUT_URL_ALLOWED_NETWORKS
+        )
     except outbound.FetchError as exc:
         raise ValueError(str(exc)) from exc
     remote_name = unquote(PurePosixPath(response.url.path).name)

@@ -86,8 +86,18 @@ def file_create(
     The bytes are written first; if the row cannot be saved they are deleted again, so a
     failure leaves neither."""
     size, sha256, md5 = _digests(content)
-    file = File(account=account, prediction=prediction, kind=kind, name=name, content_type=content_type,
-                size=size, sha256=sha256, md5=md5, metadata=metadata or {}, expires_at=expires_at)
+    file = File(
+        account=account,
+        prediction=prediction,
+        kind=kind,
+        name=name,
+        content_type=content_type,
+        size=size,
+        sha256=sha256,
+        md5=md5,
+        metadata=metadata or {},
+        expires_at=expires_at,
+    )
     # An uploaded temporary file is moved into filesystem storage rather than copied.
     file.content.save(name, content if isinstance(content, DjangoFile) else DjangoFile(content), save=False)
     try:
@@ -99,9 +109,15 @@ def file_create(
 
 
 def upload_create(*, account: Account, content: IO[bytes], name: str, content_type: str, metadata: dict) -> File:
-    return file_create(account=account, content=content, name=name, content_type=content_type,
-                       kind=File.Kind.UPLOAD, metadata=metadata,
-                       expires_at=timezone.now() + timedelta(seconds=settings.UPLOAD_EXPIRY_SECONDS))
+    return file_create(
+        account=account,
+        content=content,
+        name=name,
+        content_type=content_type,
+        kind=File.Kind.UPLOAD,
+        metadata=metadata,
+        expires_at=timezone.now() + timedelta(seconds=settings.UPLOAD_EXPIRY_SECONDS),
+    )
 
 
 def file_delete(*, file: File) -> None:

@@ -7,88 +7,150 @@ import hosting.ids
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('accounts', '0001_initial'),
-        ('billing', '0001_initial'),
+        ("accounts", "0001_initial"),
+        ("billing", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Model',
+            name="Model",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.SlugField(max_length=100)),
-                ('description', models.TextField(blank=True)),
-                ('readme', models.TextField(blank=True)),
-                ('visibility', models.CharField(choices=[('public', 'Public'), ('private', 'Private')], default='private', max_length=8)),
-                ('github_url', models.URLField(blank=True)),
-                ('paper_url', models.URLField(blank=True)),
-                ('license_url', models.URLField(blank=True)),
-                ('cover_image_url', models.URLField(blank=True)),
-                ('run_count', models.PositiveBigIntegerField(default=0)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('hardware', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='models', to='billing.hardware')),
-                ('owner', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='models', to='accounts.account')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.SlugField(max_length=100)),
+                ("description", models.TextField(blank=True)),
+                ("readme", models.TextField(blank=True)),
+                (
+                    "visibility",
+                    models.CharField(
+                        choices=[("public", "Public"), ("private", "Private")], default="private", max_length=8
+                    ),
+                ),
+                ("github_url", models.URLField(blank=True)),
+                ("paper_url", models.URLField(blank=True)),
+                ("license_url", models.URLField(blank=True)),
+                ("cover_image_url", models.URLField(blank=True)),
+                ("run_count", models.PositiveBigIntegerField(default=0)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "hardware",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="models", to="billing.hardware"
+                    ),
+                ),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="models", to="accounts.account"
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Version',
+            name="Version",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('sha256', models.CharField(db_index=True, max_length=64)),
-                ('predictor_ref', models.CharField(max_length=200)),
-                ('openapi_schema', models.JSONField()),
-                ('cog_version', models.CharField(max_length=32)),
-                ('config', models.JSONField(blank=True, default=dict)),
-                ('package', models.FileField(upload_to='packages/')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('model', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='versions', to='inference.model')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("sha256", models.CharField(db_index=True, max_length=64)),
+                ("predictor_ref", models.CharField(max_length=200)),
+                ("openapi_schema", models.JSONField()),
+                ("cog_version", models.CharField(max_length=32)),
+                ("config", models.JSONField(blank=True, default=dict)),
+                ("package", models.FileField(upload_to="packages/")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "model",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="versions", to="inference.model"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-pk'],
+                "ordering": ["-created_at", "-pk"],
             },
         ),
         migrations.CreateModel(
-            name='Prediction',
+            name="Prediction",
             fields=[
-                ('id', models.CharField(default=hosting.ids.new_public_id, editable=False, max_length=26, primary_key=True, serialize=False)),
-                ('status', models.CharField(choices=[('starting', 'Starting'), ('processing', 'Processing'), ('succeeded', 'Succeeded'), ('failed', 'Failed'), ('canceled', 'Canceled')], default='starting', max_length=16)),
-                ('source', models.CharField(choices=[('api', 'Api'), ('web', 'Web')], default='api', max_length=8)),
-                ('input', models.JSONField(default=dict)),
-                ('output', models.JSONField(blank=True, null=True)),
-                ('logs', models.TextField(blank=True, default='')),
-                ('error', models.TextField(blank=True, null=True)),
-                ('metrics', models.JSONField(blank=True, default=dict)),
-                ('webhook', models.URLField(blank=True, max_length=2000)),
-                ('webhook_events_filter', models.JSONField(blank=True, default=list)),
-                ('deadline', models.DateTimeField(blank=True, null=True)),
-                ('data_removed', models.BooleanField(default=False)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('completed_at', models.DateTimeField(blank=True, null=True)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='predictions', to='accounts.account')),
-                ('model', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='predictions', to='inference.model')),
-                ('version', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='predictions', to='inference.version')),
+                (
+                    "id",
+                    models.CharField(
+                        default=hosting.ids.new_public_id,
+                        editable=False,
+                        max_length=26,
+                        primary_key=True,
+                        serialize=False,
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("starting", "Starting"),
+                            ("processing", "Processing"),
+                            ("succeeded", "Succeeded"),
+                            ("failed", "Failed"),
+                            ("canceled", "Canceled"),
+                        ],
+                        default="starting",
+                        max_length=16,
+                    ),
+                ),
+                ("source", models.CharField(choices=[("api", "Api"), ("web", "Web")], default="api", max_length=8)),
+                ("input", models.JSONField(default=dict)),
+                ("output", models.JSONField(blank=True, null=True)),
+                ("logs", models.TextField(blank=True, default="")),
+                ("error", models.TextField(blank=True, null=True)),
+                ("metrics", models.JSONField(blank=True, default=dict)),
+                ("webhook", models.URLField(blank=True, max_length=2000)),
+                ("webhook_events_filter", models.JSONField(blank=True, default=list)),
+                ("deadline", models.DateTimeField(blank=True, null=True)),
+                ("data_removed", models.BooleanField(default=False)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("completed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="predictions", to="accounts.account"
+                    ),
+                ),
+                (
+                    "model",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="predictions", to="inference.model"
+                    ),
+                ),
+                (
+                    "version",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="predictions", to="inference.version"
+                    ),
+                ),
             ],
         ),
         migrations.AddField(
-            model_name='model',
-            name='latest_version',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='inference.version'),
+            model_name="model",
+            name="latest_version",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="inference.version",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='version',
-            constraint=models.UniqueConstraint(fields=('model', 'sha256'), name='unique_version_per_model'),
+            model_name="version",
+            constraint=models.UniqueConstraint(fields=("model", "sha256"), name="unique_version_per_model"),
         ),
         migrations.AddIndex(
-            model_name='prediction',
-            index=models.Index(fields=['account', '-created_at', '-id'], name='prediction_account_recent'),
+            model_name="prediction",
+            index=models.Index(fields=["account", "-created_at", "-id"], name="prediction_account_recent"),
         ),
         migrations.AddConstraint(
-            model_name='model',
-            constraint=models.UniqueConstraint(fields=('owner', 'name'), name='unique_model_name_per_owner'),
+            model_name="model",
+            constraint=models.UniqueConstraint(fields=("owner", "name"), name="unique_model_name_per_owner"),
         ),
     ]

@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('inference', '0001_initial'),
+        ("inference", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='prediction',
-            name='attempts',
+            model_name="prediction",
+            name="attempts",
             field=models.PositiveSmallIntegerField(default=0),
         ),
     ]

@@ -4,20 +4,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('inference', '0002_prediction_attempts'),
+        ("inference", "0002_prediction_attempts"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='model',
-            name='idle_timeout',
+            model_name="model",
+            name="idle_timeout",
             field=models.PositiveIntegerField(default=60),
         ),
         migrations.AddField(
-            model_name='model',
-            name='keep_warm',
+            model_name="model",
+            name="keep_warm",
             field=models.BooleanField(default=False),
         ),
     ]

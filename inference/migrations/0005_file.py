@@ -8,32 +8,54 @@ import inference.models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0003_account_spending_limit'),
-        ('inference', '0004_webhookdelivery'),
+        ("accounts", "0003_account_spending_limit"),
+        ("inference", "0004_webhookdelivery"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='File',
+            name="File",
             fields=[
-                ('id', models.CharField(default=hosting.ids.new_public_id, editable=False, max_length=26, primary_key=True, serialize=False)),
-                ('kind', models.CharField(choices=[('upload', 'Upload'), ('output', 'Output')], max_length=8)),
-                ('name', models.CharField(max_length=255)),
-                ('content_type', models.CharField(max_length=255)),
-                ('size', models.PositiveBigIntegerField()),
-                ('sha256', models.CharField(max_length=64)),
-                ('md5', models.CharField(max_length=32)),
-                ('metadata', models.JSONField(blank=True, default=dict)),
-                ('content', models.FileField(max_length=500, upload_to=inference.models._file_storage_name)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('expires_at', models.DateTimeField(blank=True, db_index=True, null=True)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='files', to='accounts.account')),
-                ('prediction', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='output_files', to='inference.prediction')),
+                (
+                    "id",
+                    models.CharField(
+                        default=hosting.ids.new_public_id,
+                        editable=False,
+                        max_length=26,
+                        primary_key=True,
+                        serialize=False,
+                    ),
+                ),
+                ("kind", models.CharField(choices=[("upload", "Upload"), ("output", "Output")], max_length=8)),
+                ("name", models.CharField(max_length=255)),
+                ("content_type", models.CharField(max_length=255)),
+                ("size", models.PositiveBigIntegerField()),
+                ("sha256", models.CharField(max_length=64)),
+                ("md5", models.CharField(max_length=32)),
+                ("metadata", models.JSONField(blank=True, default=dict)),
+                ("content", models.FileField(max_length=500, upload_to=inference.models._file_storage_name)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("expires_at", models.DateTimeField(blank=True, db_index=True, null=True)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="files", to="accounts.account"
+                    ),
+                ),
+                (
+                    "prediction",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="output_files",
+                        to="inference.prediction",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['account', 'kind', '-created_at', '-id'], name='file_account_recent')],
+                "indexes": [models.Index(fields=["account", "kind", "-created_at", "-id"], name="file_account_recent")],
             },
         ),
     ]

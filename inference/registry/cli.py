@@ -34,7 +34,9 @@ def _fail(response: httpx.Response) -> None:
         message = problem.get("detail") or problem.get("title") or response.text
     except ValueError:
         message = response.text
-    sys.exit(f"hearth: {response.request.method} {response.request.url.path} failed ({response.status_code}): {message}")
+    sys.exit(
+        f"hearth: {response.request.method} {response.request.url.path} failed ({response.status_code}): {message}"
+    )
 
 
 def _chunks(archive: bytes, progress: tqdm) -> Iterator[bytes]:
@@ -55,23 +57,28 @@ def push(client: httpx.Client, directory: Path, ref: str, *, visibility: str, ha
         sys.exit(f"hearth: {exc}")
     existing = client.get(f"/v1/models/{owner}/{name}")
     if existing.status_code == 404:
-        created = client.post("/v1/models", json={"owner": owner, "name": name, "visibility": visibility,
-                                                  "hardware": hardware})
+        created = client.post(
+            "/v1/models", json={"owner": owner, "name": name, "visibility": visibility, "hardware": hardware}
+        )
         if created.status_code != 201:
             _fail(created)
     elif existing.status_code != 200:
         _fail(existing)
     with tqdm(total=len(archive), unit="B", unit_scale=True, desc=f"Uploading {ref}", file=sys.stderr) as bar:
-        response = client.post(f"/v1/models/{owner}/{name}/versions", content=_chunks(archive, bar),
-                               headers={"Content-Type": "application/gzip", "Content-Length": str(len(archive))})
+        response = client.post(
+            f"/v1/models/{owner}/{name}/versions",
+            content=_chunks(archive, bar),
+            headers={"Content-Type": "application/gzip", "Content-Length": str(len(archive))},
+        )
     if response.status_code != 201:
         _fail(response)
     return f"{ref}:{response.json()['id']}"
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="hearth", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="hearth", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     push_parser = commands.add_parser("push", help="package and upload a Cog directory as a new version")
     push_parser.add_argument("directory", type=Path)

@@ -19,8 +19,16 @@ _SKIPPED_NAMES = {".git", "__pycache__", ".cog", ".venv", ".DS_Store"}
 _SKIPPED_SUFFIXES = (".pyc", ".pyo")
 
 # Variables a model may not set through cog.yaml, as in Cog (pkg/config/env.go).
-_DENIED_ENV = {"PATH", "LD_LIBRARY_PATH", "PYTHONPATH", "VIRTUAL_ENV", "PYTHONUNBUFFERED", "LIBRARY_PATH",
-               "HF_ENDPOINT", "HF_HUB_ENABLE_HF_TRANSFER"}
+_DENIED_ENV = {
+    "PATH",
+    "LD_LIBRARY_PATH",
+    "PYTHONPATH",
+    "VIRTUAL_ENV",
+    "PYTHONUNBUFFERED",
+    "LIBRARY_PATH",
+    "HF_ENDPOINT",
+    "HF_HUB_ENABLE_HF_TRANSFER",
+}
 _DENIED_ENV_PREFIXES = ("R8_", "REPLICATE_", "CUDA_", "NVIDIA_", "NV_", "PGET_", "KUBERNETES_")
 
 

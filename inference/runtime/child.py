@@ -48,6 +48,8 @@ from inference.runtime.schema import load_predictor, predict_method
 
 _REPO_ROOT = str(Path(__file__).resolve().parents[2])
 _END = object()
+
+
 def _describe(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
@@ -229,8 +231,9 @@ class Server:
         self._finish(prediction_id, time.perf_counter() - started, output, iterator, error)
         self._current = self._pump.prediction_id = None
 
-    def _finish(self, prediction_id: str, predict_time: float, output: Any, iterator: bool,
-                error: BaseException | None) -> None:
+    def _finish(
+        self, prediction_id: str, predict_time: float, output: Any, iterator: bool, error: BaseException | None
+    ) -> None:
         """Send the prediction's terminal message, after every log written before it."""
         if prediction_id in self._cancel_requested:
             # Whatever the predictor did with the exception, the caller asked for a cancel.

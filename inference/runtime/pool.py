@@ -155,8 +155,10 @@ class RunnerPool:
         now = time.monotonic()
         with self._lock:
             expired = [
-                key for key, slot in self._slots.items()
-                if slot.leases == 0 and slot.spec.idle_timeout is not None
+                key
+                for key, slot in self._slots.items()
+                if slot.leases == 0
+                and slot.spec.idle_timeout is not None
                 and now - slot.idle_since >= slot.spec.idle_timeout
             ]
             stopped = [self._slots.pop(key).runner for key in expired]

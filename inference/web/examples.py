@@ -8,8 +8,13 @@ from typing import Any
 from inference.web.playground import FormField
 
 # Placeholders for required inputs without a default; files are sent as URLs.
-_PLACEHOLDERS = {"file": "https://example.com/input.png", "files": ["https://example.com/input.png"],
-                 "checkbox": True, "list": [], "json": {}}
+_PLACEHOLDERS = {
+    "file": "https://example.com/input.png",
+    "files": ["https://example.com/input.png"],
+    "checkbox": True,
+    "list": [],
+    "json": {},
+}
 
 
 def example_input(fields: list[FormField]) -> dict[str, Any]:
@@ -35,8 +40,9 @@ def _python_literal(value: Any, indent: int) -> str:
     """`value` as Python source, laid out like the JSON an API reader expects."""
     pad, inner = " " * indent, " " * (indent + 4)
     if isinstance(value, dict) and value:
-        items = "".join(f"{inner}{json.dumps(str(key))}: {_python_literal(item, indent + 4)},\n"
-                        for key, item in value.items())
+        items = "".join(
+            f"{inner}{json.dumps(str(key))}: {_python_literal(item, indent + 4)},\n" for key, item in value.items()
+        )
         return "{\n" + items + pad + "}"
     if isinstance(value, list) and value:
         items = "".join(f"{inner}{_python_literal(item, indent + 4)},\n" for item in value)
@@ -50,11 +56,14 @@ def _python_literal(value: Any, indent: int) -> str:
 
 def python_example(*, model_ref: str, input: dict[str, Any], streams: bool) -> str:
     if streams:
-        call = (f'for event in replicate.stream(\n    "{model_ref}",\n    input={_python_literal(input, 4)},\n):\n'
-                '    print(str(event), end="")\n')
+        call = (
+            f'for event in replicate.stream(\n    "{model_ref}",\n    input={_python_literal(input, 4)},\n):\n'
+            '    print(str(event), end="")\n'
+        )
     else:
-        call = (f'output = replicate.run(\n    "{model_ref}",\n    input={_python_literal(input, 4)},\n)\n'
-                "print(output)\n")
+        call = (
+            f'output = replicate.run(\n    "{model_ref}",\n    input={_python_literal(input, 4)},\n)\nprint(output)\n'
+        )
     return f"import replicate\n\n{call}"
 
 

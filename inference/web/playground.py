@@ -17,8 +17,9 @@ from typing import Any, Literal
 
 from inference.runtime.validation import InputValidationError, resolve_property, validate_input
 
-Widget = Literal["text", "textarea", "password", "integer", "number", "checkbox", "select", "file", "files",
-                 "list", "json"]
+Widget = Literal[
+    "text", "textarea", "password", "integer", "number", "checkbox", "select", "file", "files", "list", "json"
+]
 
 # Files travel inside the input as data: URIs, so keep them small enough for a JSON column.
 MAX_FILE_BYTES = 10 * 1024 * 1024
@@ -58,8 +59,15 @@ class FormField:
         """The input's type as the schema names it, shown beside the label."""
         if self.widget == "list":
             return f"{self.item_type}[]"
-        return {"text": "string", "textarea": "string", "password": "secret", "checkbox": "boolean",
-                "select": "choice", "file": "file", "files": "file[]"}.get(self.widget, self.widget)
+        return {
+            "text": "string",
+            "textarea": "string",
+            "password": "secret",
+            "checkbox": "boolean",
+            "select": "choice",
+            "file": "file",
+            "files": "file[]",
+        }.get(self.widget, self.widget)
 
     @property
     def constraints(self) -> str:

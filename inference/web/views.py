@@ -60,8 +60,9 @@ def _bound_fields(fields, posted, errors) -> list[dict[str, Any]]:
     return bound
 
 
-def _model_page(request: HttpRequest, model: Model, version: Version | None, *, posted=None, errors=None,
-                status: int = 200) -> HttpResponse:
+def _model_page(
+    request: HttpRequest, model: Model, version: Version | None, *, posted=None, errors=None, status: int = 200
+) -> HttpResponse:
     errors = errors or {}
     context: dict[str, Any] = {
         "model": model,
@@ -86,9 +87,12 @@ def _model_page(request: HttpRequest, model: Model, version: Version | None, *, 
             "shell_example": examples.shell_environment(origin=origin),
             "python_example": examples.python_example(
                 model_ref=model.full_name if is_latest else f"{model.full_name}:{version.sha256}",
-                input=example, streams=display == "concatenate"),
-            "curl_example": examples.curl_example(origin=origin, model_ref=model.full_name, input=example,
-                                                  version=None if is_latest else version.sha256),
+                input=example,
+                streams=display == "concatenate",
+            ),
+            "curl_example": examples.curl_example(
+                origin=origin, model_ref=model.full_name, input=example, version=None if is_latest else version.sha256
+            ),
             "schema_fields": fields,
             "output_type": _output_type(components.get("Output", {})),
             "schema_json": json.dumps(components, indent=2),
@@ -98,6 +102,7 @@ def _model_page(request: HttpRequest, model: Model, version: Version | None, *, 
 
 def _output_type(output: dict[str, Any]) -> str:
     """The output schema in a few words: "string", "file", "iterator of string", "object"."""
+
     def name(schema: dict[str, Any]) -> str:
         return "file" if schema.get("format") == "uri" else schema.get("type") or "any value"
 
@@ -141,8 +146,9 @@ def model_run(request: HttpRequest, owner: str, name: str) -> HttpResponse:
         raise Http404("This model has no version to run yet.")
     try:
         input = playground.input_from_form(version.openapi_schema, request.POST, request.FILES)
-        prediction = services.prediction_create(account=account, version=version, input=input,
-                                                source=Prediction.Source.WEB)
+        prediction = services.prediction_create(
+            account=account, version=version, input=input, source=Prediction.Source.WEB
+        )
     except playground.PlaygroundInputError as exc:
         errors, status = exc.errors, 422
     except ApiProblem as problem:  # e.g. 402: the spending limit is reached

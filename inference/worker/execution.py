@@ -234,8 +234,9 @@ def _finish(prediction: Prediction, *, status: str, output: Any, error: str | No
 def _send_webhook(prediction: Prediction, event: str) -> None:
     if webhooks.wants(prediction, event):
         body = prediction_json(prediction, origin=public_origin())
-        enqueue.deliver_webhook(prediction_id=prediction.id, event=event, body=body,
-                                message_id=f"msg_{secrets.token_hex(12)}")
+        enqueue.deliver_webhook(
+            prediction_id=prediction.id, event=event, body=body, message_id=f"msg_{secrets.token_hex(12)}"
+        )
 
 
 def prediction_run(*, prediction_id: str) -> None:
@@ -291,8 +292,9 @@ def _prepare(prediction: Prediction) -> _PreparedRun | None:
     deadline in the queue, an input that cannot be read, its model's setup failed)."""
     _send_webhook(prediction, "start")
     if _seconds_to_deadline(prediction) == 0:  # its Cancel-After deadline passed in the queue
-        _finish(prediction, status=Prediction.Status.CANCELED, output=None, error=None, logs=prediction.logs,
-                metrics={})
+        _finish(
+            prediction, status=Prediction.Status.CANCELED, output=None, error=None, logs=prediction.logs, metrics={}
+        )
         return None
     scratch = _ScratchDir(prediction)
     try:
@@ -300,13 +302,25 @@ def _prepare(prediction: Prediction) -> _PreparedRun | None:
         lease = _pool.acquire(_runner_spec(prediction.version))
     except inputs.InputFileError as exc:
         scratch.cleanup()
-        _finish(prediction, status=Prediction.Status.FAILED, output=None, logs=prediction.logs, metrics={},
-                error=f"Could not read input {exc}")
+        _finish(
+            prediction,
+            status=Prediction.Status.FAILED,
+            output=None,
+            logs=prediction.logs,
+            metrics={},
+            error=f"Could not read input {exc}",
+        )
         return None
     except RunnerSetupError as exc:
         scratch.cleanup()
-        _finish(prediction, status=Prediction.Status.FAILED, output=None, error=f"Model setup failed: {exc}",
-                logs=exc.logs, metrics={"cold_boot": True})
+        _finish(
+            prediction,
+            status=Prediction.Status.FAILED,
+            output=None,
+            error=f"Model setup failed: {exc}",
+            logs=exc.logs,
+            metrics={"cold_boot": True},
+        )
         return None
     except BaseException:
         scratch.cleanup()
@@ -342,8 +356,7 @@ def _complete(prediction: Prediction, run: _PreparedRun) -> None:
                 output = run.outputs.store(output)
             except OutputFileError as exc:  # it ran, so it is billed all the same
                 status, output, error = Prediction.Status.FAILED, None, f"Output failed: {exc}"
-        _finish(prediction, status=status, output=output, error=error, logs=earlier_logs + result.logs,
-                metrics=metrics)
+        _finish(prediction, status=status, output=output, error=error, logs=earlier_logs + result.logs, metrics=metrics)
     finally:
         run.scratch.cleanup()
         _heartbeat.stop(prediction.id)
@@ -358,8 +371,9 @@ def _predict(prediction: Prediction, runner: Any, runner_input: dict, outputs: O
     try:
         # Asked to cancel before the watcher knew this prediction: it never runs.
         if cancellation.is_cancel_requested(prediction_id):
-            _finish(prediction, status=Prediction.Status.CANCELED, output=None, error=None, logs=prediction.logs,
-                    metrics={})
+            _finish(
+                prediction, status=Prediction.Status.CANCELED, output=None, error=None, logs=prediction.logs, metrics={}
+            )
             return None
         deadline = _deadline_timer(prediction, runner)
         return runner.predict(

@@ -28,8 +28,7 @@ def deliver_webhook(self, prediction_id: str, event: str, body: dict, message_id
     if prediction is None:
         return
     attempt = self.request.retries + 1
-    delivered = webhooks.deliver(prediction=prediction, event=event, body=body, message_id=message_id,
-                                 attempt=attempt)
+    delivered = webhooks.deliver(prediction=prediction, event=event, body=body, message_id=message_id, attempt=attempt)
     if not delivered and event == "completed" and attempt <= settings.WEBHOOK_MAX_RETRIES:
         raise self.retry(countdown=settings.WEBHOOK_RETRY_BASE_SECONDS * 2 ** (attempt - 1))
 

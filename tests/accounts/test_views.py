@@ -18,8 +18,13 @@ def browser(client, alice):
 
 
 def signup(client, **overrides):
-    data = {"username": "carol", "email": "carol@example.com", "password1": "a long passphrase 7",
-            "password2": "a long passphrase 7", **overrides}
+    data = {
+        "username": "carol",
+        "email": "carol@example.com",
+        "password1": "a long passphrase 7",
+        "password2": "a long passphrase 7",
+        **overrides,
+    }
     return client.post("/signup", data)
 
 
@@ -39,8 +44,10 @@ def test_sign_up_makes_a_user_with_a_personal_namespace_and_logs_them_in(client,
 def test_sign_up_refuses_names_that_cannot_be_a_namespace(client, alice, username, message):
     response = signup(client, username=username)
     assert response.status_code == 422
-    assert message in response.content.decode() and not Account.objects.filter(username=username.lower(),
-                                                                               pk__gt=alice.account.pk).exists()
+    assert (
+        message in response.content.decode()
+        and not Account.objects.filter(username=username.lower(), pk__gt=alice.account.pk).exists()
+    )
 
 
 def test_sign_up_shows_password_problems_next_to_the_field(client, db):
@@ -71,8 +78,10 @@ def test_password_reset_mails_a_working_link(client, alice):
     assert response.status_code == 302 and len(mail.outbox) == 1
     link = re.search(r"http://testserver(/reset/\S+)", mail.outbox[0].body).group(1)
     form_page = client.get(link, follow=True)
-    response = client.post(form_page.redirect_chain[-1][0],
-                           {"new_password1": "a brand new secret 8", "new_password2": "a brand new secret 8"})
+    response = client.post(
+        form_page.redirect_chain[-1][0],
+        {"new_password1": "a brand new secret 8", "new_password2": "a brand new secret 8"},
+    )
     assert response.status_code == 302
     assert client.login(username="alice", password="a brand new secret 8")
 

@@ -33,7 +33,9 @@ def test_a_grant_makes_the_account_prepaid_and_is_kept_in_the_ledger(alice, djan
     credit_grant(account=alice.account, amount=Decimal("0.0000005"))  # rounds half up to the micro-dollar
     assert _fresh(alice).credit == Decimal("5.000001")
     assert list(CreditGrant.objects.values_list("amount", "note", "granted_by__username").order_by("pk")) == [
-        (Decimal("5.000000"), "welcome", "operator"), (Decimal("0.000001"), "", None)]
+        (Decimal("5.000000"), "welcome", "operator"),
+        (Decimal("0.000001"), "", None),
+    ]
 
 
 @pytest.mark.parametrize("amount", ["0", "-1", "0.0000004"])

@@ -14,8 +14,9 @@ def _create_by_model(api, persona):
 
 
 def _create_by_version(api, persona, version_id):
-    return api.post("/v1/predictions", data={"version": version_id, "input": {}}, content_type="application/json",
-                    **persona.auth)
+    return api.post(
+        "/v1/predictions", data={"version": version_id, "input": {}}, content_type="application/json", **persona.auth
+    )
 
 
 def _assert_disabled(response, what: str) -> None:
@@ -57,6 +58,7 @@ def test_enabling_again_lets_predictions_through(api, alice, echo_version, stop)
 def test_the_checks_add_no_query_to_a_warm_create(api, alice, echo_version, by):
     """With the token and the model (or version) cached, creating a prediction is one INSERT,
     disabled checks included (their rows ride along with the cached model)."""
+
     def create(api, alice):
         return _create_by_model(api, alice) if by == "model" else _create_by_version(api, alice, echo_version.sha256)
 

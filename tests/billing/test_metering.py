@@ -31,8 +31,9 @@ def _running(alice, echo_version) -> Prediction:
 
 
 def _finish(prediction, status: str, metrics: dict) -> Prediction:
-    execution._finish(prediction, status=status, output=None, error="boom" if status == "failed" else None,
-                      logs="", metrics=metrics)
+    execution._finish(
+        prediction, status=status, output=None, error="boom" if status == "failed" else None, logs="", metrics=metrics
+    )
     return Prediction.objects.get(pk=prediction.pk)
 
 
@@ -41,9 +42,11 @@ def test_every_prediction_that_ran_is_billed_whatever_its_outcome(alice, echo_ve
     prediction = _finish(_running(alice, echo_version), status, {"predict_time": 12.3456})
     record = UsageRecord.objects.get(prediction=prediction)
     assert (record.seconds, record.price_per_second, record.amount) == (
-        Decimal("12.346"), Decimal("0.0001"), Decimal("0.001235"))
-    assert (record.account_id, record.model_id, record.hardware.sku) == (
-        alice.account.pk, echo_version.model.pk, "cpu")
+        Decimal("12.346"),
+        Decimal("0.0001"),
+        Decimal("0.001235"),
+    )
+    assert (record.account_id, record.model_id, record.hardware.sku) == (alice.account.pk, echo_version.model.pk, "cpu")
     assert prediction.status == status and prediction.metrics["cost"] == "0.001235"
 
 
@@ -117,8 +120,12 @@ def test_a_model_runs_on_its_hardware_queue(alice, cpu, echo_version, django_cap
 def test_the_catalogue_is_replicates_public_price_list(cpu):
     prices = dict(Hardware.objects.values_list("sku", "price_per_second"))
     assert {sku: prices[sku] for sku in ("cpu", "gpu-t4", "gpu-l40s", "gpu-a100-large", "gpu-h100")} == {
-        "cpu": Decimal("0.0001"), "gpu-t4": Decimal("0.000225"), "gpu-l40s": Decimal("0.000975"),
-        "gpu-a100-large": Decimal("0.0014"), "gpu-h100": Decimal("0.001525")}
+        "cpu": Decimal("0.0001"),
+        "gpu-t4": Decimal("0.000225"),
+        "gpu-l40s": Decimal("0.000975"),
+        "gpu-a100-large": Decimal("0.0014"),
+        "gpu-h100": Decimal("0.001525"),
+    }
     for base in ("gpu-l40s", "gpu-a100-large", "gpu-h100"):
         for n in (2, 4, 8):
             assert prices[f"{base}-{n}x"] == prices[base] * n  # multi-GPU SKUs cost n of one GPU

@@ -33,8 +33,9 @@ def test_a_limit_refuses_creation_with_402_and_stores_nothing(api, alice, echo_v
 def test_month_to_date_spend_counts_against_the_limit(alice, echo_version):
     Account.objects.filter(pk=alice.account.pk).update(spending_limit=Decimal("0.0100"))
     account = Account.objects.get(pk=alice.account.pk)
-    done = Prediction.objects.create(account=account, model=echo_version.model, version=echo_version,
-                                     status="succeeded")
+    done = Prediction.objects.create(
+        account=account, model=echo_version.model, version=echo_version, status="succeeded"
+    )
     usage_record_for(prediction=done, predict_time=45)  # $0.0045 spent; a reservation is $0.006
     with pytest.raises(ApiProblem) as raised:
         services.prediction_create(account=account, version=echo_version, input={})

@@ -17,8 +17,9 @@ NOW = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)
 
 
 def bill(persona, version, seconds, at: datetime) -> UsageRecord:
-    prediction = Prediction.objects.create(account=persona.account, model=version.model, version=version,
-                                           status="succeeded")
+    prediction = Prediction.objects.create(
+        account=persona.account, model=version.model, version=version, status="succeeded"
+    )
     record = usage_record_for(prediction=prediction, predict_time=seconds)
     UsageRecord.objects.filter(pk=record.pk).update(created_at=at)
     return record
@@ -32,11 +33,14 @@ def test_the_summary_totals_the_month_per_model_and_per_day(alice, bob, echo_ver
     summary = usage_summary(account=alice.account, now=NOW)
     assert summary["month_start"] == datetime(2026, 3, 1, tzinfo=UTC)
     assert summary["month_to_date_spend"] == Decimal("0.003000") and summary["currency"] == "USD"
-    assert summary["by_model"] == [{"model": "alice/echo", "predictions": 2, "seconds": Decimal("30.000"),
-                                    "amount": Decimal("0.003000")}]
+    assert summary["by_model"] == [
+        {"model": "alice/echo", "predictions": 2, "seconds": Decimal("30.000"), "amount": Decimal("0.003000")}
+    ]
     assert [(str(d["date"]), d["predictions"], d["amount"]) for d in summary["by_day"]] == [
-        ("2026-03-01", 1, Decimal("0.001000")), ("2026-03-02", 0, Decimal(0)),
-        ("2026-03-03", 1, Decimal("0.002000")), ("2026-03-04", 0, Decimal(0)),
+        ("2026-03-01", 1, Decimal("0.001000")),
+        ("2026-03-02", 0, Decimal(0)),
+        ("2026-03-03", 1, Decimal("0.002000")),
+        ("2026-03-04", 0, Decimal(0)),
     ]
     assert (summary["spending_limit"], summary["credit"]) == (None, None)
 

@@ -25,11 +25,20 @@ def _bill(account, version, seconds: float, when: datetime) -> UsageRecord:
 def gpu_version(alice, cpu, echo_version):
     from billing.models import Hardware
 
-    model = Model.objects.create(owner=alice.account, name="painter", hardware=Hardware.objects.get(sku="gpu-t4"),
-                                 visibility=Model.Visibility.PUBLIC)
-    return Version.objects.create(model=model, sha256="b" * 64, predictor_ref="predict.py:Predictor",
-                                  openapi_schema=echo_version.openapi_schema, cog_version="0.23.1",
-                                  package="packages/none.tar.gz")
+    model = Model.objects.create(
+        owner=alice.account,
+        name="painter",
+        hardware=Hardware.objects.get(sku="gpu-t4"),
+        visibility=Model.Visibility.PUBLIC,
+    )
+    return Version.objects.create(
+        model=model,
+        sha256="b" * 64,
+        predictor_ref="predict.py:Predictor",
+        openapi_schema=echo_version.openapi_schema,
+        cog_version="0.23.1",
+        package="packages/none.tar.gz",
+    )
 
 
 @pytest.fixture
@@ -88,11 +97,19 @@ def test_the_endpoint_serves_the_callers_summary_with_exact_amounts(api, alice, 
     assert response.status_code == 200
     body = response.json()
     assert (body["currency"], body["month_to_date_spend"], body["spending_limit"], body["credit"]) == (
-        "USD", "0.001235", None, "2.498765")
+        "USD",
+        "0.001235",
+        None,
+        "2.498765",
+    )
     assert body["by_model"] == [{"model": "alice/echo", "predictions": 1, "seconds": "12.346", "amount": "0.001235"}]
     today = body["by_day"][-1]
-    assert today == {"date": prediction.created_at.date().isoformat(), "predictions": 1, "seconds": "12.346",
-                     "amount": "0.001235"}
+    assert today == {
+        "date": prediction.created_at.date().isoformat(),
+        "predictions": 1,
+        "seconds": "12.346",
+        "amount": "0.001235",
+    }
     assert body["month_start"].endswith("-01T00:00:00.000000Z")
 
 

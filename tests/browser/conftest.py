@@ -19,8 +19,9 @@ from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 from tests.live_platform import Platform
 
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-SCREENSHOT_DIR = Path(os.environ.get("BROWSER_SCREENSHOT_DIR", Path(__file__).resolve().parents[2] / "var"
-                                      / "browser-screenshots"))
+SCREENSHOT_DIR = Path(
+    os.environ.get("BROWSER_SCREENSHOT_DIR", Path(__file__).resolve().parents[2] / "var" / "browser-screenshots")
+)
 PASSWORD = "correct horse 9"  # tests.conftest.make_persona's
 PAINTER_README = """# Painter
 
@@ -69,7 +70,8 @@ def painter_readme(platform, django_db_blocker) -> str:
     def update() -> None:
         try:
             Model.objects.filter(owner__username="alice", name="painter").update(
-                readme=PAINTER_README, description="Paints a square of one colour.")
+                readme=PAINTER_README, description="Paints a square of one colour."
+            )
         finally:
             connection.close()
 
@@ -79,8 +81,9 @@ def painter_readme(platform, django_db_blocker) -> str:
 
 
 def _new_context(browser: Browser, platform: Platform, storage_state: dict | None = None) -> BrowserContext:
-    context = browser.new_context(base_url=platform.url, viewport={"width": 1280, "height": 900},
-                                  storage_state=storage_state)
+    context = browser.new_context(
+        base_url=platform.url, viewport={"width": 1280, "height": 900}, storage_state=storage_state
+    )
     context.set_default_timeout(15_000)
     return context
 
@@ -96,8 +99,10 @@ def alice_session(browser: Browser, platform: Platform) -> dict:
 
 
 def _screenshot_if_failed(request, page: Page) -> None:
-    failed = any(getattr(request.node, f"report_{when}", None) is not None
-                 and getattr(request.node, f"report_{when}").failed for when in ("setup", "call"))
+    failed = any(
+        getattr(request.node, f"report_{when}", None) is not None and getattr(request.node, f"report_{when}").failed
+        for when in ("setup", "call")
+    )
     if failed or os.environ.get("BROWSER_SCREENSHOTS") == "always":
         SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
         path = SCREENSHOT_DIR / (re.sub(r"[^\w.-]+", "_", request.node.name) + ".png")

@@ -37,7 +37,8 @@ def test_history_filters_and_a_prediction_page(alice_page: Page, platform):
 def test_a_running_predictions_page_follows_it_live(alice_page: Page, platform):
     page = alice_page
     prediction = platform.client().models.predictions.create(
-        "alice/tokens", input={"text": "alpha beta gamma delta epsilon zeta eta theta", "delay": 0.3})
+        "alice/tokens", input={"text": "alpha beta gamma delta epsilon zeta eta theta", "delay": 0.3}
+    )
     page.goto(f"/p/{prediction.id}")
     page.wait_for_function(
         """() => {

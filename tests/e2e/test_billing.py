@@ -75,8 +75,11 @@ def test_creation_past_the_rate_limit_is_a_429_with_retry_after(platform, carol)
         with pytest.raises(ReplicateError) as raised:
             platform.client(carol).predictions.create(model="alice/public-echo", input={"text": "x"})
         assert raised.value.status == 429 and raised.value.title == "Too many requests"
-        response = httpx.post(f"{platform.url}/v1/models/alice/public-echo/predictions", json={"input": {}},
-                              headers={"Authorization": f"Bearer {carol.plaintext}"})
+        response = httpx.post(
+            f"{platform.url}/v1/models/alice/public-echo/predictions",
+            json={"input": {}},
+            headers={"Authorization": f"Bearer {carol.plaintext}"},
+        )
         assert response.status_code == 429 and response.headers["Content-Type"] == "application/problem+json"
         assert 1 <= int(response.headers["Retry-After"]) <= 60
         # Other endpoints are counted apart and still answer.
@@ -88,12 +91,12 @@ def test_creation_past_the_rate_limit_is_a_429_with_retry_after(platform, carol)
 
 def test_the_usage_endpoint_reports_what_the_client_ran(platform, carol):
     client = platform.client(carol)
-    before = httpx.get(f"{platform.url}/v1/account/usage",
-                       headers={"Authorization": f"Bearer {carol.plaintext}"}).json()
+    before = httpx.get(
+        f"{platform.url}/v1/account/usage", headers={"Authorization": f"Bearer {carol.plaintext}"}
+    ).json()
     prediction = client.predictions.create(model="alice/public-echo", input={"text": "metered"})
     wait_for_status(prediction, {"succeeded"})
-    after = httpx.get(f"{platform.url}/v1/account/usage",
-                      headers={"Authorization": f"Bearer {carol.plaintext}"}).json()
+    after = httpx.get(f"{platform.url}/v1/account/usage", headers={"Authorization": f"Bearer {carol.plaintext}"}).json()
     spent = Decimal(after["month_to_date_spend"]) - Decimal(before["month_to_date_spend"])
     assert spent == Decimal(prediction.metrics["cost"])
     [line] = [row for row in after["by_model"] if row["model"] == "alice/public-echo"]

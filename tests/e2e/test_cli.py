@@ -31,8 +31,10 @@ def test_hearth_push_creates_the_model_uploads_and_runs(platform):
 
 def test_hearth_push_reports_a_refused_package(platform, tmp_path):
     (tmp_path / "cog.yaml").write_text('predict: "predict.py:Predictor"\n')
-    (tmp_path / "predict.py").write_text("from cog import BasePredictor\nclass Predictor(BasePredictor):\n"
-                                         "    def predict(self, x) -> str:\n        return x\n")
+    (tmp_path / "predict.py").write_text(
+        "from cog import BasePredictor\nclass Predictor(BasePredictor):\n"
+        "    def predict(self, x) -> str:\n        return x\n"
+    )
     pushed = hearth(platform, "push", str(tmp_path), "alice/broken-cli")
     assert pushed.returncode != 0
     assert "422" in pushed.stderr and "x" in pushed.stderr

@@ -20,7 +20,10 @@ def test_an_async_model_with_concurrency_runs_its_predictions_side_by_side(platf
         prediction.wait()
 
     assert [(p.status, p.output) for p in predictions] == [
-        ("succeeded", "first"), ("succeeded", "second"), ("succeeded", "third")]
+        ("succeeded", "first"),
+        ("succeeded", "second"),
+        ("succeeded", "third"),
+    ]
     # Each one's logs are its own although they ran at the same time.
     assert [p.logs for p in predictions] == [f"{n} starts\n{n} ends\n" for n in ("first", "second", "third")]
     # All three were running at once: the last to start began before the first to end ended.

@@ -116,8 +116,9 @@ def test_an_external_url_input(platform, external_server):
 
 
 def test_an_external_url_that_fails_fails_the_prediction_naming_the_input(platform, external_server):
-    prediction = platform.client().predictions.create(version=platform.versions["files"],
-                                                      input={"file": f"{external_server}/missing.png"})
+    prediction = platform.client().predictions.create(
+        version=platform.versions["files"], input={"file": f"{external_server}/missing.png"}
+    )
     prediction.wait()
     assert prediction.status == "failed"
     assert prediction.error == "Could not read input file: fetching it answered HTTP 404"

@@ -73,9 +73,12 @@ def test_every_event_has_an_id_and_last_event_id_resumes(platform):
 
 def test_idle_streams_get_keepalive_comments(platform):
     client = platform.client()
-    prediction = client.predictions.create(version=platform.versions["tokens"], input={"text": "slow token", "delay": 2.5})
-    response = httpx.get(prediction.urls["stream"], headers={"Authorization": f"Bearer {platform.alice.plaintext}"},
-                         timeout=30)
+    prediction = client.predictions.create(
+        version=platform.versions["tokens"], input={"text": "slow token", "delay": 2.5}
+    )
+    response = httpx.get(
+        prediction.urls["stream"], headers={"Authorization": f"Bearer {platform.alice.plaintext}"}, timeout=30
+    )
     assert ": keepalive" in response.text  # the e2e servers send one after 1 s idle
     assert [e["data"] for e in parse_sse(response.text) if e["event"] == "output"] == ["slow", " token"]
 
@@ -100,8 +103,9 @@ def test_a_model_error_mid_stream_sends_error_then_done(platform):
     prediction = client.predictions.create(version=platform.versions["streamfail"], input={})
     with pytest.raises(RuntimeError, match="broke mid-stream"):
         list(prediction.stream())
-    events = parse_sse(httpx.get(prediction.urls["stream"],
-                                 headers={"Authorization": f"Bearer {platform.alice.plaintext}"}).text)
+    events = parse_sse(
+        httpx.get(prediction.urls["stream"], headers={"Authorization": f"Bearer {platform.alice.plaintext}"}).text
+    )
     logs = [e for e in events if e["event"] == "logs"]
     assert "Traceback" in "".join(e["data"] for e in logs)
     events = [e for e in events if e not in logs]

@@ -29,8 +29,9 @@ class Receiver:
 
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"])).decode()
-                receiver.requests[self.path].append({"headers": dict(self.headers), "body": body,
-                                                     "at": time.monotonic()})
+                receiver.requests[self.path].append(
+                    {"headers": dict(self.headers), "body": body, "at": time.monotonic()}
+                )
                 failing = receiver.fail.get(self.path, 0) > 0
                 if failing:
                     receiver.fail[self.path] -= 1
@@ -68,9 +69,9 @@ def test_every_delivery_is_signed_and_carries_the_prediction(platform, receiver)
     import replicate
 
     client = platform.client()
-    prediction = client.predictions.create(version=platform.versions["tokens"],
-                                           input={"text": "w1 w2 w3 w4", "delay": 0.3},
-                                           webhook=receiver.url("/all"))
+    prediction = client.predictions.create(
+        version=platform.versions["tokens"], input={"text": "w1 w2 w3 w4", "delay": 0.3}, webhook=receiver.url("/all")
+    )
     receiver.wait_for_status("/all", "succeeded")
     secret = client.webhooks.default.secret()
     assert secret.key.startswith("whsec_")
@@ -84,17 +85,24 @@ def test_every_delivery_is_signed_and_carries_the_prediction(platform, receiver)
 
 
 def test_the_filter_limits_the_events(platform, receiver):
-    platform.client().predictions.create(version=platform.versions["tokens"], input={"text": "a b c", "delay": 0.3},
-                                         webhook=receiver.url("/completed"), webhook_events_filter=["completed"])
+    platform.client().predictions.create(
+        version=platform.versions["tokens"],
+        input={"text": "a b c", "delay": 0.3},
+        webhook=receiver.url("/completed"),
+        webhook_events_filter=["completed"],
+    )
     receiver.wait_for_status("/completed", "succeeded")
     time.sleep(0.5)
     assert receiver.events("/completed") == ["succeeded"]
 
 
 def test_output_deliveries_are_throttled_to_one_per_half_second(platform, receiver):
-    platform.client().predictions.create(version=platform.versions["tokens"],
-                                         input={"text": " ".join(f"t{i}" for i in range(20)), "delay": 0.05},
-                                         webhook=receiver.url("/throttle"), webhook_events_filter=["output"])
+    platform.client().predictions.create(
+        version=platform.versions["tokens"],
+        input={"text": " ".join(f"t{i}" for i in range(20)), "delay": 0.05},
+        webhook=receiver.url("/throttle"),
+        webhook_events_filter=["output"],
+    )
     time.sleep(2.5)
     times = [r["at"] for r in receiver.requests["/throttle"]]
     assert 1 <= len(times) <= 4  # 20 tokens over ~1 s
@@ -103,9 +111,12 @@ def test_output_deliveries_are_throttled_to_one_per_half_second(platform, receiv
 
 def test_completed_is_retried_with_the_same_id_after_failures(platform, receiver, django_db_blocker):
     receiver.fail["/flaky"] = 2
-    prediction = platform.client().predictions.create(version=platform.versions["echo"], input={"text": "retry"},
-                                                      webhook=receiver.url("/flaky"),
-                                                      webhook_events_filter=["completed"])
+    prediction = platform.client().predictions.create(
+        version=platform.versions["echo"],
+        input={"text": "retry"},
+        webhook=receiver.url("/flaky"),
+        webhook_events_filter=["completed"],
+    )
     deadline = time.monotonic() + 20
     while len(receiver.requests["/flaky"]) < 3:
         assert time.monotonic() < deadline
@@ -125,8 +136,10 @@ def test_completed_is_retried_with_the_same_id_after_failures(platform, receiver
 
 @pytest.mark.parametrize("url", ["http://10.1.2.3/hook", "ftp://127.0.0.1/hook", "http://169.254.169.254/latest"])
 def test_private_or_non_http_urls_are_refused_at_creation(platform, url):
-    response = httpx.post(f"{platform.url}/v1/predictions",
-                          json={"version": platform.versions["echo"], "input": {}, "webhook": url},
-                          headers={"Authorization": f"Bearer {platform.alice.plaintext}"})
+    response = httpx.post(
+        f"{platform.url}/v1/predictions",
+        json={"version": platform.versions["echo"], "input": {}, "webhook": url},
+        headers={"Authorization": f"Bearer {platform.alice.plaintext}"},
+    )
     assert response.status_code == 422
     assert response.json()["invalid_fields"][0]["field"] == "webhook"

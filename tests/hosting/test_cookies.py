@@ -9,9 +9,11 @@ import pytest
 
 from hosting.processes import REPO_ROOT
 
-_READ = ("import django, json; django.setup(); from django.conf import settings as s; print(json.dumps("
-         "[s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.SESSION_COOKIE_HTTPONLY, s.CSRF_COOKIE_HTTPONLY, "
-         "s.SESSION_COOKIE_SAMESITE, s.CSRF_TRUSTED_ORIGINS]))")
+_READ = (
+    "import django, json; django.setup(); from django.conf import settings as s; print(json.dumps("
+    "[s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.SESSION_COOKIE_HTTPONLY, s.CSRF_COOKIE_HTTPONLY, "
+    "s.SESSION_COOKIE_SAMESITE, s.CSRF_TRUSTED_ORIGINS]))"
+)
 
 
 def cookie_settings(public_base_url: str | None) -> list:
@@ -19,8 +21,9 @@ def cookie_settings(public_base_url: str | None) -> list:
     env.pop("PUBLIC_BASE_URL", None)
     if public_base_url:
         env["PUBLIC_BASE_URL"] = public_base_url
-    out = subprocess.run([sys.executable, "-c", _READ], env=env, cwd=REPO_ROOT, capture_output=True, text=True,
-                         check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", _READ], env=env, cwd=REPO_ROOT, capture_output=True, text=True, check=True
+    ).stdout
     return json.loads(out)
 
 

@@ -22,8 +22,14 @@ def test_without_real_weights_the_tiny_models_are_built(tmp_path, monkeypatch):
 
     assert speech == str(tmp_path / "demo-weights" / "speech-to-text")
     assert caption == str(tmp_path / "demo-weights" / "image-captioning")
-    assert json.loads((tmp_path / "demo-weights" / "speech-to-text" / "config.json").read_text())["model_type"] == "whisper"
-    assert json.loads((tmp_path / "demo-weights" / "image-captioning" / "config.json").read_text())["model_type"] == "blip-2"
+    assert (
+        json.loads((tmp_path / "demo-weights" / "speech-to-text" / "config.json").read_text())["model_type"]
+        == "whisper"
+    )
+    assert (
+        json.loads((tmp_path / "demo-weights" / "image-captioning" / "config.json").read_text())["model_type"]
+        == "blip-2"
+    )
     # As main() leaves the environment: every variable names weights by then.
     monkeypatch.setenv("HEARTH_TEXT_MODEL", "Qwen/Qwen2.5-0.5B-Instruct")
     monkeypatch.setenv("HEARTH_IMAGE_MODEL", "stabilityai/stable-diffusion-xl-base-1.0")

@@ -74,10 +74,14 @@ def test_file_defaults_match_replicate(environment):
 
 def test_files_are_stored_on_the_filesystem_unless_an_s3_bucket_is_set(environment):
     assert default_storage(environment()) == {"BACKEND": "django.core.files.storage.FileSystemStorage"}
-    config = default_storage(environment(S3_BUCKET="hearth-files", S3_ENDPOINT_URL="http://minio:9000",
-                                         S3_REGION="eu-west-1"))
+    config = default_storage(
+        environment(S3_BUCKET="hearth-files", S3_ENDPOINT_URL="http://minio:9000", S3_REGION="eu-west-1")
+    )
     assert config["BACKEND"] == "storages.backends.s3.S3Storage"
     storage = import_string(config["BACKEND"])(**config["OPTIONS"])  # refuses options it does not know
     assert (storage.bucket_name, storage.endpoint_url, storage.region_name) == (
-        "hearth-files", "http://minio:9000", "eu-west-1")
+        "hearth-files",
+        "http://minio:9000",
+        "eu-west-1",
+    )
     assert storage.file_overwrite is False

@@ -38,7 +38,7 @@ def test_the_schema_is_valid_openapi(schema):
 
 def test_every_v1_route_is_in_the_schema_with_each_method(schema):
     assert _v1_routes() and _v1_routes() <= set(schema["paths"])
-    for (path, method) in OPERATIONS:
+    for path, method in OPERATIONS:
         operation = schema["paths"][path][method]
         assert operation["responses"], (path, method)
     assert set(schema["paths"]["/v1/predictions"]) == {"get", "post"}
@@ -47,7 +47,8 @@ def test_every_v1_route_is_in_the_schema_with_each_method(schema):
 def test_the_hot_path_operations_document_their_bodies_and_errors(schema):
     create = schema["paths"]["/v1/models/{owner}/{name}/predictions"]["post"]
     assert create["requestBody"]["content"]["application/json"]["schema"] == {
-        "$ref": "#/components/schemas/PredictionRequest"}
+        "$ref": "#/components/schemas/PredictionRequest"
+    }
     assert {"201", "402", "409", "422", "429"} <= set(create["responses"])
     assert create["responses"]["402"]["content"]["application/problem+json"]
     prediction = schema["components"]["schemas"]["Prediction"]["properties"]
@@ -58,10 +59,16 @@ def test_the_hot_path_operations_document_their_bodies_and_errors(schema):
 
 def test_the_usage_endpoint_is_documented(schema):
     usage = schema["paths"]["/v1/account/usage"]["get"]
-    assert usage["responses"]["200"]["content"]["application/json"]["schema"] == {
-        "$ref": "#/components/schemas/Usage"}
+    assert usage["responses"]["200"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Usage"}
     assert set(schema["components"]["schemas"]["Usage"]["properties"]) == {
-        "currency", "month_start", "month_to_date_spend", "spending_limit", "credit", "by_model", "by_day"}
+        "currency",
+        "month_start",
+        "month_to_date_spend",
+        "spending_limit",
+        "credit",
+        "by_model",
+        "by_day",
+    }
 
 
 def test_the_docs_page_renders_the_schema_with_bundled_assets(api):
@@ -73,10 +80,12 @@ def test_the_docs_page_renders_the_schema_with_bundled_assets(api):
 
 def test_every_field_the_endpoints_return_is_documented(api, schema, alice, echo_version):
     """The component schemas follow the real JSON shapes (inference.representations, billing.api)."""
-    documented = {name: set(component.get("properties", {})) for name, component in
-                  schema["components"]["schemas"].items()}
-    prediction = api.post("/v1/models/alice/echo/predictions", data="{}", content_type="application/json",
-                          **alice.auth).json()
+    documented = {
+        name: set(component.get("properties", {})) for name, component in schema["components"]["schemas"].items()
+    }
+    prediction = api.post(
+        "/v1/models/alice/echo/predictions", data="{}", content_type="application/json", **alice.auth
+    ).json()
     responses = {
         "Prediction": prediction,
         "Model": api.get("/v1/models/alice/echo", **alice.auth).json(),
@@ -89,5 +98,6 @@ def test_every_field_the_endpoints_return_is_documented(api, schema, alice, echo
     }
     for name, body in responses.items():
         assert set(body) <= documented[name], (name, set(body) - documented[name])
-    assert set(prediction["urls"]) <= set(schema["components"]["schemas"]["Prediction"]["properties"]["urls"][
-        "properties"])
+    assert set(prediction["urls"]) <= set(
+        schema["components"]["schemas"]["Prediction"]["properties"]["urls"]["properties"]
+    )

@@ -32,8 +32,9 @@ def _assert_throttled(response) -> int:
     return int(retry_after)
 
 
-def test_prediction_creation_past_the_limit_is_429_with_retry_after_and_stores_nothing(api, alice, echo_version,
-                                                                                       settings):
+def test_prediction_creation_past_the_limit_is_429_with_retry_after_and_stores_nothing(
+    api, alice, echo_version, settings
+):
     settings.RATE_LIMIT_CREATE_PER_MINUTE = 2
     assert [_create(api, alice).status_code for _ in range(2)] == [201, 201]
     _assert_throttled(_create(api, alice))
@@ -43,8 +44,11 @@ def test_prediction_creation_past_the_limit_is_429_with_retry_after_and_stores_n
 def test_other_endpoints_have_their_own_limit(api, alice, echo_version, settings):
     settings.RATE_LIMIT_API_PER_MINUTE = 3
     settings.RATE_LIMIT_CREATE_PER_MINUTE = 100
-    assert [api.get(path, **alice.auth).status_code for path in
-            ("/v1/account", "/v1/hardware", "/v1/predictions")] == [200, 200, 200]
+    assert [api.get(path, **alice.auth).status_code for path in ("/v1/account", "/v1/hardware", "/v1/predictions")] == [
+        200,
+        200,
+        200,
+    ]
     _assert_throttled(api.get("/v1/models/alice/echo", **alice.auth))
     _assert_throttled(api.post("/v1/predictions/nope/cancel", **alice.auth))
     assert _create(api, alice).status_code == 201  # creation is counted apart
@@ -55,8 +59,12 @@ def test_limits_are_per_token(api, alice, echo_version, settings):
     _, second_token = token_create(account=alice.account, name="second")
     assert _create(api, alice).status_code == 201
     _assert_throttled(_create(api, alice))
-    other = api.post("/v1/models/alice/echo/predictions", data="{}", content_type="application/json",
-                     HTTP_AUTHORIZATION=f"Bearer {second_token}")
+    other = api.post(
+        "/v1/models/alice/echo/predictions",
+        data="{}",
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {second_token}",
+    )
     assert other.status_code == 201
 
 
@@ -81,9 +89,14 @@ def test_unauthenticated_requests_are_401_and_not_counted(api, settings):
     assert not list(sync_client().scan_iter("ratelimit:*"))
 
 
-@pytest.mark.parametrize(("now", "window", "retry_after"), [
-    (120.0, 2, 60.0), (179.25, 2, 0.75), (180.0, 3, 60.0),
-])
+@pytest.mark.parametrize(
+    ("now", "window", "retry_after"),
+    [
+        (120.0, 2, 60.0),
+        (179.25, 2, 0.75),
+        (180.0, 3, 60.0),
+    ],
+)
 def test_windows_are_whole_minutes(now, window, retry_after):
     assert ratelimit.window_key(ratelimit.API, 7, now=now) == (f"ratelimit:api:7:{window}", retry_after)
 

@@ -15,12 +15,24 @@ def test_each_account_has_its_own_stable_secret(api, alice, bob):
 
 @pytest.mark.parametrize(
     "url",
-    ["http://127.0.0.1:9/hook", "http://localhost/hook", "http://[::1]/hook", "http://192.168.1.10/x",
-     "file:///etc/passwd", "http://", "not a url", "http://no-such-host.invalid/x"],
+    [
+        "http://127.0.0.1:9/hook",
+        "http://localhost/hook",
+        "http://[::1]/hook",
+        "http://192.168.1.10/x",
+        "file:///etc/passwd",
+        "http://",
+        "not a url",
+        "http://no-such-host.invalid/x",
+    ],
 )
 def test_loopback_private_and_malformed_webhooks_are_refused_without_storing(api, alice, echo_version, url):
-    response = api.post("/v1/models/alice/echo/predictions", data=json.dumps({"input": {}, "webhook": url}),
-                        content_type="application/json", **alice.auth)
+    response = api.post(
+        "/v1/models/alice/echo/predictions",
+        data=json.dumps({"input": {}, "webhook": url}),
+        content_type="application/json",
+        **alice.auth,
+    )
     assert response.status_code == 422
     assert response.json()["invalid_fields"][0]["field"] == "webhook"
     assert not Prediction.objects.exists()

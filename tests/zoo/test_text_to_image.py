@@ -150,7 +150,13 @@ def test_schema_bounds_the_inputs_and_returns_a_list_of_files(predict_module):
     assert schemas["Output"] == {"items": {"type": "string", "format": "uri"}, "type": "array", "title": "Output"}
     assert schemas["Input"]["required"] == ["prompt"]
     assert schemas["scheduler"]["enum"] == [
-        "K_EULER", "K_EULER_ANCESTRAL", "DDIM", "DPMSolverMultistep", "KarrasDPM", "HeunDiscrete", "PNDM"
+        "K_EULER",
+        "K_EULER_ANCESTRAL",
+        "DDIM",
+        "DPMSolverMultistep",
+        "KarrasDPM",
+        "HeunDiscrete",
+        "PNDM",
     ]
     bounds = {
         name: {key: spec[key] for key in ("type", "default", "minimum", "maximum") if key in spec}

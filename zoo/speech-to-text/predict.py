@@ -144,9 +144,7 @@ def load_audio(path: Path) -> np.ndarray:
     try:
         samples, rate = soundfile.read(path, dtype="float32", always_2d=True)
     except (soundfile.LibsndfileError, RuntimeError, TypeError) as exc:
-        raise ValueError(
-            f"Could not decode the audio file ({exc}); send WAV, MP3, FLAC or Ogg audio"
-        ) from None
+        raise ValueError(f"Could not decode the audio file ({exc}); send WAV, MP3, FLAC or Ogg audio") from None
     if samples.size == 0:
         raise ValueError("The audio file holds no samples")
     mono = samples.mean(axis=1)

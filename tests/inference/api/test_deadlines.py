@@ -26,16 +26,26 @@ def test_bad_or_too_short_durations_are_refused(value):
 
 
 def test_the_api_stores_the_deadline(api, alice, echo_version):
-    response = api.post("/v1/models/alice/echo/predictions", data=json.dumps({"input": {}}),
-                        content_type="application/json", HTTP_CANCEL_AFTER="2m", **alice.auth)
+    response = api.post(
+        "/v1/models/alice/echo/predictions",
+        data=json.dumps({"input": {}}),
+        content_type="application/json",
+        HTTP_CANCEL_AFTER="2m",
+        **alice.auth,
+    )
     assert response.status_code == 201
     prediction = Prediction.objects.get(id=response.json()["id"])
     assert timedelta(seconds=115) < prediction.deadline - prediction.created_at <= timedelta(seconds=121)
 
 
 def test_the_api_refuses_a_bad_cancel_after_and_stores_nothing(api, alice, echo_version):
-    response = api.post("/v1/models/alice/echo/predictions", data=json.dumps({"input": {}}),
-                        content_type="application/json", HTTP_CANCEL_AFTER="whenever", **alice.auth)
+    response = api.post(
+        "/v1/models/alice/echo/predictions",
+        data=json.dumps({"input": {}}),
+        content_type="application/json",
+        HTTP_CANCEL_AFTER="whenever",
+        **alice.auth,
+    )
     assert response.status_code == 400
     assert response.json()["invalid_fields"][0]["field"] == "Cancel-After"
     assert not Prediction.objects.exists()
@@ -43,7 +53,9 @@ def test_the_api_refuses_a_bad_cancel_after_and_stores_nothing(api, alice, echo_
 
 def test_a_prediction_past_its_deadline_in_the_queue_is_canceled_without_running(alice, echo_version):
     prediction = Prediction.objects.create(
-        account=alice.account, model=echo_version.model, version=echo_version,
+        account=alice.account,
+        model=echo_version.model,
+        version=echo_version,
         deadline=timezone.now() - timedelta(seconds=1),
     )
     execution.prediction_run(prediction_id=prediction.id)  # no runner exists for this version

@@ -27,8 +27,10 @@ def multipart(*parts: bytes) -> bytes:
 
 
 def content_part(data=b"abc", filename=b"a.txt") -> bytes:
-    return (b'Content-Disposition: form-data; name="content"; filename="' + filename + b'"\r\n'
-            b"Content-Type: text/plain\r\n\r\n" + data)
+    return (
+        b'Content-Disposition: form-data; name="content"; filename="' + filename + b'"\r\n'
+        b"Content-Type: text/plain\r\n\r\n" + data
+    )
 
 
 def test_an_upload_answers_every_field_the_client_needs(api, alice):
@@ -36,8 +38,10 @@ def test_an_upload_answers_every_field_the_client_needs(api, alice):
     assert response.status_code == 201
     body = response.json()
     assert body["name"] == "hello.txt" and body["content_type"] == "text/plain" and body["size"] == 11
-    assert body["checksums"] == {"sha256": hashlib.sha256(b"hello files").hexdigest(),
-                                 "md5": hashlib.md5(b"hello files").hexdigest()}
+    assert body["checksums"] == {
+        "sha256": hashlib.sha256(b"hello files").hexdigest(),
+        "md5": hashlib.md5(b"hello files").hexdigest(),
+    }
     assert body["etag"] == body["checksums"]["md5"]
     assert body["metadata"] == {"purpose": "test"}
     assert body["urls"] == {"get": f"http://testserver/v1/files/{body['id']}"}
@@ -75,8 +79,14 @@ def test_a_file_over_the_limit_is_413_and_stores_nothing(api, alice, settings):
 def test_a_declared_length_far_over_the_limit_is_413_before_parsing(api, alice, settings):
     settings.FILE_MAX_BYTES = 10
     body = multipart(content_part(b"small"))
-    response = api.generic("POST", "/v1/files", body, content_type=f"multipart/form-data; boundary={BOUNDARY}",
-                           CONTENT_LENGTH=str(100 * 1024**2), **alice.auth)
+    response = api.generic(
+        "POST",
+        "/v1/files",
+        body,
+        content_type=f"multipart/form-data; boundary={BOUNDARY}",
+        CONTENT_LENGTH=str(100 * 1024**2),
+        **alice.auth,
+    )
     assert response.status_code == 413
 
 
@@ -88,30 +98,68 @@ def test_a_declared_length_far_over_the_limit_is_413_before_parsing(api, alice, 
         (f"multipart/form-data; boundary={BOUNDARY}", b"", "content"),
         (f"multipart/form-data; boundary={BOUNDARY}", b"garbage without boundaries", "content"),
         (f"multipart/form-data; boundary={BOUNDARY}", multipart(content_part())[:-20], "content"),  # truncated
-        (f"multipart/form-data; boundary={BOUNDARY}",
-         multipart(b'Content-Disposition: form-data; name="content"\r\n\r\nnot a file part'), "content"),
+        (
+            f"multipart/form-data; boundary={BOUNDARY}",
+            multipart(b'Content-Disposition: form-data; name="content"\r\n\r\nnot a file part'),
+            "content",
+        ),
         (f"multipart/form-data; boundary={BOUNDARY}", multipart(content_part(), content_part()), "content"),
-        (f"multipart/form-data; boundary={BOUNDARY}",
-         multipart(content_part(), b'Content-Disposition: form-data; name="metadata"\r\n\r\n{not json'), "metadata"),
-        (f"multipart/form-data; boundary={BOUNDARY}",
-         multipart(content_part(), b'Content-Disposition: form-data; name="metadata"\r\n\r\n[1, 2]'), "metadata"),
-        (f"multipart/form-data; boundary={BOUNDARY}",
-         multipart(content_part(), b'Content-Disposition: form-data; name="metadata"\r\n\r\n{"a": NaN}'), "metadata"),
-        (f"multipart/form-data; boundary={BOUNDARY}",
-         multipart(content_part(), b'Content-Disposition: form-data; name="metadata"\r\n\r\n{"a": "\\u0000"}'),
-         "metadata"),
-        (f"multipart/form-data; boundary={BOUNDARY}",
-         multipart(b"Content-Disposition: form-data; name=\"content\"; filename*=NOSUCHCHARSET''a%41.txt\r\n\r\nabc"),
-         "content"),
-        (f"multipart/form-data; boundary={BOUNDARY}",
-         multipart(*[b'Content-Disposition: form-data; name="f%d"\r\n\r\nx' % i for i in range(1100)]), "body"),
+        (
+            f"multipart/form-data; boundary={BOUNDARY}",
+            multipart(content_part(), b'Content-Disposition: form-data; name="metadata"\r\n\r\n{not json'),
+            "metadata",
+        ),
+        (
+            f"multipart/form-data; boundary={BOUNDARY}",
+            multipart(content_part(), b'Content-Disposition: form-data; name="metadata"\r\n\r\n[1, 2]'),
+            "metadata",
+        ),
+        (
+            f"multipart/form-data; boundary={BOUNDARY}",
+            multipart(content_part(), b'Content-Disposition: form-data; name="metadata"\r\n\r\n{"a": NaN}'),
+            "metadata",
+        ),
+        (
+            f"multipart/form-data; boundary={BOUNDARY}",
+            multipart(content_part(), b'Content-Disposition: form-data; name="metadata"\r\n\r\n{"a": "\\u0000"}'),
+            "metadata",
+        ),
+        (
+            f"multipart/form-data; boundary={BOUNDARY}",
+            multipart(
+                b"Content-Disposition: form-data; name=\"content\"; filename*=NOSUCHCHARSET''a%41.txt\r\n\r\nabc"
+            ),
+            "content",
+        ),
+        (
+            f"multipart/form-data; boundary={BOUNDARY}",
+            multipart(*[b'Content-Disposition: form-data; name="f%d"\r\n\r\nx' % i for i in range(1100)]),
+            "body",
+        ),
         (f"multipart/form-data; boundary={BOUNDARY}", multipart(b"no headers at all"), "content"),
-        (f"multipart/form-data; boundary={BOUNDARY}",
-         multipart(content_part(filename=b"\xff\xfe.txt"))[:-3], "content"),
+        (
+            f"multipart/form-data; boundary={BOUNDARY}",
+            multipart(content_part(filename=b"\xff\xfe.txt"))[:-3],
+            "content",
+        ),
     ],
-    ids=["json", "no-boundary", "empty", "garbage", "truncated", "text-content", "two-contents", "metadata-not-json",
-         "metadata-array", "metadata-nan", "metadata-nul", "bad-charset", "too-many-fields", "headerless",
-         "bad-bytes-truncated"],
+    ids=[
+        "json",
+        "no-boundary",
+        "empty",
+        "garbage",
+        "truncated",
+        "text-content",
+        "two-contents",
+        "metadata-not-json",
+        "metadata-array",
+        "metadata-nan",
+        "metadata-nul",
+        "bad-charset",
+        "too-many-fields",
+        "headerless",
+        "bad-bytes-truncated",
+    ],
 )
 def test_malformed_uploads_are_problems_naming_the_field_and_store_nothing(api, alice, content_type, body, field):
     response = api.generic("POST", "/v1/files", body, content_type=content_type, **alice.auth)
@@ -190,8 +238,12 @@ async def test_forged_or_expired_capability_urls_are_not_found(alice, close_sync
     file_id = (await sync_to_async(upload)(Client(), alice)).json()["id"]
     expired = await sync_to_async(_link)(file_id, -1)
     valid = await sync_to_async(_link)(file_id, 60)
-    for url in (expired, valid.replace("signature=", "signature=0"), valid.replace("expiry=", "expiry=9"),
-                f"/v1/files/{file_id}/download", valid.replace(file_id, "a" * 26)):
+    for url in (
+        expired,
+        valid.replace("signature=", "signature=0"),
+        valid.replace("expiry=", "expiry=9"),
+        f"/v1/files/{file_id}/download",
+        valid.replace(file_id, "a" * 26),
+    ):
         response, _ = await _get(url)
         assert response.status_code == 404, url
-

@@ -15,8 +15,7 @@ def create_model(api, persona, **fields):
 
 
 def upload(api, persona, ref, body: bytes):
-    return api.generic("POST", f"/v1/models/{ref}/versions", data=body, content_type="application/gzip",
-                       **persona.auth)
+    return api.generic("POST", f"/v1/models/{ref}/versions", data=body, content_type="application/gzip", **persona.auth)
 
 
 def test_it_creates_a_model(api, alice, cpu):
@@ -29,8 +28,13 @@ def test_it_creates_a_model(api, alice, cpu):
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("name", "Has Spaces"), ("name", ""), ("visibility", "secret"), ("hardware", "gpu-imaginary"),
-     ("github_url", "not a url")],
+    [
+        ("name", "Has Spaces"),
+        ("name", ""),
+        ("visibility", "secret"),
+        ("hardware", "gpu-imaginary"),
+        ("github_url", "not a url"),
+    ],
 )
 def test_bad_fields_are_a_problem_naming_the_field(api, alice, cpu, field, value):
     response = create_model(api, alice, **{field: value})

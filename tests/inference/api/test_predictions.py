@@ -140,8 +140,16 @@ def test_an_unknown_version_is_422(api, alice, echo_version):
 
 @pytest.mark.parametrize(
     ("prefer", "expected"),
-    [(None, None), ("wait", 60), ("wait=5", 5), ("wait=600", 60), ("wait=0", None), ("respond-async", None),
-     ("respond-async, wait=3", 3), ("wait=abc", None)],
+    [
+        (None, None),
+        ("wait", 60),
+        ("wait=5", 5),
+        ("wait=600", 60),
+        ("wait=0", None),
+        ("respond-async", None),
+        ("respond-async, wait=3", 3),
+        ("wait=abc", None),
+    ],
 )
 def test_prefer_wait_is_parsed_and_clamped(prefer, expected):
     assert wait_seconds(prefer) == expected
@@ -218,7 +226,10 @@ def test_it_gets_models_versions_account_and_hardware(api, alice, echo_version):
     assert version["openapi_schema"]["components"]["schemas"]["Output"] == {"type": "string", "title": "Output"}
     assert version["cog_version"] == "0.23.1"
     assert api.get("/v1/account", **alice.auth).json() == {
-        "type": "user", "username": "alice", "name": "alice", "github_url": None
+        "type": "user",
+        "username": "alice",
+        "name": "alice",
+        "github_url": None,
     }
     hardware = api.get("/v1/hardware", **alice.auth).json()
     assert {"sku": "cpu", "name": "CPU"} in hardware and {"sku": "gpu-h100", "name": "Nvidia H100 GPU"} in hardware
@@ -265,8 +276,14 @@ def test_a_version_shared_by_two_models_resolves_by_model_ref_or_to_the_first(ap
     from inference.models import Model, Version
 
     twin_model = Model.objects.create(owner=alice.account, name="twin", hardware=cpu)
-    Version.objects.create(model=twin_model, sha256=echo_version.sha256, predictor_ref="predict.py:Predictor",
-                           openapi_schema=echo_version.openapi_schema, cog_version="0.23.1", package="p.tar.gz")
+    Version.objects.create(
+        model=twin_model,
+        sha256=echo_version.sha256,
+        predictor_ref="predict.py:Predictor",
+        openapi_schema=echo_version.openapi_schema,
+        cog_version="0.23.1",
+        package="p.tar.gz",
+    )
     bare = post_json(api, "/v1/predictions", {"version": echo_version.sha256, "input": {}}, alice)
     assert bare.json()["model"] == "alice/echo"
     pinned = post_json(api, "/v1/predictions", {"version": f"alice/twin:{echo_version.sha256}", "input": {}}, alice)

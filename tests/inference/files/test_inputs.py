@@ -23,8 +23,12 @@ FILE_SCHEMA = {
                 "required": ["file"],
                 "properties": {
                     "file": {"type": "string", "format": "uri", "title": "File", "x-order": 0},
-                    "more": {"type": "array", "items": {"type": "string", "format": "uri"}, "title": "More",
-                             "x-order": 1},
+                    "more": {
+                        "type": "array",
+                        "items": {"type": "string", "format": "uri"},
+                        "title": "More",
+                        "x-order": 1,
+                    },
                     "caption": {"type": "string", "title": "Caption", "x-order": 2},
                 },
             },
@@ -38,21 +42,32 @@ PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256))
 @pytest.fixture
 def file_version(alice, cpu) -> Version:
     model = Model.objects.create(owner=alice.account, name="files", hardware=cpu, visibility="public")
-    version = Version.objects.create(model=model, sha256="f" * 64, predictor_ref="predict.py:Predictor",
-                                     openapi_schema=FILE_SCHEMA, cog_version="0.23.1", package="packages/x.tar.gz")
+    version = Version.objects.create(
+        model=model,
+        sha256="f" * 64,
+        predictor_ref="predict.py:Predictor",
+        openapi_schema=FILE_SCHEMA,
+        cog_version="0.23.1",
+        package="packages/x.tar.gz",
+    )
     model.latest_version = version
     model.save()
     return version
 
 
 def upload_of(persona, data=PNG, name="photo.png") -> File:
-    return storage.upload_create(account=persona.account, content=ContentFile(data), name=name,
-                               content_type="image/png", metadata={})
+    return storage.upload_create(
+        account=persona.account, content=ContentFile(data), name=name, content_type="image/png", metadata={}
+    )
 
 
 def create(api, persona, file_input, **more):
-    return api.post("/v1/models/alice/files/predictions", data=json.dumps({"input": {"file": file_input, **more}}),
-                    content_type="application/json", **persona.auth)
+    return api.post(
+        "/v1/models/alice/files/predictions",
+        data=json.dumps({"input": {"file": file_input, **more}}),
+        content_type="application/json",
+        **persona.auth,
+    )
 
 
 def data_uri(data: bytes, media_type="image/png") -> str:
@@ -138,8 +153,12 @@ def test_unreadable_file_inputs_are_422_naming_the_input_and_create_nothing(api,
 
 
 def test_a_nul_character_is_a_400_not_a_database_error(api, alice, file_version):
-    response = api.post("/v1/models/alice/files/predictions", content_type="application/json", **alice.auth,
-                        data='{"input": {"file": "data:text/plain,a\\u0000b"}}')
+    response = api.post(
+        "/v1/models/alice/files/predictions",
+        content_type="application/json",
+        **alice.auth,
+        data='{"input": {"file": "data:text/plain,a\\u0000b"}}',
+    )
     assert response.status_code == 400 and response.json()["invalid_fields"][0]["field"] == "body"
     assert not Prediction.objects.exists()
 
@@ -169,20 +188,33 @@ def prediction_with(persona, version, **input) -> Prediction:
     return Prediction.objects.create(account=persona.account, model=version.model, version=version, input=input)
 
 
-def test_materialise_gives_each_input_a_local_file_with_its_original_name(alice, file_version, tmp_path, server,
-                                                                            settings):
+def test_materialise_gives_each_input_a_local_file_with_its_original_name(
+    alice, file_version, tmp_path, server, settings
+):
     settings.INPUT_URL_ALLOWED_NETWORKS = ["127.0.0.1/32"]
     own = upload_of(alice, name="photo.png")
     prediction = prediction_with(
-        alice, file_version, caption="kept as is", file=f"http://testserver/v1/files/{own.id}",
-        more=[data_uri(PNG), "data:text/plain;name=notes%20v1.txt,hello%20there",
-              f"{server}/redirect?to=/photos/holiday%20photo.png", f"http://testserver/v1/files/{own.id}"],
+        alice,
+        file_version,
+        caption="kept as is",
+        file=f"http://testserver/v1/files/{own.id}",
+        more=[
+            data_uri(PNG),
+            "data:text/plain;name=notes%20v1.txt,hello%20there",
+            f"{server}/redirect?to=/photos/holiday%20photo.png",
+            f"http://testserver/v1/files/{own.id}",
+        ],
     )
     local = inputs.materialise(prediction=prediction, directory=tmp_path)
     assert local["caption"] == "kept as is"
     paths = [Path(local["file"]), *map(Path, local["more"])]
-    assert [path.name for path in paths] == ["photo.png", "more-0.png", "notes v1.txt", "holiday photo.png",
-                                             "photo.png"]
+    assert [path.name for path in paths] == [
+        "photo.png",
+        "more-0.png",
+        "notes v1.txt",
+        "holiday photo.png",
+        "photo.png",
+    ]
     assert [path.read_bytes() for path in paths] == [PNG, PNG, b"hello there", PNG, PNG]
     assert all(path.is_relative_to(tmp_path) for path in paths)
 
@@ -197,8 +229,9 @@ def test_materialise_gives_each_input_a_local_file_with_its_original_name(alice,
         ("/redirect?to=http://127.0.0.2:{port}/photos/holiday%20photo.png", ["127.0.0.1/32"], "private"),
     ],
 )
-def test_materialise_refuses_what_it_cannot_fetch_safely(alice, file_version, tmp_path, server, settings, path,
-                                                         allowed, reason):
+def test_materialise_refuses_what_it_cannot_fetch_safely(
+    alice, file_version, tmp_path, server, settings, path, allowed, reason
+):
     settings.INPUT_URL_ALLOWED_NETWORKS = allowed
     settings.FILE_MAX_BYTES = 1000
     url = server + path.replace("{port}", server.rsplit(":", 1)[1])

@@ -31,8 +31,12 @@ def test_output_files_become_capability_urls_that_expire_with_the_data(predictio
     stored = OutputFiles(prediction, tmp_path).store(value)
     assert stored["caption"] == "a cat" and stored["n"] == 3
     file = File.objects.get()
-    assert (file.name, file.content_type, file.kind, file.prediction_id) == ("out.png", "image/png", "output",
-                                                                             prediction.id)
+    assert (file.name, file.content_type, file.kind, file.prediction_id) == (
+        "out.png",
+        "image/png",
+        "output",
+        prediction.id,
+    )
     assert stored["image"].startswith(f"https://hearth.example.com/v1/files/{file.id}/download/out.png?")
     expiry = int(parse_qs(urlsplit(stored["image"]).query)["expiry"][0])
     assert expiry == int(file.expires_at.timestamp())
@@ -67,12 +71,12 @@ def test_a_path_that_leads_outside_the_output_directory_is_refused(prediction, t
     assert store.store(f"{tmp_path}/secret") == f"{tmp_path}/secret"  # outside: just a string
 
 
-def test_kept_outputs_can_be_shown_with_renewed_links_to_their_own_files_only(prediction, tmp_path, bob,
-                                                                               echo_version):
+def test_kept_outputs_can_be_shown_with_renewed_links_to_their_own_files_only(prediction, tmp_path, bob, echo_version):
     url = OutputFiles(prediction, tmp_path).store(output_path(tmp_path))
     expired = url.rsplit("?", 1)[0] + "?expiry=1&signature=old"
-    bobs = storage.upload_create(account=bob.account, content=ContentFile(b"b"), name="b.txt",
-                               content_type="text/plain", metadata={})
+    bobs = storage.upload_create(
+        account=bob.account, content=ContentFile(b"b"), name="b.txt", content_type="text/plain", metadata={}
+    )
     forged = f"http://x/v1/files/{bobs.id}/download/x.png?expiry=1&signature=forged"  # a model may output anything
     prediction.output = {"image": expired, "other": [forged, "text"]}
     renewed = storage.output_with_renewed_urls(prediction, origin="https://hearth.example.com")

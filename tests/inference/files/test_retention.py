@@ -13,16 +13,29 @@ LONG_AGO = timedelta(hours=2)
 
 
 def finished(persona, version, *, source=Prediction.Source.API, ago=LONG_AGO, status=Prediction.Status.SUCCEEDED):
-    prediction = Prediction.objects.create(account=persona.account, model=version.model, version=version,
-                                           source=source, status=status, input={"text": "secret"},
-                                           output="result", logs="private logs")
+    prediction = Prediction.objects.create(
+        account=persona.account,
+        model=version.model,
+        version=version,
+        source=source,
+        status=status,
+        input={"text": "secret"},
+        output="result",
+        logs="private logs",
+    )
     Prediction.objects.filter(pk=prediction.pk).update(completed_at=timezone.now() - ago)
     return prediction
 
 
 def output_file(persona, prediction) -> File:
-    return storage.file_create(account=persona.account, prediction=prediction, kind=File.Kind.OUTPUT,
-                             content=ContentFile(b"bytes"), name="out.png", content_type="image/png")
+    return storage.file_create(
+        account=persona.account,
+        prediction=prediction,
+        kind=File.Kind.OUTPUT,
+        content=ContentFile(b"bytes"),
+        name="out.png",
+        content_type="image/png",
+    )
 
 
 def test_old_api_predictions_lose_their_data_and_files(alice, echo_version):
@@ -60,10 +73,12 @@ def test_the_retention_time_is_a_setting(alice, echo_version, settings):
 
 
 def test_expired_uploads_are_removed_and_others_kept(alice):
-    expired = storage.upload_create(account=alice.account, content=ContentFile(b"old"), name="old.txt",
-                                  content_type="text/plain", metadata={})
-    fresh = storage.upload_create(account=alice.account, content=ContentFile(b"new"), name="new.txt",
-                                content_type="text/plain", metadata={})
+    expired = storage.upload_create(
+        account=alice.account, content=ContentFile(b"old"), name="old.txt", content_type="text/plain", metadata={}
+    )
+    fresh = storage.upload_create(
+        account=alice.account, content=ContentFile(b"new"), name="new.txt", content_type="text/plain", metadata={}
+    )
     File.objects.filter(pk=expired.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
     assert remove_expired_data() == {"predictions": 0, "files": 1}
     assert list(File.objects.values_list("pk", flat=True)) == [fresh.pk]

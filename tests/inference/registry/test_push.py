@@ -53,9 +53,12 @@ def test_a_new_content_makes_a_new_latest_version(alice, tmp_path):
     [
         ("no_predict_ref", "build: {}\n", "", "predict"),
         ("bad_yaml", "predict: [unclosed\n", "", "YAML"),
-        ("missing_annotation", 'predict: "predict.py:Predictor"\n',
-         "from cog import BasePredictor\nclass Predictor(BasePredictor):\n    def predict(self, x) -> str:\n        return x\n",
-         "x"),
+        (
+            "missing_annotation",
+            'predict: "predict.py:Predictor"\n',
+            "from cog import BasePredictor\nclass Predictor(BasePredictor):\n    def predict(self, x) -> str:\n        return x\n",
+            "x",
+        ),
         ("import_error", 'predict: "predict.py:Predictor"\n', "import not_a_module_anywhere\n", "not_a_module"),
     ],
 )

@@ -25,8 +25,9 @@ def project(tmp_path):
 
 
 def spec(project, key="v1", idle_timeout=60.0) -> RunnerSpec:
-    return RunnerSpec(key=key, project_dir=project, predictor_ref="predict.py:Predictor", env={},
-                      idle_timeout=idle_timeout)
+    return RunnerSpec(
+        key=key, project_dir=project, predictor_ref="predict.py:Predictor", env={}, idle_timeout=idle_timeout
+    )
 
 
 @pytest.fixture
@@ -79,7 +80,9 @@ def test_the_least_recently_used_idle_runner_makes_room(pool, project):
 
 
 def test_a_failed_boot_is_retried_on_the_next_lease(pool, tmp_path):
-    (tmp_path / "predict.py").write_text(PREDICTOR.replace("def predict", "def setup(self):\n        raise RuntimeError('no weights')\n    def predict"))
+    (tmp_path / "predict.py").write_text(
+        PREDICTOR.replace("def predict", "def setup(self):\n        raise RuntimeError('no weights')\n    def predict")
+    )
     for _ in range(2):
         with pytest.raises(RunnerSetupError, match="no weights"), pool.lease(spec(tmp_path)):
             pass
@@ -87,8 +90,9 @@ def test_a_failed_boot_is_retried_on_the_next_lease(pool, tmp_path):
 
 def test_a_relative_project_directory_works(pool, project, monkeypatch):
     monkeypatch.chdir(project.parent)
-    relative = RunnerSpec(key="rel", project_dir=project.relative_to(project.parent),
-                                       predictor_ref="predict.py:Predictor", env={})
+    relative = RunnerSpec(
+        key="rel", project_dir=project.relative_to(project.parent), predictor_ref="predict.py:Predictor", env={}
+    )
     with pool.lease(relative) as (runner, _):
         assert runner.predict(prediction_id="p", input={"text": "ok"}).output == "ok"
 

@@ -663,8 +663,9 @@ def test_cancel_stops_one_concurrent_prediction_and_spares_the_others(start):
     runner = start(CONCURRENT_SLEEPER.format(decorator=""), env={"COG_MAX_CONCURRENCY": "2"})
     cancel_later(runner, "doomed", 0.3)
 
-    results = predict_in_threads(runner, {"doomed": {"name": "doomed", "seconds": 30},
-                                          "spared": {"name": "spared", "seconds": 1}})
+    results = predict_in_threads(
+        runner, {"doomed": {"name": "doomed", "seconds": 30}, "spared": {"name": "spared", "seconds": 1}}
+    )
 
     assert (results["doomed"].status, results["doomed"].logs) == ("canceled", "doomed starts\ndoomed cancelled\n")
     assert (results["spared"].status, results["spared"].output) == ("succeeded", "spared")
@@ -676,8 +677,9 @@ def test_the_limit_can_come_from_cog_concurrent(start):
     assert runner.max_concurrency == 2
     results: dict[str, object] = {}
     threads = [
-        threading.Thread(target=lambda p=p: results.__setitem__(
-            p, runner.predict(prediction_id=p, input={"name": p, "seconds": 1})))
+        threading.Thread(
+            target=lambda p=p: results.__setitem__(p, runner.predict(prediction_id=p, input={"name": p, "seconds": 1}))
+        )
         for p in ("x", "y")
     ]
     for thread in threads:

@@ -18,8 +18,14 @@ def golden_example() -> dict:
 
 def test_the_example_input_has_required_inputs_and_defaults_but_no_secrets_or_deprecated_ones():
     # prompt is required without a default; secrets and deprecated inputs are left out.
-    assert golden_example() == {"prompt": "...", "steps": 20, "guidance": 7.5, "scheduler": "DDIM", "size": 512,
-                                "upscale": False}
+    assert golden_example() == {
+        "prompt": "...",
+        "steps": 20,
+        "guidance": 7.5,
+        "scheduler": "DDIM",
+        "size": 512,
+        "upscale": False,
+    }
 
 
 def test_the_python_snippet_is_python_with_the_same_input():

@@ -34,7 +34,17 @@ def post(files=None, **values) -> tuple[QueryDict, MultiValueDict]:
 
 def test_fields_come_in_the_predictors_parameter_order(schema):
     assert [field.name for field in form_fields(schema)] == [
-        "prompt", "image", "steps", "guidance", "scheduler", "size", "upscale", "api_key", "tags", "seed", "old",
+        "prompt",
+        "image",
+        "steps",
+        "guidance",
+        "scheduler",
+        "size",
+        "upscale",
+        "api_key",
+        "tags",
+        "seed",
+        "old",
     ]
 
 
@@ -87,8 +97,17 @@ def test_choices_keep_their_types_and_defaults(fields):
 def test_a_filled_in_form_becomes_typed_input(schema):
     upload = SimpleUploadedFile("cat.png", b"\x89PNG fake", content_type="image/png")
     data, files = post(
-        {"image": [upload]}, prompt="a cat", steps="30", guidance="2.5", scheduler="K_EULER", size="1024",
-        upscale="on", api_key="sk-1", tags="red\n\n blue \n", seed="-7", old="",
+        {"image": [upload]},
+        prompt="a cat",
+        steps="30",
+        guidance="2.5",
+        scheduler="K_EULER",
+        size="1024",
+        upscale="on",
+        api_key="sk-1",
+        tags="red\n\n blue \n",
+        seed="-7",
+        old="",
     )
     assert input_from_form(schema, data, files) == {
         "prompt": "a cat",
@@ -122,8 +141,16 @@ def test_empty_optional_fields_are_left_to_the_predictors_defaults(schema):
         ({"prompt": "A Cat!"}, {"prompt": ["prompt does not match pattern '^[a-z ]+$'"]}),
         ({"prompt": ""}, {"prompt": ["prompt is required"]}),
     ],
-    ids=["not_an_integer", "fractional_integer", "not_a_number", "above_maximum", "below_minimum", "unknown_choice",
-         "pattern", "missing_required"],
+    ids=[
+        "not_an_integer",
+        "fractional_integer",
+        "not_a_number",
+        "above_maximum",
+        "below_minimum",
+        "unknown_choice",
+        "pattern",
+        "missing_required",
+    ],
 )
 def test_bad_fields_are_reported_by_name(schema, values, errors):
     data, files = post(**{"prompt": "a cat", **values})
@@ -140,11 +167,19 @@ def test_every_bad_field_is_reported_at_once(schema):
 
 
 def test_numeric_lists_are_parsed_line_by_line():
-    schema = {"components": {"schemas": {"Input": {"properties": {
-        "weights": {"type": "array", "items": {"type": "number"}, "title": "Weights"},
-        "files": {"type": "array", "items": {"type": "string", "format": "uri"}, "title": "Files"},
-        "anything": {"title": "Anything"},
-    }}}}}
+    schema = {
+        "components": {
+            "schemas": {
+                "Input": {
+                    "properties": {
+                        "weights": {"type": "array", "items": {"type": "number"}, "title": "Weights"},
+                        "files": {"type": "array", "items": {"type": "string", "format": "uri"}, "title": "Files"},
+                        "anything": {"title": "Anything"},
+                    }
+                }
+            }
+        }
+    }
     by_name = {field.name: field for field in form_fields(schema)}
     assert (by_name["weights"].widget, by_name["files"].widget, by_name["anything"].widget) == ("list", "files", "json")
     data, files = post(weights="1\n2.5", anything='{"a": [1]}')
@@ -156,9 +191,31 @@ def test_numeric_lists_are_parsed_line_by_line():
 
 
 def test_output_display_follows_the_output_schema(schema):
-    concatenate = {"components": {"schemas": {"Output": {"type": "array", "items": {"type": "string"},
-                   "x-cog-array-type": "iterator", "x-cog-array-display": "concatenate"}}}}
-    iterator = {"components": {"schemas": {"Output": {"type": "array", "items": {"type": "string", "format": "uri"},
-                "x-cog-array-type": "iterator"}}}}
+    concatenate = {
+        "components": {
+            "schemas": {
+                "Output": {
+                    "type": "array",
+                    "items": {"type": "string"},
+                    "x-cog-array-type": "iterator",
+                    "x-cog-array-display": "concatenate",
+                }
+            }
+        }
+    }
+    iterator = {
+        "components": {
+            "schemas": {
+                "Output": {
+                    "type": "array",
+                    "items": {"type": "string", "format": "uri"},
+                    "x-cog-array-type": "iterator",
+                }
+            }
+        }
+    }
     assert (output_display(concatenate), output_display(iterator), output_display(schema)) == (
-        "concatenate", "iterator", "single")
+        "concatenate",
+        "iterator",
+        "single",
+    )

@@ -14,17 +14,26 @@ PASSWORD = "correct horse 9"
 
 STEPS_SCHEMA = {
     "openapi": "3.0.2",
-    "components": {"schemas": {
-        "Input": {
-            "type": "object", "required": ["prompt"],
-            "properties": {
-                "prompt": {"type": "string", "title": "Prompt", "description": "What to draw", "x-order": 0},
-                "steps": {"type": "integer", "title": "Steps", "minimum": 1, "maximum": 50, "default": 20,
-                          "x-order": 1},
+    "components": {
+        "schemas": {
+            "Input": {
+                "type": "object",
+                "required": ["prompt"],
+                "properties": {
+                    "prompt": {"type": "string", "title": "Prompt", "description": "What to draw", "x-order": 0},
+                    "steps": {
+                        "type": "integer",
+                        "title": "Steps",
+                        "minimum": 1,
+                        "maximum": 50,
+                        "default": 20,
+                        "x-order": 1,
+                    },
+                },
             },
-        },
-        "Output": {"type": "string", "title": "Output"},
-    }},
+            "Output": {"type": "string", "title": "Output"},
+        }
+    },
 }
 
 
@@ -40,8 +49,14 @@ def browser(client, alice):
 
 def add_model(owner, cpu, name, *, visibility="private", schema=ECHO_SCHEMA, sha="b", **details) -> Model:
     model = Model.objects.create(owner=owner.account, name=name, hardware=cpu, visibility=visibility, **details)
-    version = Version.objects.create(model=model, sha256=sha * 64, predictor_ref="predict.py:Predictor",
-                                     openapi_schema=schema, cog_version="0.23.1", package="packages/none.tar.gz")
+    version = Version.objects.create(
+        model=model,
+        sha256=sha * 64,
+        predictor_ref="predict.py:Predictor",
+        openapi_schema=schema,
+        cog_version="0.23.1",
+        package="packages/none.tar.gz",
+    )
     model.latest_version = version
     model.save()
     return model
@@ -58,8 +73,10 @@ def test_the_catalogue_lists_public_models_and_my_own_but_not_others_private_one
     assert "/alice/mine" in page and "/bob/shared" in page and "/bob/secret" not in page
 
 
-@pytest.mark.parametrize(("query", "found"), [("shar", ["bob/shared"]), ("bob/", ["bob/shared"]),
-                                              ("alice/mi", ["alice/mine"]), ("nothing", [])])
+@pytest.mark.parametrize(
+    ("query", "found"),
+    [("shar", ["bob/shared"]), ("bob/", ["bob/shared"]), ("alice/mi", ["alice/mine"]), ("nothing", [])],
+)
 def test_the_catalogue_searches_by_name(browser, alice, bob, cpu, query, found):
     add_model(alice, cpu, "mine")
     add_model(bob, cpu, "shared", visibility="public")
@@ -68,8 +85,14 @@ def test_the_catalogue_searches_by_name(browser, alice, bob, cpu, query, found):
 
 
 def test_the_model_page_shows_readme_versions_schema_and_examples(browser, alice, cpu):
-    model = add_model(alice, cpu, "painter", schema=STEPS_SCHEMA, description="Paints things",
-                      readme="# Painter\n\nUse **bold** prompts.\n\n<script>alert(1)</script>[x](javascript:alert(1))")
+    model = add_model(
+        alice,
+        cpu,
+        "painter",
+        schema=STEPS_SCHEMA,
+        description="Paints things",
+        readme="# Painter\n\nUse **bold** prompts.\n\n<script>alert(1)</script>[x](javascript:alert(1))",
+    )
     page = browser.get("/alice/painter").content.decode()
     assert "Paints things" in page and "<h3>Painter</h3>" in page and "<strong>bold</strong>" in page
     assert "<script>alert(1)" not in page and "javascript:alert" not in page
@@ -92,8 +115,14 @@ def test_the_playground_has_a_control_per_input_with_defaults_help_and_required_
 def test_an_older_version_can_be_shown_and_its_examples_name_it(browser, alice, cpu):
     model = add_model(alice, cpu, "painter")
     old = model.latest_version
-    newer = Version.objects.create(model=model, sha256="c" * 64, predictor_ref="p.py:P", openapi_schema=ECHO_SCHEMA,
-                                   cog_version="0.23.1", package="packages/none.tar.gz")
+    newer = Version.objects.create(
+        model=model,
+        sha256="c" * 64,
+        predictor_ref="p.py:P",
+        openapi_schema=ECHO_SCHEMA,
+        cog_version="0.23.1",
+        package="packages/none.tar.gz",
+    )
     Model.objects.filter(pk=model.pk).update(latest_version=newer)
     page = html.unescape(browser.get(f"/alice/painter?version={old.sha256}").content.decode())
     assert f"alice/painter:{old.sha256}" in page and f'"version": "{old.sha256}"' in page
@@ -119,22 +148,39 @@ def test_pages_need_a_login(client, alice, cpu):
 
 def test_run_creates_a_web_prediction_with_typed_input(browser, alice, cpu):
     add_model(alice, cpu, "painter", schema=STEPS_SCHEMA)
-    response = browser.post("/alice/painter/predictions", {"prompt": "a fox", "steps": "7"},
-                            HTTP_ACCEPT="application/json")
+    response = browser.post(
+        "/alice/painter/predictions", {"prompt": "a fox", "steps": "7"}, HTTP_ACCEPT="application/json"
+    )
     assert response.status_code == 201
     prediction = Prediction.objects.get()
-    assert (prediction.source, prediction.input, prediction.account) == ("web", {"prompt": "a fox", "steps": 7},
-                                                                          alice.account)
-    assert response.json() == {"id": prediction.id, "status": "starting", "url": f"/p/{prediction.id}",
-                               "cancel_url": f"/p/{prediction.id}/cancel",
-                               "websocket": f"/ws/predictions/{prediction.id}/"}
+    assert (prediction.source, prediction.input, prediction.account) == (
+        "web",
+        {"prompt": "a fox", "steps": 7},
+        alice.account,
+    )
+    assert response.json() == {
+        "id": prediction.id,
+        "status": "starting",
+        "url": f"/p/{prediction.id}",
+        "cancel_url": f"/p/{prediction.id}/cancel",
+        "websocket": f"/ws/predictions/{prediction.id}/",
+    }
 
 
 def test_a_file_picked_in_the_playground_is_sent_as_a_data_uri(browser, alice, cpu):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    schema = {"components": {"schemas": {"Input": {"type": "object", "required": ["image"], "properties": {
-        "image": {"type": "string", "format": "uri", "title": "Image", "x-order": 0}}}}}}
+    schema = {
+        "components": {
+            "schemas": {
+                "Input": {
+                    "type": "object",
+                    "required": ["image"],
+                    "properties": {"image": {"type": "string", "format": "uri", "title": "Image", "x-order": 0}},
+                }
+            }
+        }
+    }
     add_model(alice, cpu, "upscaler", schema=schema)
     page = browser.get("/alice/upscaler").content.decode()
     assert 'enctype="multipart/form-data"' in page and '<input type="file" id="input-image" name="image"' in page
@@ -146,11 +192,11 @@ def test_a_file_picked_in_the_playground_is_sent_as_a_data_uri(browser, alice, c
 
 def test_run_reports_bad_fields_by_name_and_creates_nothing(browser, alice, cpu):
     add_model(alice, cpu, "painter", schema=STEPS_SCHEMA)
-    response = browser.post("/alice/painter/predictions", {"prompt": "", "steps": "99"},
-                            HTTP_ACCEPT="application/json")
+    response = browser.post("/alice/painter/predictions", {"prompt": "", "steps": "99"}, HTTP_ACCEPT="application/json")
     assert response.status_code == 422
-    assert response.json() == {"errors": {"prompt": ["prompt is required"],
-                                          "steps": ["steps must be less than or equal to 50"]}}
+    assert response.json() == {
+        "errors": {"prompt": ["prompt is required"], "steps": ["steps must be less than or equal to 50"]}
+    }
     assert not Prediction.objects.exists()
 
 
@@ -211,10 +257,17 @@ def test_history_lists_status_model_duration_and_cost_and_filters(browser, alice
 
 
 def test_the_prediction_page_has_input_state_and_webhook_deliveries(browser, alice, echo_version):
-    prediction = make_prediction(alice, echo_version, status="succeeded", input={"text": "hi"}, output="hi",
-                                 logs="said hi\n", metrics={"predict_time": 0.5}, webhook="https://example.com/hook")
-    prediction.webhook_deliveries.create(event="completed", message_id="msg_1", url=prediction.webhook,
-                                         status_code=204)
+    prediction = make_prediction(
+        alice,
+        echo_version,
+        status="succeeded",
+        input={"text": "hi"},
+        output="hi",
+        logs="said hi\n",
+        metrics={"predict_time": 0.5},
+        webhook="https://example.com/hook",
+    )
+    prediction.webhook_deliveries.create(event="completed", message_id="msg_1", url=prediction.webhook, status_code=204)
     response = browser.get(f"/p/{prediction.id}")
     page = response.content.decode()
     state = json.loads(re.search(r'id="prediction-state" type="application/json">(.*?)</script>', page).group(1))
@@ -247,9 +300,17 @@ def test_the_prediction_page_renews_expired_links_to_the_predictions_output_file
     from inference.models import File
 
     prediction = make_prediction(alice, echo_version, status="succeeded", source="web")
-    output = File.objects.create(account=alice.account, prediction=prediction, kind=File.Kind.OUTPUT,
-                                 name="out.png", content_type="image/png", size=1, sha256="0" * 64, md5="0" * 32,
-                                 content=ContentFile(b"x", name="out.png"))
+    output = File.objects.create(
+        account=alice.account,
+        prediction=prediction,
+        kind=File.Kind.OUTPUT,
+        name="out.png",
+        content_type="image/png",
+        size=1,
+        sha256="0" * 64,
+        md5="0" * 32,
+        content=ContentFile(b"x", name="out.png"),
+    )
     prediction.output = f"http://testserver/v1/files/{output.id}/download/out.png?expiry=1&signature=stale"
     prediction.save()
 

@@ -15,8 +15,13 @@ from inference.worker import liveness
 def lost(alice, echo_version):
     def make(*, attempts: int, started_ago: float = 600, alive: bool = False) -> Prediction:
         prediction = Prediction.objects.create(
-            account=alice.account, model=echo_version.model, version=echo_version, status="processing",
-            started_at=timezone.now() - timedelta(seconds=started_ago), attempts=attempts, logs="partial\n",
+            account=alice.account,
+            model=echo_version.model,
+            version=echo_version,
+            status="processing",
+            started_at=timezone.now() - timedelta(seconds=started_ago),
+            attempts=attempts,
+            logs="partial\n",
         )
         if alive:
             sync_client().set(f"hearth:alive:{prediction.id}", "1", ex=60)
