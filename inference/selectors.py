@@ -97,9 +97,13 @@ def version_get_by_id(*, account: Account, version_id: str, model_ref: str | Non
     return min(usable, key=lambda v: v.model.owner_id != account.pk, default=None)
 
 
+def _predictions(*, account: Account) -> QuerySet[Prediction]:
+    return Prediction.objects.filter(account=account)
+
+
 def prediction_get(*, account: Account, prediction_id: str) -> Prediction:
     prediction = (
-        (Prediction.objects.select_related("model__owner", "version").filter(account=account, id=prediction_id).first())
+        _predictions(account=account).select_related("model__owner", "version").filter(id=prediction_id).first()
         if is_public_id(prediction_id)
         else None
     )
@@ -108,13 +112,19 @@ def prediction_get(*, account: Account, prediction_id: str) -> Prediction:
     return prediction
 
 
+async def aprediction_get(*, account: Account, prediction_id: str) -> Prediction:
+    """`prediction_get` for async views (the SSE stream), without the joins they do not need."""
+    prediction = (
+        await _predictions(account=account).filter(id=prediction_id).afirst() if is_public_id(prediction_id) else None
+    )
+    if prediction is None:
+        raise NotFound("The requested prediction does not exist.")
+    return prediction
+
+
 def prediction_list(*, account: Account) -> QuerySet[Prediction]:
     """Newest first, with a unique tiebreaker so cursor pages never skip or repeat a row."""
-    return (
-        Prediction.objects.select_related("model__owner", "version")
-        .filter(account=account)
-        .order_by("-created_at", "-id")
-    )
+    return _predictions(account=account).select_related("model__owner", "version").order_by("-created_at", "-id")
 
 
 def _uploads(*, account: Account) -> QuerySet[File]:

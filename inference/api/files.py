@@ -12,7 +12,8 @@ from django.core.files.uploadhandler import (
     MemoryFileUploadHandler,
     TemporaryFileUploadHandler,
 )
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.utils.http import content_disposition_header
 from rest_framework.exceptions import UnsupportedMediaType
 from rest_framework.parsers import MultiPartParser
@@ -149,7 +150,7 @@ class FileDetailApi(APIView):
         return Response(status=204)
 
 
-async def file_download(request: HttpRequest, file_id: str, filename: str) -> HttpResponse:
+async def file_download(request: HttpRequest, file_id: str, filename: str) -> HttpResponseBase:
     """GET a capability URL: the bytes, to anyone holding the URL (a token, if sent, is
     ignored). Served sandboxed, so an HTML or SVG file cannot script against this origin.
     `filename` is for clients; the signature covers the id and expiry."""
@@ -169,7 +170,7 @@ async def file_download(request: HttpRequest, file_id: str, filename: str) -> Ht
     body = _chunks(handle) if request.method == "GET" else _closing(handle)
     response = StreamingHttpResponse(body, content_type=file.content_type)
     response["Content-Length"] = str(file.size)
-    response["Content-Disposition"] = content_disposition_header(False, file.name)
+    response["Content-Disposition"] = content_disposition_header(False, file.name) or "inline"
     response["ETag"] = f'"{file.md5}"'
     response["Cache-Control"] = "private, max-age=3600"
     response["X-Content-Type-Options"] = "nosniff"

@@ -140,8 +140,8 @@ async def _respond(request: HttpRequest, create, *args) -> HttpResponse:
         identity = await aidentity_for_header(request.headers.get("Authorization"))
         await ratelimit.acheck(ratelimit.CREATE, identity.token_id)
         body = _body(request)
-        cancel_after = request.headers.get("Cancel-After")
-        cancel_after = parse_cancel_after(cancel_after) if cancel_after else None
+        cancel_after_header = request.headers.get("Cancel-After")
+        cancel_after = parse_cancel_after(cancel_after_header) if cancel_after_header else None
         prediction = await sync_to_async(create)(identity.account, body, cancel_after, *args)
     except ApiProblem as problem:
         return problem_response(problem)

@@ -13,11 +13,12 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 
 from accounts.authentication import aidentity_for_header
 from hosting.problems import ApiProblem, NotAuthenticated, NotFound, problem_response
-from inference import events
+from inference import events, selectors
 from inference.models import Prediction
 from inference.representations import stream_signature
 
@@ -80,16 +81,15 @@ async def event_stream(prediction: Prediction, after: str) -> AsyncIterator[str]
 
 async def _visible_prediction(request: HttpRequest, prediction_id: str) -> Prediction:
     """The owner's token, or the URL's signature, may read a stream; anyone else gets a 404."""
-    prediction = await Prediction.objects.filter(id=prediction_id).afirst()
     header = request.headers.get("Authorization")
     if header:
         identity = await aidentity_for_header(header)
-        if prediction is not None and prediction.account_id == identity.account.pk:
-            return prediction
-        raise NotFound("The requested prediction does not exist.")
+        return await selectors.aprediction_get(account=identity.account, prediction_id=prediction_id)
     signature = request.GET.get("signature")
     if not signature:
         raise NotAuthenticated()
+    # The signature is the capability: whoever holds the URL may read, as the clients expect.
+    prediction = await Prediction.objects.filter(id=prediction_id).afirst()
     if prediction is None or not _signature_matches(prediction_id, signature):
         raise NotFound("The requested prediction does not exist.")
     return prediction
@@ -99,7 +99,7 @@ def _signature_matches(prediction_id: str, signature: str) -> bool:
     return hmac.compare_digest(stream_signature(prediction_id), signature)
 
 
-async def prediction_stream(request: HttpRequest, prediction_id: str) -> HttpResponse:
+async def prediction_stream(request: HttpRequest, prediction_id: str) -> HttpResponseBase:
     """GET urls.stream: the prediction's events as text/event-stream."""
     if request.method != "GET":
         problem = ApiProblem(405, "Method not allowed", "Streams are read with GET.")

@@ -28,6 +28,8 @@ from django.conf import settings
 
 from accounts.models import Account
 from hosting import outbound
+from hosting.problems import NotFound
+from inference import selectors
 from inference.files import storage
 from inference.models import File, Prediction
 from inference.runtime.validation import InputValidationError, InputValidator, compile_input_validator
@@ -94,10 +96,10 @@ def _our_file(url: str, account: Account) -> File | None:
         if file is None:
             raise ValueError("is a file link that is not valid or has expired")
         return file
-    file = File.objects.filter(pk=match["id"], account=account, kind=File.Kind.UPLOAD).first()
-    if file is None:
-        raise ValueError("is a file URL that names none of your files (it may have expired)")
-    return file
+    try:
+        return selectors.file_get(account=account, file_id=match["id"])
+    except NotFound:
+        raise ValueError("is a file URL that names none of your files (it may have expired)") from None
 
 
 def _check_one(account: Account, value: str) -> None:

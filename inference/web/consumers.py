@@ -10,13 +10,19 @@ import json
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from inference import events
-from inference.models import Prediction
+from accounts.services import personal_account_for
+from hosting.problems import NotFound
+from inference import events, selectors
 
 
 @database_sync_to_async
 def _watchable(user, prediction_id: str) -> bool:
-    return Prediction.objects.filter(id=prediction_id, account__members=user).exists()
+    """The same rule as the dashboard's pages: predictions of the account the browser acts as."""
+    try:
+        selectors.prediction_get(account=personal_account_for(user=user), prediction_id=prediction_id)
+    except NotFound:
+        return False
+    return True
 
 
 def browser_event(entry_id: str, fields: dict[str, str]) -> dict:
