@@ -2,6 +2,7 @@
 playground both call these, so their rules cannot differ. Pushing models is `registry.push`."""
 
 from datetime import timedelta
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -9,9 +10,32 @@ from django.utils import timezone
 from accounts.models import Account
 from billing.disabling import refuse_if_disabled
 from billing.services import admission_check, needs_admission_check
+from hosting.problems import ApiProblem
 from inference import cancellation, enqueue, events
+from inference.files import inputs
 from inference.models import Prediction, Version
 from inference.representations import prediction_state_json
+from inference.runtime.validation import InputValidationError, compile_input_validator
+
+
+class InvalidInput(ApiProblem):
+    """Input the version's schema refuses (422); `invalid_fields` names each field and why."""
+
+    def __init__(self, invalid_fields: list[dict[str, str]]) -> None:
+        detail = "".join(f"- {field['field']}: {field['description']}\n" for field in invalid_fields)
+        super().__init__(422, "Input validation failed", detail, invalid_fields=invalid_fields)
+
+
+def prediction_input(*, account: Account, version: Version, input: Any) -> dict[str, Any]:
+    """`input` checked against the version's schema (types, required, bounds, choices; defaults
+    filled in) and its file inputs against what the account may read. Raises InvalidInput."""
+    try:
+        validator = compile_input_validator(version.openapi_schema)
+        cleaned = validator(input)
+        inputs.check(account=account, validator=validator, cleaned=cleaned)
+    except InputValidationError as exc:
+        raise InvalidInput(exc.invalid_fields) from exc
+    return cleaned
 
 
 def prediction_create(
@@ -24,7 +48,8 @@ def prediction_create(
     webhook_events_filter: list[str] | None = None,
     cancel_after: timedelta | None = None,
 ) -> Prediction:
-    """Store a `starting` prediction and queue it on its model's hardware queue after commit.
+    """Validate `input` (`prediction_input`), store a `starting` prediction and queue it on its
+    model's hardware queue after commit. The API and the playground both create through here.
 
     `cancel_after` sets a deadline from now, after which the prediction is canceled."""
     model = version.model
@@ -32,7 +57,7 @@ def prediction_create(
     fields = {
         "model": model,
         "version": version,
-        "input": input,
+        "input": prediction_input(account=account, version=version, input=input),
         "source": source,
         "webhook": webhook,
         "webhook_events_filter": webhook_events_filter or [],

@@ -24,10 +24,9 @@ from hosting.pagination import cursor_page
 from hosting.problems import ApiProblem, InvalidRequest, problem_response
 from inference import events, selectors, services, webhooks
 from inference.api.deadlines import parse_cancel_after
-from inference.files import inputs, storage
+from inference.files import storage
 from inference.models import Model, Prediction, Version
 from inference.representations import base_url, prediction_json
-from inference.runtime.validation import InputValidationError, compile_input_validator
 
 MAX_WAIT_SECONDS = 60
 _PREFER_WAIT = re.compile(r"^\s*wait(?:\s*=\s*(\d+))?\s*$")
@@ -77,22 +76,11 @@ def _webhook_fields(body: dict[str, Any]) -> dict[str, Any]:
     return {"webhook": webhook, "webhook_events_filter": events_filter}
 
 
-def _validated_input(account, version: Version, body: dict[str, Any]) -> dict[str, Any]:
-    try:
-        validator = compile_input_validator(version.openapi_schema)
-        cleaned = validator(body.get("input", {}))
-        inputs.check(account=account, validator=validator, cleaned=cleaned)
-        return cleaned
-    except InputValidationError as exc:
-        detail = "".join(f"- {field['field']}: {field['description']}\n" for field in exc.invalid_fields)
-        raise ApiProblem(422, "Input validation failed", detail, invalid_fields=exc.invalid_fields) from exc
-
-
 def _create(account, version: Version, body: dict[str, Any], cancel_after: timedelta | None) -> Prediction:
     return services.prediction_create(
         account=account,
         version=version,
-        input=_validated_input(account, version, body),
+        input=body.get("input", {}),
         cancel_after=cancel_after,
         **_webhook_fields(body),
     )

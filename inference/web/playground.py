@@ -218,11 +218,21 @@ def _parse(field: FormField, data: Mapping[str, Any], files: Mapping[str, Any]) 
     return text
 
 
+def field_errors(invalid_fields: list[dict[str, str]]) -> dict[str, list[str]]:
+    """Validation problems (`input.name`, or the name alone) as messages per form field."""
+    errors: dict[str, list[str]] = {}
+    for problem in invalid_fields:
+        name = problem["field"].split(".")[1] if "." in problem["field"] else problem["field"]
+        errors.setdefault(name, []).append(problem["description"])
+    return errors
+
+
 def input_from_form(schema: dict[str, Any], data: Mapping[str, Any], files: Mapping[str, Any]) -> dict[str, Any]:
-    """Prediction input from posted form data, validated against the schema like API input.
+    """Prediction input from posted form data, checked against the schema at once.
 
     Raises PlaygroundInputError naming every field that is wrong, so the form can show each
-    message next to its field."""
+    message next to its field (the one that cannot be parsed with the others that the schema
+    refuses). `services.prediction_create` validates the input again, as it does for the API."""
     errors: dict[str, list[str]] = {}
     payload: dict[str, Any] = {}
     for field in form_fields(schema):
@@ -237,10 +247,9 @@ def input_from_form(schema: dict[str, Any], data: Mapping[str, Any], files: Mapp
     try:
         cleaned = validate_input(schema, payload)
     except InputValidationError as exc:
-        for problem in exc.invalid_fields:
-            name = problem["field"].split(".")[1] if "." in problem["field"] else problem["field"]
+        for name, messages in field_errors(exc.invalid_fields).items():
             if name not in unparsable:  # "is required" adds nothing to "Enter a number."
-                errors.setdefault(name, []).append(problem["description"])
+                errors.setdefault(name, []).extend(messages)
     if errors:
         raise PlaygroundInputError(errors)
     return cleaned

@@ -151,6 +151,8 @@ def model_run(request: HttpRequest, owner: str, name: str) -> HttpResponse:
         )
     except playground.PlaygroundInputError as exc:
         errors, status = exc.errors, 422
+    except services.InvalidInput as problem:  # what only the service checks, e.g. a file URL
+        errors, status = playground.field_errors(problem.extra["invalid_fields"]), 422
     except ApiProblem as problem:  # e.g. 402: the spending limit is reached
         errors, status = {"__all__": [f"{problem.title}. {problem.detail}"]}, problem.status
     else:
