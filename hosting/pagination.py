@@ -3,7 +3,7 @@ relative ones, replicate-api.md §5.5)."""
 
 import base64
 import binascii
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.db.models import Q, QuerySet
@@ -29,7 +29,12 @@ def _decode(cursor: str) -> tuple[Any, str]:
 
 
 def cursor_page(
-    queryset: QuerySet, *, cursor: str | None, page_size: int, page_url: str, render: Callable[[Any], dict]
+    queryset: QuerySet,
+    *,
+    cursor: str | None,
+    page_size: int,
+    page_url: str,
+    render: Callable[[Any], Mapping[str, object]],
 ) -> dict[str, Any]:
     """One page of a queryset ordered by (-created_at, -pk), newest first."""
     if cursor:

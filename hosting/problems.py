@@ -1,16 +1,41 @@
 """RFC 7807 problem details, the error format the Replicate clients parse (replicate-api.md §9).
 
-Domain code raises `ApiProblem`; both the DRF views and the plain async views turn it into an
-`application/problem+json` response through `problem_response`.
+Domain code raises `ApiProblem`; every /v1 endpoint (`hosting.api.Endpoint`, sync handlers
+through `drf_exception_handler`, async ones through `Endpoint.dispatch_async`) turns it into an
+`application/problem+json` response with `problem_response`. Anything else that escapes a
+handler is logged and answered as a 500 problem, never Django's HTML page.
 """
 
 import json
-from typing import Any
+import logging
+from typing import Any, NotRequired
 
-from django.http import HttpResponse
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse
 from rest_framework import exceptions as drf_exceptions
+from typing_extensions import TypedDict
+
+from hosting.shapes import shape
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
+
+logger = logging.getLogger(__name__)
+
+
+class InvalidFieldJSON(TypedDict):
+    type: str
+    field: str
+    description: str
+
+
+@shape
+class ProblemJSON(TypedDict):
+    """RFC 7807 problem details, served as application/problem+json."""
+
+    title: str
+    detail: str
+    status: int
+    invalid_fields: NotRequired[list[InvalidFieldJSON]]
 
 
 class ApiProblem(Exception):
@@ -45,7 +70,18 @@ class InvalidRequest(ApiProblem):
         )
 
 
-def problem_body(problem: ApiProblem) -> dict[str, Any]:
+def method_not_allowed(method: str, allowed: str) -> ApiProblem:
+    problem = ApiProblem(405, "Method not allowed", f"{method} is not allowed here; use {allowed}.")
+    problem.headers["Allow"] = allowed
+    return problem
+
+
+def internal_error() -> ApiProblem:
+    """What a client sees of a bug: the details go to the log, not to the caller."""
+    return ApiProblem(500, "Internal server error", "Something went wrong on our side; it has been logged.")
+
+
+def problem_body(problem: ApiProblem) -> dict[str, Any]:  # ProblemJSON, with any extra members
     return {"title": problem.title, "detail": problem.detail, "status": problem.status, **problem.extra}
 
 
@@ -80,7 +116,9 @@ def drf_exception_handler(exc: Exception, context: dict) -> HttpResponse | None:
         return problem_response(exc)
     if isinstance(exc, drf_exceptions.APIException):
         return problem_response(_from_drf(exc))
-    # Imported here: rest_framework.views loads the authentication classes, which use this module.
-    from rest_framework.views import exception_handler as drf_default_handler
-
-    return drf_default_handler(exc, context)
+    if isinstance(exc, Http404):
+        return problem_response(NotFound())
+    if isinstance(exc, PermissionDenied):
+        return problem_response(ApiProblem(403, "Forbidden", "You may not do this."))
+    logger.error("unhandled error in a /v1 endpoint", exc_info=exc)
+    return problem_response(internal_error())

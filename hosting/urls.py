@@ -2,8 +2,8 @@ from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.urls import include, path
 
-from accounts.api import AccountDetailApi, WebhookSecretApi
-from billing.api import AccountUsageApi, HardwareListApi
+from accounts.api import AccountDetail, WebhookSecret
+from billing.api import AccountUsage, HardwareList
 from hosting.openapi import schema_urlpatterns
 from hosting.problems import NotFound, problem_response
 
@@ -14,10 +14,10 @@ def api_not_found(request: HttpRequest, *args, **kwargs) -> HttpResponse:
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("v1/account", AccountDetailApi.as_view()),
-    path("v1/account/usage", AccountUsageApi.as_view()),
-    path("v1/hardware", HardwareListApi.as_view()),
-    path("v1/webhooks/default/secret", WebhookSecretApi.as_view()),
+    path("v1/account", AccountDetail.as_view()),
+    path("v1/account/usage", AccountUsage.as_view()),
+    path("v1/hardware", HardwareList.as_view()),
+    path("v1/webhooks/default/secret", WebhookSecret.as_view()),
     *schema_urlpatterns,
     path("v1/", include("inference.api.urls")),
     path("v1/<path:rest>", api_not_found),

@@ -23,5 +23,5 @@ def deliver_webhook(*, prediction_id: str, event: str, body: dict, message_id: s
 
 
 def remove_expired_data() -> None:
-    """What beat sends once a day; tests send it to a running worker."""
+    """What beat sends on its schedule (settings.CELERY_BEAT_SCHEDULE); tests send it to a running worker."""
     app.send_task(REMOVE_EXPIRED_DATA)

@@ -15,13 +15,16 @@ from django.core.files.uploadhandler import (
 from django.http import HttpRequest, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.utils.http import content_disposition_header
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.exceptions import UnsupportedMediaType
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
+from accounts.endpoints import AccountEndpoint
+from hosting.api import Endpoint
+from hosting.openapi import AUTHENTICATED_PROBLEMS, CURSOR, json_response, problems
 from hosting.pagination import cursor_page
-from hosting.problems import ApiProblem, InvalidRequest, NotFound, problem_response
+from hosting.problems import ApiProblem, InvalidRequest, NotFound
 from inference import selectors
 from inference.files import storage
 from inference.representations import base_url, file_json
@@ -98,7 +101,21 @@ def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
 
 
-class FileCollectionApi(APIView):
+_UPLOAD_BODY = {
+    "multipart/form-data": {
+        "type": "object",
+        "required": ["content"],
+        "properties": {
+            "content": {"type": "string", "format": "binary"},
+            "metadata": {"type": "string", "description": "A JSON object, as text or a file part"},
+            "filename": {"type": "string"},
+            "type": {"type": "string", "description": "The content type; else guessed from the name"},
+        },
+    }
+}
+
+
+class FileCollection(AccountEndpoint):
     parser_classes = [MultiPartParser]
 
     def initialize_request(self, request: HttpRequest, *args, **kwargs):
@@ -110,10 +127,16 @@ class FileCollectionApi(APIView):
         ]
         return super().initialize_request(request, *args, **kwargs)
 
+    @extend_schema(
+        summary="List your uploaded files, newest first",
+        tags=["files"],
+        parameters=[CURSOR],
+        responses={200: json_response("FilePage"), **problems(400), **AUTHENTICATED_PROBLEMS},
+    )
     def get(self, request):
         origin = base_url(request)
         page = cursor_page(
-            selectors.file_list(account=request.user),
+            selectors.file_list(account=self.account),
             cursor=request.query_params.get("cursor"),
             page_size=settings.PREDICTIONS_PAGE_SIZE,
             page_url=f"{origin}/v1/files",
@@ -121,6 +144,16 @@ class FileCollectionApi(APIView):
         )
         return Response(page)
 
+    @extend_schema(
+        summary="Upload a file to use as a prediction input",
+        tags=["files"],
+        request=_UPLOAD_BODY,
+        responses={
+            201: json_response("File", "Created"),
+            **problems(400, 413, 415, e413="Larger than FILE_MAX_BYTES"),
+            **AUTHENTICATED_PROBLEMS,
+        },
+    )
     def post(self, request):
         data, uploaded = _form(request)
         parts = uploaded.getlist("content")
@@ -131,7 +164,7 @@ class FileCollectionApi(APIView):
         part = parts[0]
         name = storage.safe_filename(data.get("filename") or part.name, fallback="file")
         file = storage.upload_create(
-            account=request.user,
+            account=self.account,
             content=part,
             name=name,
             content_type=storage.content_type_for(name, data.get("type") or part.content_type),
@@ -140,42 +173,68 @@ class FileCollectionApi(APIView):
         return Response(file_json(file, origin=base_url(request)), status=201)
 
 
-class FileDetailApi(APIView):
+class FileDetail(AccountEndpoint):
+    @extend_schema(
+        summary="Get a file",
+        tags=["files"],
+        responses={200: json_response("File"), **problems(404), **AUTHENTICATED_PROBLEMS},
+    )
     def get(self, request, file_id: str):
-        file = selectors.file_get(account=request.user, file_id=file_id)
+        file = selectors.file_get(account=self.account, file_id=file_id)
         return Response(file_json(file, origin=base_url(request)))
 
+    @extend_schema(
+        summary="Delete a file",
+        tags=["files"],
+        responses={204: OpenApiResponse(description="Deleted"), **problems(404), **AUTHENTICATED_PROBLEMS},
+    )
     def delete(self, request, file_id: str):
-        storage.file_delete(file=selectors.file_get(account=request.user, file_id=file_id))
+        storage.file_delete(file=selectors.file_get(account=self.account, file_id=file_id))
         return Response(status=204)
 
 
-async def file_download(request: HttpRequest, file_id: str, filename: str) -> HttpResponseBase:
-    """GET a capability URL: the bytes, to anyone holding the URL (a token, if sent, is
-    ignored). Served sandboxed, so an HTML or SVG file cannot script against this origin.
-    `filename` is for clients; the signature covers the id and expiry."""
-    if request.method not in ("GET", "HEAD"):
-        problem = ApiProblem(405, "Method not allowed", f"{request.method} is not allowed here; use GET.")
-        problem.headers["Allow"] = "GET, HEAD"
-        return problem_response(problem)
-    file = await sync_to_async(storage.file_for_download)(
-        file_id=file_id, expiry=request.GET.get("expiry"), signature=request.GET.get("signature")
+class FileDownload(Endpoint):
+    """A capability URL: the bytes, to anyone holding the URL (a token, if sent, is ignored).
+    Served sandboxed, so an HTML or SVG file cannot script against this origin. `filename` is
+    for clients; the signature covers the id and expiry."""
+
+    authentication_classes = []  # the signature is the credential
+
+    @extend_schema(
+        summary="The bytes of a file (a signed capability URL, as in output `urls`)",
+        tags=["files"],
+        parameters=[
+            OpenApiParameter("expiry", int, required=True),
+            OpenApiParameter("signature", str, required=True),
+        ],
+        responses={
+            (200, "application/octet-stream"): OpenApiResponse(
+                response={"type": "string", "format": "binary"}, description="The file's bytes, with its content type"
+            ),
+            **problems(404, e404="Not found, expired or a bad signature"),
+        },
     )
-    if file is None:
-        return problem_response(NotFound("File not found (or the link has expired)"))
-    try:
-        handle = await sync_to_async(file.content.open)("rb")
-    except OSError:  # deleted from storage a moment ago
-        return problem_response(NotFound("File not found (or the link has expired)"))
-    body = _chunks(handle) if request.method == "GET" else _closing(handle)
-    response = StreamingHttpResponse(body, content_type=file.content_type)
-    response["Content-Length"] = str(file.size)
-    response["Content-Disposition"] = content_disposition_header(False, file.name) or "inline"
-    response["ETag"] = f'"{file.md5}"'
-    response["Cache-Control"] = "private, max-age=3600"
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = "sandbox; default-src 'none'"
-    return response
+    async def get(self, request: HttpRequest, file_id: str, filename: str) -> HttpResponseBase:
+        file = await sync_to_async(storage.file_for_download)(
+            file_id=file_id, expiry=request.GET.get("expiry"), signature=request.GET.get("signature")
+        )
+        if file is None:
+            raise NotFound("File not found (or the link has expired)")
+        try:
+            handle = await sync_to_async(file.content.open)("rb")
+        except OSError:  # deleted from storage a moment ago
+            raise NotFound("File not found (or the link has expired)") from None
+        body = _chunks(handle) if request.method == "GET" else _closing(handle)
+        response = StreamingHttpResponse(body, content_type=file.content_type)
+        response["Content-Length"] = str(file.size)
+        response["Content-Disposition"] = content_disposition_header(False, file.name) or "inline"
+        response["ETag"] = f'"{file.md5}"'
+        response["Cache-Control"] = "private, max-age=3600"
+        response["X-Content-Type-Options"] = "nosniff"
+        response["Content-Security-Policy"] = "sandbox; default-src 'none'"
+        return response
+
+    head = get
 
 
 async def _chunks(handle):

@@ -5,11 +5,14 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import IntegrityError
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
+from accounts.endpoints import AccountEndpoint
+from accounts.models import Account
 from billing.models import Hardware
+from hosting.openapi import AUTHENTICATED_PROBLEMS, json_response, problems
 from hosting.problems import ApiProblem, NotFound
 from inference import selectors
 from inference.models import Model
@@ -61,25 +64,35 @@ def receive_upload(stream, destination: Path) -> None:
         )
 
 
-class ModelCreateApi(APIView):
+class ModelCollection(AccountEndpoint):
+    @extend_schema(
+        summary="Create a model",
+        tags=["models"],
+        request=ModelCreateInput,
+        responses={
+            201: json_response("Model", "Created"),
+            **problems(400, 403, 409, e403="Not your account", e409="A model of that name exists"),
+            **AUTHENTICATED_PROBLEMS,
+        },
+    )
     def post(self, request):
         data = ModelCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
-        if fields.pop("owner") != request.user.username:
+        if fields.pop("owner") != self.account.username:
             raise ApiProblem(403, "Forbidden", "You can only create models in your own account.")
         try:
-            model = push.model_create(owner=request.user, **fields)
+            model = push.model_create(owner=self.account, **fields)
         except IntegrityError as exc:
-            raise ApiProblem(409, "Model already exists", f"{request.user.username}/{fields['name']} exists.") from exc
-        model.owner = request.user
+            raise ApiProblem(409, "Model already exists", f"{self.account.username}/{fields['name']} exists.") from exc
+        model.owner = self.account
         return Response(model_json(model, origin=base_url(request)), status=201)
 
 
-def version_upload(request, owner: str, name: str) -> Response:
+def version_upload(request, account: Account, owner: str, name: str) -> Response:
     """POST /v1/models/{owner}/{name}/versions with a .tar.gz package body: a new version."""
-    model = selectors.model_get(account=request.user, owner=owner, name=name)
-    if model.owner_id != request.user.pk:  # a public model of someone else: not theirs to push to
+    model = selectors.model_get(account=account, owner=owner, name=name)
+    if model.owner_id != account.pk:  # a public model of someone else: not theirs to push to
         raise NotFound("The requested model does not exist (or you don't have permission to see it).")
     declared = request.META.get("CONTENT_LENGTH")
     if declared and declared.isdigit() and int(declared) > settings.MAX_PACKAGE_BYTES:
@@ -99,26 +112,46 @@ def version_upload(request, owner: str, name: str) -> Response:
     return Response(version_json(version), status=201)
 
 
-class ModelDetailApi(APIView):
+_MODEL_READ = {**problems(404), **AUTHENTICATED_PROBLEMS}
+
+
+class ModelDetail(AccountEndpoint):
+    @extend_schema(summary="Get a model", tags=["models"], responses={200: json_response("Model"), **_MODEL_READ})
     def get(self, request, owner: str, name: str):
-        model = selectors.model_get(account=request.user, owner=owner, name=name)
+        model = selectors.model_get(account=self.account, owner=owner, name=name)
         return Response(model_json(model, origin=base_url(request)))
 
 
-class VersionListApi(APIView):
+class VersionCollection(AccountEndpoint):
     # The upload is a raw .tar.gz body, read from request.stream; no parser touches it.
     parser_classes = []
 
+    @extend_schema(
+        summary="Push a version: the body is a .tar.gz of a Cog directory",
+        tags=["models"],
+        request={"application/gzip": {"type": "string", "format": "binary"}},
+        responses={
+            201: json_response("Version", "Created"),
+            **problems(400, 404, 413, 422, e404="Not your model", e422="Not a valid Cog package"),
+            **AUTHENTICATED_PROBLEMS,
+        },
+    )
     def post(self, request, owner: str, name: str):
-        return version_upload(request, owner, name)
+        return version_upload(request, self.account, owner, name)
 
+    @extend_schema(
+        summary="List a model's versions, newest first",
+        tags=["models"],
+        responses={200: json_response("VersionPage"), **_MODEL_READ},
+    )
     def get(self, request, owner: str, name: str):
-        model = selectors.model_get(account=request.user, owner=owner, name=name)
+        model = selectors.model_get(account=self.account, owner=owner, name=name)
         versions = [version_json(v) for v in selectors.version_list(model=model)]
         return Response({"previous": None, "next": None, "results": versions})
 
 
-class VersionDetailApi(APIView):
+class VersionDetail(AccountEndpoint):
+    @extend_schema(summary="Get a version", tags=["models"], responses={200: json_response("Version"), **_MODEL_READ})
     def get(self, request, owner: str, name: str, version_id: str):
-        model = selectors.model_get(account=request.user, owner=owner, name=name)
+        model = selectors.model_get(account=self.account, owner=owner, name=name)
         return Response(version_json(selectors.version_get(model=model, version_id=version_id)))

@@ -15,13 +15,14 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from accounts.authentication import aidentity_for_header
+from accounts.endpoints import AccountEndpoint
 from hosting import ratelimit
+from hosting.openapi import AUTHENTICATED_PROBLEMS, CURSOR, Responses, json_response, problems, ref
 from hosting.pagination import cursor_page
-from hosting.problems import ApiProblem, InvalidRequest, problem_response
+from hosting.problems import ApiProblem, InvalidRequest
 from inference import events, selectors, services, webhooks
 from inference.api.deadlines import parse_cancel_after
 from inference.files import storage
@@ -120,19 +121,15 @@ def _create_for_model(account, body, cancel_after, owner, name):
     return _create(account, _latest_version(account, owner, name), body, cancel_after)
 
 
-async def _respond(request: HttpRequest, create, *args) -> HttpResponse:
+async def _respond(endpoint: AccountEndpoint, request: HttpRequest, create, *args) -> HttpResponse:
     # The wait counts from the request's arrival: the client reads for at most 60.5 s, so a
     # slow create (a busy database, a file input's DNS look-up) must come out of the 60 s.
     arrived = time.monotonic()
-    try:
-        identity = await aidentity_for_header(request.headers.get("Authorization"))
-        await ratelimit.acheck(ratelimit.CREATE, identity.token_id)
-        body = _body(request)
-        cancel_after_header = request.headers.get("Cancel-After")
-        cancel_after = parse_cancel_after(cancel_after_header) if cancel_after_header else None
-        prediction = await sync_to_async(create)(identity.account, body, cancel_after, *args)
-    except ApiProblem as problem:
-        return problem_response(problem)
+    await ratelimit.acheck(ratelimit.CREATE, endpoint.token_id)
+    body = _body(request)
+    cancel_after_header = request.headers.get("Cancel-After")
+    cancel_after = parse_cancel_after(cancel_after_header) if cancel_after_header else None
+    prediction = await sync_to_async(create)(endpoint.account, body, cancel_after, *args)
     document = prediction_json(prediction, origin=base_url(request))
     wait = wait_seconds(request.headers.get("Prefer"))
     response_headers = {}
@@ -140,28 +137,50 @@ async def _respond(request: HttpRequest, create, *args) -> HttpResponse:
         response_headers["Preference-Applied"] = f"wait={wait}"
         final_state = await events.wait_for_done(prediction.id, max(0.0, wait - (time.monotonic() - arrived)))
         if final_state is not None:
-            document.update(final_state)
+            document.update(final_state)  # type: ignore[typeddict-item]  # the `done` event's state
     # The Python client takes any status but `starting` as final (replicate-api.md §7).
     if document["status"] not in Prediction.TERMINAL_STATUSES:
         document["status"] = Prediction.Status.STARTING
     return JsonResponse(document, status=201, headers=response_headers)
 
 
-async def prediction_create(request: HttpRequest) -> HttpResponse:
-    """POST /v1/predictions with a version id in the body."""
-    return await _respond(request, _create_for_version_in_body)
+_CREATE_PARAMETERS = [
+    OpenApiParameter(
+        "Prefer",
+        str,
+        OpenApiParameter.HEADER,
+        description="`wait[=1..60]`: hold the request until the prediction finishes",
+    ),
+    OpenApiParameter(
+        "Cancel-After",
+        str,
+        OpenApiParameter.HEADER,
+        description="Cancel the prediction if it has not finished this long after creation: "
+        "a duration such as `30s`, `5m` or `1h30m`, or seconds; at least 5 s",
+    ),
+]
+_CREATE_RESPONSES: Responses = {
+    201: json_response("Prediction", "Created (with its output when `Prefer: wait` saw it finish)"),
+    **problems(400, 402, 404, 413, 422, e404="No such model (or not yours to run)"),
+    **problems(409, e409="The model or version has been disabled by the operators"),
+    **AUTHENTICATED_PROBLEMS,
+}
+_PREDICTION_RESPONSES: Responses = {200: json_response("Prediction"), **problems(404), **AUTHENTICATED_PROBLEMS}
 
 
-async def model_prediction_create(request: HttpRequest, owner: str, name: str) -> HttpResponse:
-    """POST /v1/models/{owner}/{name}/predictions: runs the model's latest version."""
-    return await _respond(request, _create_for_model, owner, name)
+class PredictionCollection(AccountEndpoint):
+    """/v1/predictions: create on the async hot path, list through DRF."""
 
-
-class PredictionListApi(APIView):
+    @extend_schema(
+        summary="List your predictions, newest first",
+        tags=["predictions"],
+        parameters=[CURSOR],
+        responses={200: json_response("PredictionPage"), **problems(400), **AUTHENTICATED_PROBLEMS},
+    )
     def get(self, request):
         origin = base_url(request)
         page = cursor_page(
-            selectors.prediction_list(account=request.user),
+            selectors.prediction_list(account=self.account),
             cursor=request.query_params.get("cursor"),
             page_size=settings.PREDICTIONS_PAGE_SIZE,
             page_url=f"{origin}/v1/predictions",
@@ -169,15 +188,39 @@ class PredictionListApi(APIView):
         )
         return Response(page)
 
+    @extend_schema(
+        summary="Create a prediction of a version",
+        tags=["predictions"],
+        request={"application/json": ref("PredictionRequest")},
+        parameters=_CREATE_PARAMETERS,
+        responses=_CREATE_RESPONSES,
+    )
+    async def post(self, request: HttpRequest) -> HttpResponse:
+        return await _respond(self, request, _create_for_version_in_body)
 
-class PredictionDetailApi(APIView):
+
+class ModelPredictionCollection(AccountEndpoint):
+    @extend_schema(
+        summary="Create a prediction of a model's latest version",
+        tags=["predictions"],
+        request={"application/json": ref("PredictionRequest")},
+        parameters=_CREATE_PARAMETERS,
+        responses=_CREATE_RESPONSES,
+    )
+    async def post(self, request: HttpRequest, owner: str, name: str) -> HttpResponse:
+        return await _respond(self, request, _create_for_model, owner, name)
+
+
+class PredictionDetail(AccountEndpoint):
+    @extend_schema(summary="Get a prediction", tags=["predictions"], responses=_PREDICTION_RESPONSES)
     def get(self, request, prediction_id: str):
-        prediction = selectors.prediction_get(account=request.user, prediction_id=prediction_id)
+        prediction = selectors.prediction_get(account=self.account, prediction_id=prediction_id)
         return Response(prediction_json(prediction, origin=base_url(request)))
 
 
-class PredictionCancelApi(APIView):
+class PredictionCancel(AccountEndpoint):
+    @extend_schema(summary="Cancel a prediction", tags=["predictions"], request=None, responses=_PREDICTION_RESPONSES)
     def post(self, request, prediction_id: str):
-        prediction = selectors.prediction_get(account=request.user, prediction_id=prediction_id)
+        prediction = selectors.prediction_get(account=self.account, prediction_id=prediction_id)
         prediction = services.prediction_cancel(prediction=prediction)
         return Response(prediction_json(prediction, origin=base_url(request)))

@@ -15,9 +15,12 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest, StreamingHttpResponse
 from django.http.response import HttpResponseBase
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 
 from accounts.authentication import aidentity_for_header
-from hosting.problems import ApiProblem, NotAuthenticated, NotFound, problem_response
+from hosting.api import Endpoint
+from hosting.openapi import problems
+from hosting.problems import NotAuthenticated, NotFound
 from inference import events, selectors
 from inference.models import Prediction
 from inference.representations import stream_signature
@@ -99,20 +102,31 @@ def _signature_matches(prediction_id: str, signature: str) -> bool:
     return hmac.compare_digest(stream_signature(prediction_id), signature)
 
 
-async def prediction_stream(request: HttpRequest, prediction_id: str) -> HttpResponseBase:
+class PredictionStream(Endpoint):
     """GET urls.stream: the prediction's events as text/event-stream."""
-    if request.method != "GET":
-        problem = ApiProblem(405, "Method not allowed", "Streams are read with GET.")
-        problem.headers["Allow"] = "GET"
-        return problem_response(problem)
-    try:
-        prediction = await _visible_prediction(request, prediction_id)
-    except ApiProblem as problem:
-        return problem_response(problem)
-    last_event_id = request.headers.get("Last-Event-ID", "")
-    after = last_event_id if _EVENT_ID.match(last_event_id) else "0-0"
-    return StreamingHttpResponse(
-        event_stream(prediction, after),
-        content_type="text/event-stream",
-        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+
+    authentication_classes = []  # the owner's token or the URL's signature: `_visible_prediction`
+
+    @extend_schema(
+        summary="Server-sent events of a prediction (the `urls.stream` capability URL)",
+        tags=["predictions"],
+        parameters=[
+            OpenApiParameter("signature", str, description="From `urls.stream`; or send the owner's token instead"),
+            OpenApiParameter("Last-Event-ID", str, OpenApiParameter.HEADER, description="Resume after this event"),
+        ],
+        responses={
+            (200, "text/event-stream"): OpenApiResponse(
+                response={"type": "string"}, description="`output`, `logs`, `error` and `done` events"
+            ),
+            **problems(401, 404, e401="Neither a token nor a signature", e404="Not found, or a bad signature"),
+        },
     )
+    async def get(self, request: HttpRequest, prediction_id: str) -> HttpResponseBase:
+        prediction = await _visible_prediction(request, prediction_id)
+        last_event_id = request.headers.get("Last-Event-ID", "")
+        after = last_event_id if _EVENT_ID.match(last_event_id) else "0-0"
+        return StreamingHttpResponse(
+            event_stream(prediction, after),
+            content_type="text/event-stream",
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        )
