@@ -26,6 +26,7 @@ from hosting.problems import ApiProblem, internal_error, method_not_allowed, pro
 
 logger = logging.getLogger(__name__)
 
+
 class Endpoint(APIView):
     # The view DRF builds serves only the sync handlers; `as_view` routes the async ones itself.
     view_is_async = False
