@@ -3,6 +3,7 @@ import secrets
 
 from django.conf import settings
 from django.db import models
+from django.db.models import TextChoices
 
 TOKEN_PREFIX = "r8_"
 _TOKEN_ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
@@ -12,7 +13,10 @@ _TOKEN_RANDOM_LENGTH = 37  # r8_ + 37 characters = 40, the length of Replicate's
 class Account(models.Model):
     """The namespace in `owner/name`: a user's personal account or an organization."""
 
-    class Kind(models.TextChoices):
+    # `TextChoices`, not `models.TextChoices`: Model.owner gives Account a reverse accessor
+    # named `models`, which mypy's Django plugin adds to this class; when mypy re-analyses this
+    # body after that (module order varies from run to run), `models.` resolves to it.
+    class Kind(TextChoices):
         USER = "user"
         ORGANIZATION = "organization"
 

@@ -1,6 +1,7 @@
 import base64
 import secrets
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -9,19 +10,21 @@ from django.utils import timezone
 from accounts import selectors
 from accounts.models import Account, ApiToken, Membership, token_digest
 
-User = get_user_model()
+if TYPE_CHECKING:
+    # The user model get_user_model() returns (AUTH_USER_MODEL is Django's own).
+    from django.contrib.auth.models import AnonymousUser, User
 
 
 @transaction.atomic
-def user_create(*, username: str, email: str = "", password: str | None = None) -> tuple[User, Account]:
+def user_create(*, username: str, email: str = "", password: str | None = None) -> tuple["User", Account]:
     """Create a user together with the personal account that namespaces their models."""
-    user = User.objects.create_user(username=username, email=email, password=password)
+    user = get_user_model().objects.create_user(username=username, email=email, password=password)
     account = Account.objects.create(username=username, name=username, kind=Account.Kind.USER)
     Membership.objects.create(account=account, user=user, role=Membership.Role.OWNER)
     return user, account
 
 
-def token_create(*, account: Account, name: str = "", created_by: User | None = None) -> tuple[ApiToken, str]:
+def token_create(*, account: Account, name: str = "", created_by: "User | None" = None) -> tuple[ApiToken, str]:
     """Issue a token. The plaintext is returned once and never stored."""
     plaintext = ApiToken.generate_plaintext()
     token = ApiToken.objects.create(
@@ -39,9 +42,14 @@ def token_revoke(*, token: ApiToken) -> None:
 
 
 @transaction.atomic
-def personal_account_for(*, user: User) -> Account:
+def personal_account_for(*, user: "User | AnonymousUser") -> Account:
     """The personal account a signed-in user acts for in the browser. Users made without
-    `user_create` (e.g. by `createsuperuser`) get theirs on first use."""
+    `user_create` (e.g. by `createsuperuser`) get theirs on first use.
+
+    Takes `request.user` as views have it; an anonymous user (kept out by login_required)
+    is a TypeError, as it always was (it cannot stand in for a user in a query)."""
+    if not user.is_authenticated:
+        raise TypeError("personal_account_for needs a signed-in user, not AnonymousUser")
     account = selectors.personal_account(user=user)
     if account is None:
         account = Account.objects.create(username=user.username, name=user.username, kind=Account.Kind.USER)

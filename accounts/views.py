@@ -1,6 +1,8 @@
 """Browser pages of the accounts app: sign-up and API tokens. Login, logout and password
 reset are Django's own views (accounts/urls.py) with our templates."""
 
+from typing import TYPE_CHECKING
+
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
@@ -10,6 +12,16 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import selectors, services
 from accounts.forms import SignupForm, TokenCreateForm
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
+
+class AuthenticatedHttpRequest(HttpRequest):
+    """An annotation only (django-stubs' recipe): the request a view behind @login_required
+    gets, whose user is signed in."""
+
+    user: "User"
 
 
 @require_http_methods(["GET", "POST"])
@@ -31,7 +43,7 @@ def signup(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def token_list(request: HttpRequest) -> HttpResponse:
+def token_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     """GET lists tokens; POST creates one and shows its plaintext in this response only."""
     account = services.personal_account_for(user=request.user)
     form = TokenCreateForm(request.POST or None)
@@ -51,7 +63,7 @@ def token_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
+def token_revoke(request: AuthenticatedHttpRequest, token_id: int) -> HttpResponse:
     token = selectors.token_get(account=services.personal_account_for(user=request.user), token_id=token_id)
     if token is None:
         raise Http404("No such token.")

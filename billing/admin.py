@@ -11,7 +11,7 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.db.models import DecimalField, OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce
-from django.template.response import TemplateResponse
+from django.template.response import SimpleTemplateResponse, TemplateResponse
 
 from accounts.admin import AccountAdmin
 from accounts.models import Account
@@ -54,11 +54,13 @@ class UsageRecordAdmin(ReadOnlyAdmin):
 
     def changelist_view(self, request, extra_context=None):
         response = super().changelist_view(request, extra_context)
-        changelist = getattr(response, "context_data", {}).get("cl")
-        if changelist is not None:  # not a redirect or an error page
-            response.context_data["usage_totals"] = changelist.queryset.aggregate(
-                seconds=Sum("seconds"), amount=Sum("amount")
-            )
+        # The list page (not a redirect or an error page), not yet rendered: its context can grow.
+        if isinstance(response, SimpleTemplateResponse) and response.context_data is not None:
+            changelist = response.context_data.get("cl")
+            if changelist is not None:
+                response.context_data["usage_totals"] = changelist.queryset.aggregate(
+                    seconds=Sum("seconds"), amount=Sum("amount")
+                )
         return response
 
 
@@ -76,7 +78,7 @@ class CreditGrantInline(admin.TabularInline):
     model = CreditGrant
     extra = 0
     can_delete = False
-    fields = ["created_at", "amount", "note", "granted_by"]
+    fields = ("created_at", "amount", "note", "granted_by")
     readonly_fields = fields
 
     def has_add_permission(self, request, obj=None) -> bool:
@@ -123,9 +125,10 @@ def add_credit(modeladmin, request, queryset):
     )
 
 
-class AccountBillingMixin:
+class AccountBillingMixin(admin.ModelAdmin):
     """For the account admin: this month's spend beside the limit and credit, and the action
-    that adds credit (`CreditGrantInline` shows the ledger)."""
+    that adds credit (`CreditGrantInline` shows the ledger). A ModelAdmin itself so that its
+    `super()` calls and `actions` type-check; the MRO of `AccountWithBillingAdmin` is the same."""
 
     actions = [add_credit]
 
@@ -160,10 +163,9 @@ admin.site.unregister(Account)
 admin.site.register(Account, AccountWithBillingAdmin)
 
 
-class DisabledModelInline(admin.StackedInline):
-    """Add a row to disable the model for new predictions; delete it to enable it again."""
+class _DisabledInline(admin.StackedInline):
+    """Add a row to disable the model (or version) for new predictions; delete it to enable it again."""
 
-    model = DisabledModel
     extra = 0
     max_num = 1
     verbose_name = verbose_name_plural = "Disabled (refuses new predictions)"
@@ -171,7 +173,11 @@ class DisabledModelInline(admin.StackedInline):
     readonly_fields = ["created_at"]
 
 
-class DisabledVersionInline(DisabledModelInline):
+class DisabledModelInline(_DisabledInline):
+    model = DisabledModel
+
+
+class DisabledVersionInline(_DisabledInline):
     model = DisabledVersion
 
 

@@ -1,5 +1,10 @@
 """Middleware of the /v1 API (settings.API_MIDDLEWARE)."""
 
+from collections.abc import Awaitable
+from typing import cast
+
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
 from django.middleware.security import SecurityMiddleware
 
 
@@ -12,7 +17,9 @@ class ApiSecurityMiddleware(SecurityMiddleware):
     only read settings and the request and set headers, so they run where they are called.
     """
 
-    async def __acall__(self, request):
-        response = self.process_request(request)  # the HTTPS redirect, if one is due
-        response = response or await self.get_response(request)
-        return self.process_response(request, response)
+    async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
+        redirect = self.process_request(request)  # the HTTPS redirect, if one is due
+        # Django calls __acall__ only in async mode, where get_response is a coroutine function.
+        response = redirect or await cast(Awaitable[HttpResponseBase], self.get_response(request))
+        # django-stubs narrows the argument to HttpResponse; any response (streams too) is fine.
+        return self.process_response(request, response)  # type: ignore[arg-type]

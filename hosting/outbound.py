@@ -36,7 +36,8 @@ def refused_reason(url: str, *, allowed_networks: Iterable[str]) -> str | None:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return "must be an http(s) URL"
     try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(parts.hostname, port, proto=socket.IPPROTO_TCP)}
+        # An IPv4 or IPv6 socket address: (host, port, ...) with the host a str.
+        addresses = {str(info[4][0]) for info in socket.getaddrinfo(parts.hostname, port, proto=socket.IPPROTO_TCP)}
     except (socket.gaierror, UnicodeError, ValueError):
         return "has a host name that does not resolve"
     allowed_networks = list(allowed_networks)

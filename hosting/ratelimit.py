@@ -55,7 +55,9 @@ def check(scope: str, token_id: int) -> None:
         return
     key, retry_after = window_key(scope, token_id)
     pipe = sync_client().pipeline(transaction=False)
-    count, _ = pipe.incr(key).expire(key, WINDOW_SECONDS + 5).execute()
+    pipe.incr(key)
+    pipe.expire(key, WINDOW_SECONDS + 5)
+    count, _ = pipe.execute()
     _verdict(count, limit, retry_after)
 
 
@@ -66,7 +68,9 @@ async def acheck(scope: str, token_id: int) -> None:
         return
     key, retry_after = window_key(scope, token_id)
     pipe = async_client().pipeline(transaction=False)
-    count, _ = await pipe.incr(key).expire(key, WINDOW_SECONDS + 5).execute()
+    pipe.incr(key)  # a pipeline only queues commands: nothing to await until execute()
+    pipe.expire(key, WINDOW_SECONDS + 5)
+    count, _ = await pipe.execute()
     _verdict(count, limit, retry_after)
 
 

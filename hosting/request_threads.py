@@ -16,8 +16,15 @@ threads per request, and the set-up that libraries redo in each new thread (Cele
 """
 
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 from asgiref.sync import ThreadSensitiveContext
+
+if TYPE_CHECKING:
+    # What the mixin goes in front of, so that its super().__call__ type-checks.
+    from django.core.handlers.asgi import ASGIHandler as _MixedInto
+else:
+    _MixedInto = object
 
 # More requests than this at once start threads of their own; the pool keeps this many.
 MAX_IDLE_THREADS = 64
@@ -45,7 +52,7 @@ class ExecutorPool:
         return len(self._idle)
 
 
-class ReusedRequestThreads:
+class ReusedRequestThreads(_MixedInto):
     """Mixin for an ASGIHandler: each request runs in a context whose thread comes from
     `executor_pool`. Django's own ThreadSensitiveContext, entered inside this one, then
     reuses it rather than making a thread."""

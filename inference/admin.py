@@ -7,7 +7,7 @@ from inference.models import File, Model, Prediction, Version, WebhookDelivery
 class VersionInline(admin.TabularInline):
     model = Version
     extra = 0
-    fields = ["sha256", "cog_version", "created_at"]
+    fields = ("sha256", "cog_version", "created_at")
     readonly_fields = fields
     can_delete = False
     show_change_link = True
@@ -39,7 +39,7 @@ class WebhookDeliveryInline(admin.TabularInline):
     model = WebhookDelivery
     extra = 0
     can_delete = False
-    fields = ["created_at", "event", "attempt", "message_id", "status_code", "error"]
+    fields = ("created_at", "event", "attempt", "message_id", "status_code", "error")
     readonly_fields = fields
 
     def has_add_permission(self, request, obj=None) -> bool:

@@ -11,8 +11,8 @@ import json
 import logging
 import queue
 import threading
-from collections.abc import AsyncIterator
-from typing import Any, Literal
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, Literal, cast
 
 import redis
 
@@ -52,7 +52,7 @@ def publish(prediction_id: str, event_type: EventType, data: Any, *, via: redis.
     _append(via if via is not None else sync_client(), stream_key(prediction_id), encode(event_type, data))
 
 
-def publish_done(prediction_id: str, final_state: dict[str, Any]) -> None:
+def publish_done(prediction_id: str, final_state: Mapping[str, Any]) -> None:
     pipe = sync_client().pipeline(transaction=False)
     key = stream_key(prediction_id)
     _append(pipe, key, encode("done", final_state))
@@ -91,7 +91,10 @@ async def follow_batches(
             wait = min(wait, until - loop.time())
         block_ms = max(1, int(min(_BLOCK_SLICE_SECONDS, wait) * 1000))
         response = await client.xread({key: after}, block=block_ms, count=500)
-        entries = [entry for _stream, batch in response or () for entry in batch]
+        # redis-py types the reply of either protocol; our clients speak RESP2 and decode, so
+        # it is [[stream, [(entry_id, fields), ...]], ...], empty when the block ran out.
+        streams = cast(list[tuple[str, list[Entry]]], response)
+        entries = [entry for _stream, batch in streams or () for entry in batch]
         if entries:
             done_at = next((i for i, (_id, fields) in enumerate(entries) if fields["type"] == "done"), None)
             if done_at is not None:

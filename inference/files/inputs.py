@@ -76,6 +76,12 @@ def parse_data_uri(uri: str) -> DataUri:
     return DataUri(content_type=match["type"] or "text/plain", name=unquote(name) if name else None, data=data)
 
 
+def _first(query: dict[str, list[str]], name: str) -> str | None:
+    """The first value of a query parameter, or None if it is not there."""
+    values = query.get(name)
+    return values[0] if values else None
+
+
 def _our_file(url: str, account: Account) -> File | None:
     """The file one of our URLs names, if the caller may read it; None if `url` is not ours.
     Raises ValueError for our URL shape naming nothing readable."""
@@ -89,9 +95,7 @@ def _our_file(url: str, account: Account) -> File | None:
     if match["download"]:
         query = parse_qs(parts.query)
         file = storage.file_for_download(
-            file_id=match["id"],
-            expiry=(query.get("expiry") or [None])[0],
-            signature=(query.get("signature") or [None])[0],
+            file_id=match["id"], expiry=_first(query, "expiry"), signature=_first(query, "signature")
         )
         if file is None:
             raise ValueError("is a file link that is not valid or has expired")

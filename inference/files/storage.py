@@ -103,7 +103,8 @@ def file_create(
     try:
         file.save(force_insert=True)
     except BaseException:
-        file.content.storage.delete(file.content.name)
+        if file.content.name:  # set by content.save() above
+            file.content.storage.delete(file.content.name)
         raise
     return file
 
@@ -127,7 +128,8 @@ def file_delete(*, file: File) -> None:
     with transaction.atomic():
         file.delete()
     try:
-        storage.delete(storage_name)
+        if storage_name:  # a required field: only a row broken by hand has none
+            storage.delete(storage_name)
     except Exception:
         logger.exception("could not delete %s from storage", storage_name)
 

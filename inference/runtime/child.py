@@ -81,6 +81,7 @@ class Server:
         self._output_files: dict[str, OutputFiles | None] = {}  # where each one's files go
         self.max_concurrency = 1
         signal.signal(signal.SIGUSR1, self._on_cancel_signal)
+        self._main_thread_id = threading.get_ident()  # signal.signal() works on no other thread
 
     def setup(self, project_dir: Path, predictor_ref: str) -> bool:
         setup_time = 0.0
@@ -185,7 +186,7 @@ class Server:
         elif self._current == prediction_id and prediction_id not in self._cancel_requested:
             self._cancel_requested.add(prediction_id)
             # To the main thread itself, so a blocking call there (sleep, I/O) is interrupted.
-            signal.pthread_kill(threading.main_thread().ident, signal.SIGUSR1)
+            signal.pthread_kill(self._main_thread_id, signal.SIGUSR1)
 
     def _cancel_task(self, prediction_id: str) -> None:
         task = self._tasks.get(prediction_id)
@@ -235,6 +236,7 @@ class Server:
         self, prediction_id: str, predict_time: float, output: Any, iterator: bool, error: BaseException | None
     ) -> None:
         """Send the prediction's terminal message, after every log written before it."""
+        terminal: tuple[str, dict[str, Any]]
         if prediction_id in self._cancel_requested:
             # Whatever the predictor did with the exception, the caller asked for a cancel.
             self._cancel_requested.discard(prediction_id)

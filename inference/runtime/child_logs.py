@@ -11,7 +11,7 @@ import io
 import os
 import sys
 import threading
-from typing import Any
+from typing import Any, TextIO
 
 from inference.runtime import protocol
 from inference.runtime.protocol import Channel
@@ -40,7 +40,8 @@ class LogPump:
         os.dup2(self._marker_fd, 2)
         for stream in (sys.stdout, sys.stderr):
             # Line buffering keeps prints to stdout and stderr in the order they were made.
-            stream.reconfigure(line_buffering=True)
+            if isinstance(stream, io.TextIOWrapper):  # as the interpreter made them
+                stream.reconfigure(line_buffering=True)
         threading.Thread(target=self._pump, name="log-pump", daemon=True).start()
 
     def flush(self) -> None:
@@ -84,7 +85,7 @@ class PredictionRoutedStream(io.TextIOBase):
     reach the pipe; with several predictions running they cannot be attributed and go out
     untagged."""
 
-    def __init__(self, channel: Channel, fallback: io.TextIOBase) -> None:
+    def __init__(self, channel: Channel, fallback: TextIO) -> None:
         self._channel = channel
         self._fallback = fallback
 
@@ -105,8 +106,9 @@ class PredictionRoutedStream(io.TextIOBase):
     def isatty(self) -> bool:
         return False
 
+    # typeshed declares TextIOBase.encoding a plain attribute; it is a read-only property.
     @property
-    def encoding(self) -> str:
+    def encoding(self) -> str:  # type: ignore[override]
         return self._fallback.encoding
 
     def fileno(self) -> int:

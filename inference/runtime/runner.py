@@ -279,7 +279,7 @@ class Runner:
         finally:
             with self._lock:
                 self._reading = False
-                owner = None if message is None else self._active.get(message.get("id"))
+                owner = None if message is None or "id" not in message else self._active.get(message["id"])
                 if owner is not None and owner is not active:
                     owner.inbox.append(message)
                 self._message_filed.notify_all()  # another thread may read now, or has mail

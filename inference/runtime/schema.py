@@ -55,6 +55,8 @@ def load_predictor(project_dir: Path, predictor_ref: str) -> Any:
     if module_name in sys.stdlib_module_names:  # registering it would break the stdlib module
         raise PredictorError(f"{file_part} has the name of a standard library module; rename it")
     spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:  # a file Python has no loader for
+        raise PredictorError(f"{file_part} is not a Python module")
     module = importlib.util.module_from_spec(spec)
     # In sys.modules so dataclasses and typing.get_type_hints can find the
     # module's globals, as they would for a normal import.

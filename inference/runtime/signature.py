@@ -15,7 +15,7 @@ import os
 import re
 import textwrap
 import typing
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from types import UnionType
 from typing import Any
 
@@ -341,6 +341,21 @@ def output_components(method: str, tp: Any) -> dict[str, Any]:
     return {"Output": {**_HEADS[t.kind], "title": "Output", **_TAILS.get(t.kind, {})}}
 
 
+class _PydanticField(typing.Protocol):
+    """What `_model_defaults` reads of a pydantic FieldInfo (pydantic is not imported here)."""
+
+    default: Any
+    default_factory: Any
+
+    def is_required(self) -> bool: ...
+
+
+class _PydanticModelClass(typing.Protocol):
+    """A pydantic model class, as far as `_model_defaults` looks at it."""
+
+    model_fields: Mapping[str, _PydanticField]
+
+
 def _model_defaults(cls: type) -> dict[str, tuple[bool, Any]]:
     """field name -> (has a default, the default or None); cog's dataclass models or pydantic's."""
     if dataclasses.is_dataclass(cls):
@@ -353,7 +368,7 @@ def _model_defaults(cls: type) -> dict[str, tuple[bool, Any]]:
         }
     return {
         name: (not info.is_required(), None if info.default_factory else info.default)
-        for name, info in cls.model_fields.items()
+        for name, info in typing.cast(_PydanticModelClass, cls).model_fields.items()
     }
 
 

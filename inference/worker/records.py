@@ -102,6 +102,8 @@ SELECT amount FROM usage
 
 
 def _record_billed_outcome_postgres(prediction: Prediction, *, predict_time: float) -> None:
+    if prediction.completed_at is None:  # the usage record is dated when the run completed
+        raise ValueError("record_outcome needs the prediction's completed_at set")
     json_field = Prediction._meta.get_field("output")
     params: dict[str, Any] = {
         **usage_record_sql_params(prediction=prediction, predict_time=predict_time, at=prediction.completed_at),

@@ -22,9 +22,10 @@ class Command(BaseCommand):
         if user is None:
             user, account = user_create(username=username, email=email, password=password)
         else:
-            account = Account.objects.filter(username=username).first()
-            if account is None:
+            existing = Account.objects.filter(username=username).first()
+            if existing is None:
                 raise CommandError(f"user {username} exists without a personal account")
+            account = existing
             if password:
                 user.set_password(password)
                 user.save(update_fields=["password"])
