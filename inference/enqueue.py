@@ -5,6 +5,9 @@ so nothing the web process imports pulls in `inference.worker`, whose import bui
 pool. The worker registers the task bodies under these names in `inference/worker/tasks.py`.
 """
 
+from collections.abc import Mapping
+from typing import Any
+
 from hosting.celery import app
 
 RUN_PREDICTION = "inference.run_prediction"
@@ -18,7 +21,7 @@ def run_prediction(prediction_id: str, *, queue: str) -> None:
     app.send_task(RUN_PREDICTION, args=[prediction_id], queue=queue)
 
 
-def deliver_webhook(*, prediction_id: str, event: str, body: dict, message_id: str) -> None:
+def deliver_webhook(*, prediction_id: str, event: str, body: Mapping[str, Any], message_id: str) -> None:
     app.send_task(DELIVER_WEBHOOK, args=[prediction_id, event, body, message_id])
 
 
