@@ -134,3 +134,10 @@ def test_a_user_made_without_sign_up_gets_a_namespace_on_first_visit(client, db)
     client.login(username="root", password=PASSWORD)
     assert client.get("/account/api-tokens").status_code == 200
     assert Account.objects.filter(username="root", membership__user__username="root").exists()
+
+
+@pytest.mark.parametrize(("typed", "page"), [("/login/", "/login"), ("/signup/", "/signup")])
+def test_the_login_and_sign_up_pages_answer_with_a_trailing_slash_too(client, db, typed, page):
+    response = client.get(f"{typed}?next=/predictions")
+    assert response.status_code == 302 and response["Location"] == f"{page}?next=/predictions"
+    assert client.get(typed, follow=True).status_code == 200

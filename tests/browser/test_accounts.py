@@ -77,3 +77,10 @@ def test_a_revoked_token_is_refused_by_the_api(alice_page: Page, platform):
         assert time.monotonic() < deadline, "the revoked token still works"
         time.sleep(0.25)
     assert refused.status == 401
+
+
+@pytest.mark.parametrize(("typed", "button"), [("/login/", "Log in"), ("/signup/", "Sign up")])
+def test_the_login_and_sign_up_addresses_people_type_with_a_slash_work(page: Page, platform, typed, button):
+    page.goto(typed)
+    expect(page).to_have_url(f"{platform.url}{typed.rstrip('/')}")
+    expect(page.get_by_role("button", name=button)).to_be_visible()
