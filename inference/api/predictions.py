@@ -165,6 +165,18 @@ _CREATE_RESPONSES: Responses = {
     **problems(409, e409="The model or version has been disabled by the operators"),
     **AUTHENTICATED_PROBLEMS,
 }
+
+
+def _create_schema(summary: str) -> Any:
+    return extend_schema(
+        summary=summary,
+        tags=["predictions"],
+        request={"application/json": ref("PredictionRequest")},
+        parameters=_CREATE_PARAMETERS,
+        responses=_CREATE_RESPONSES,
+    )
+
+
 _PREDICTION_RESPONSES: Responses = {200: json_response("Prediction"), **problems(404), **AUTHENTICATED_PROBLEMS}
 
 
@@ -188,25 +200,13 @@ class PredictionCollection(AccountEndpoint):
         )
         return Response(page)
 
-    @extend_schema(
-        summary="Create a prediction of a version",
-        tags=["predictions"],
-        request={"application/json": ref("PredictionRequest")},
-        parameters=_CREATE_PARAMETERS,
-        responses=_CREATE_RESPONSES,
-    )
+    @_create_schema("Create a prediction of a version")
     async def post(self, request: HttpRequest) -> HttpResponse:
         return await _respond(self, request, _create_for_version_in_body)
 
 
 class ModelPredictionCollection(AccountEndpoint):
-    @extend_schema(
-        summary="Create a prediction of a model's latest version",
-        tags=["predictions"],
-        request={"application/json": ref("PredictionRequest")},
-        parameters=_CREATE_PARAMETERS,
-        responses=_CREATE_RESPONSES,
-    )
+    @_create_schema("Create a prediction of a model's latest version")
     async def post(self, request: HttpRequest, owner: str, name: str) -> HttpResponse:
         return await _respond(self, request, _create_for_model, owner, name)
 
