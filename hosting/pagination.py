@@ -6,6 +6,7 @@ import binascii
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 from django.utils.dateparse import parse_datetime
 
@@ -36,12 +37,17 @@ def cursor_page(
     page_url: str,
     render: Callable[[Any], Mapping[str, object]],
 ) -> dict[str, Any]:
-    """One page of a queryset ordered by (-created_at, -pk), newest first."""
+    """One page of a queryset ordered by (-created_at, -pk), newest first. `page_url` may carry
+    a query string of its own (a search), which the `next` link keeps."""
     if cursor:
         created_at, pk = _decode(cursor)
-        queryset = queryset.filter(Q(created_at__lt=created_at) | Q(created_at=created_at, pk__lt=pk))
+        try:  # an integer pk refuses a tampered cursor's text here
+            queryset = queryset.filter(Q(created_at__lt=created_at) | Q(created_at=created_at, pk__lt=pk))
+        except (ValueError, TypeError, ValidationError) as exc:
+            raise InvalidRequest("The cursor is not valid.", field="cursor") from exc
     rows = list(queryset[: page_size + 1])
     has_more = len(rows) > page_size
     rows = rows[:page_size]
-    next_url = f"{page_url}?cursor={_encode(rows[-1].created_at, rows[-1].pk)}" if has_more else None
+    separator = "&" if "?" in page_url else "?"
+    next_url = f"{page_url}{separator}cursor={_encode(rows[-1].created_at, rows[-1].pk)}" if has_more else None
     return {"previous": None, "next": next_url, "results": [render(row) for row in rows]}

@@ -140,6 +140,13 @@ class VersionPageJSON(TypedDict):
 
 
 @shape
+class ModelPageJSON(TypedDict):
+    previous: Url | None
+    next: Url | None
+    results: list[ModelJSON]
+
+
+@shape
 class FilePageJSON(TypedDict):
     previous: Url | None
     next: Url | None

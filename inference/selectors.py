@@ -143,16 +143,28 @@ def file_list(*, account: Account) -> QuerySet[File]:
     return _uploads(account=account).order_by("-created_at", "-id")
 
 
-def model_catalogue(*, account: Account, query: str = "") -> QuerySet[Model]:
-    """Public models and the account's own, matching `query` in owner/name, most run first."""
-    models = _visible_models(account=account).select_related("owner", "latest_version")
+def _matching(models: QuerySet[Model], query: str) -> QuerySet[Model]:
+    """Models whose owner/name holds every word of `query` ("owner/name" words match each half)."""
     for word in query.split():
         owner, slash, name = word.partition("/")
         if slash:
             models = models.filter(owner__username__icontains=owner, name__icontains=name)
         else:
             models = models.filter(Q(name__icontains=word) | Q(owner__username__icontains=word))
+    return models
+
+
+def model_catalogue(*, account: Account, query: str = "") -> QuerySet[Model]:
+    """Public models and the account's own, matching `query` in owner/name, most run first."""
+    models = _matching(_visible_models(account=account).select_related("owner", "latest_version"), query)
     return models.order_by("-run_count", "owner__username", "name")
+
+
+def model_list(*, account: Account, query: str = "") -> QuerySet[Model]:
+    """`model_catalogue` for GET and QUERY /v1/models: the same models, newest first with a
+    unique tiebreaker, the order cursor pages need (a run count changes between pages)."""
+    models = _visible_models(account=account).select_related("owner", "hardware", "latest_version")
+    return _matching(models, query).order_by("-created_at", "-pk")
 
 
 def prediction_history(*, account: Account, status: str = "", model: str = "") -> QuerySet[Prediction]:

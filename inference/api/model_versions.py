@@ -1,19 +1,24 @@
-"""/v1/models and their versions: create a model, read it, upload (what `hearth push` uses) and read versions."""
+"""/v1/models and their versions: list, search and create models, read one, upload versions (what
+`hearth push` uses) and read them."""
 
 import tempfile
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.db import IntegrityError
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
 from accounts.endpoints import AccountEndpoint
 from accounts.models import Account
 from billing.models import Hardware
-from hosting.openapi import AUTHENTICATED_PROBLEMS, json_response, problems
-from hosting.problems import ApiProblem, NotFound
+from hosting.openapi import AUTHENTICATED_PROBLEMS, CURSOR, json_response, problems
+from hosting.pagination import cursor_page
+from hosting.problems import ApiProblem, InvalidRequest, NotFound
 from inference import selectors
 from inference.models import Model
 from inference.registry import push
@@ -21,6 +26,8 @@ from inference.registry.packaging import PackageError
 from inference.representations import base_url, model_json, version_json
 
 _CHUNK = 1024 * 1024
+# A search is a few words, and each word is one more filter in the SQL: longer text is refused.
+SEARCH_MAX_CHARS = 200
 
 
 class ModelCreateInput(serializers.Serializer):
@@ -64,7 +71,64 @@ def receive_upload(stream, destination: Path) -> None:
         )
 
 
+def _search_text(request) -> str:
+    """The body of `QUERY /v1/models`: the search text, sent as text/plain (replicate-api.md §2)."""
+    try:
+        raw = request.body
+    except RequestDataTooBig:
+        raw = None
+    try:
+        text = raw.decode() if raw is not None else None
+    except UnicodeDecodeError as exc:
+        raise InvalidRequest("The search text is not UTF-8.", field="body", kind="parse") from exc
+    if text is None or len(text) > SEARCH_MAX_CHARS:
+        raise InvalidRequest(f"The search text is longer than {SEARCH_MAX_CHARS} characters.", field="body")
+    return text.strip()
+
+
+def _model_page(request, account: Account, query: str) -> dict[str, Any]:
+    """A ModelPage of what `account` may see matching `query`; `next` keeps the search."""
+    origin = base_url(request)
+    page_url = f"{origin}/v1/models" + (f"?{urlencode({'query': query})}" if query else "")
+    return cursor_page(
+        selectors.model_list(account=account, query=query),
+        cursor=request.query_params.get("cursor"),
+        page_size=settings.PREDICTIONS_PAGE_SIZE,
+        page_url=page_url,
+        render=lambda model: model_json(model, origin=origin),
+    )
+
+
+_SEARCH = OpenApiParameter(
+    "query", str, description="Only models whose owner/name holds every word (`owner/name` words match each half)"
+)
+
+
 class ModelCollection(AccountEndpoint):
+    # QUERY is the clients' `models.search(text)`: a non-standard HTTP method (replicate-api.md §12.2, 14).
+    http_method_names = [*AccountEndpoint.http_method_names, "query"]
+
+    @property
+    def allowed_methods(self) -> list[str]:
+        # drf-spectacular documents each allowed method and OpenAPI 3.1 has no QUERY operation, so
+        # QUERY is served (DRF dispatches by `http_method_names`) but not listed; GET's description says it.
+        return [method for method in super().allowed_methods if method != "QUERY"]
+
+    @extend_schema(
+        summary="List the models you may see (public ones and your own), newest first",
+        description="The clients' `models.search(text)` sends `QUERY /v1/models` with the search text as a "
+        "`text/plain` body and gets the same page, as if it had been sent as `query`. (OpenAPI 3.1 has no "
+        "QUERY operation to describe it.) Pages hold `PREDICTIONS_PAGE_SIZE` models.",
+        tags=["models"],
+        parameters=[CURSOR, _SEARCH],
+        responses={200: json_response("ModelPage"), **problems(400), **AUTHENTICATED_PROBLEMS},
+    )
+    def get(self, request):
+        return Response(_model_page(request, self.account, request.query_params.get("query", "").strip()))
+
+    def query(self, request):
+        return Response(_model_page(request, self.account, _search_text(request)))
+
     @extend_schema(
         summary="Create a model",
         tags=["models"],

@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import httpx
 import pytest
+from replicate import paginate
 from replicate.exceptions import ModelError, ReplicateError
 
 from billing.money import billable_seconds, charge
@@ -140,6 +141,27 @@ def test_models_get_and_versions_list(platform):
     schema = versions[0].openapi_schema["components"]["schemas"]
     assert schema["Input"]["properties"]["text"]["default"] == "hello"
     assert model.versions.get(platform.versions["echo"]).cog_version
+
+
+def test_models_list_pages_through_what_each_tenant_may_see(platform):
+    alice, bob = platform.client(), platform.client(platform.bob)
+    alices_view = [model for page in paginate(alice.models.list) for model in page]  # more than one page
+    names = [f"{model.owner}/{model.name}" for model in alices_view]
+    assert len(names) == len(set(names)) and {f"alice/{name}" for name in platform.versions} <= set(names)
+    echo = next(model for model in alices_view if model.name == "echo")
+    assert (echo.visibility, echo.latest_version.id) == ("private", platform.versions["echo"])
+
+    bobs_view = [model for page in paginate(bob.models.list) for model in page]
+    assert {"alice/public-echo", "alice/files"} <= {f"{model.owner}/{model.name}" for model in bobs_view}
+    assert all(model.visibility == "public" for model in bobs_view if model.owner != "bob")  # never alice/echo
+
+
+def test_models_search_sends_query_and_finds_only_visible_models(platform):
+    bob = platform.client(platform.bob)
+    assert [f"{m.owner}/{m.name}" for m in bob.models.search("alice/public-echo")] == ["alice/public-echo"]
+    found = {f"{m.owner}/{m.name}" for m in bob.models.search("echo")}
+    assert "alice/public-echo" in found and "alice/echo" not in found
+    assert {m.name for m in platform.client().models.search("alice/echo")} == {"echo", "public-echo"}
 
 
 def test_a_bad_token_is_a_401_replicate_error(platform):

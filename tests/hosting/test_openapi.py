@@ -88,6 +88,7 @@ def test_every_field_the_endpoints_return_is_documented(api, schema, alice, echo
     responses = {
         "Prediction": prediction,
         "Model": api.get("/v1/models/alice/echo", **alice.auth).json(),
+        "ModelPage": api.get("/v1/models", **alice.auth).json(),
         "Version": api.get(f"/v1/models/alice/echo/versions/{echo_version.sha256}", **alice.auth).json(),
         "Account": api.get("/v1/account", **alice.auth).json(),
         "Hardware": api.get("/v1/hardware", **alice.auth).json()[0],

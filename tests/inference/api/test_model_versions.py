@@ -91,3 +91,117 @@ def test_nobody_uploads_to_another_accounts_model(api, alice, bob, cpu, visibili
     response = upload(api, bob, "alice/painter", build_package(ZOO / "echo"))
     assert response.status_code == 404
     assert not Version.objects.exists()
+
+
+# --- GET /v1/models and QUERY /v1/models (the clients' models.list and models.search) ---------
+
+MODEL_FIELDS = {
+    "url",
+    "owner",
+    "name",
+    "description",
+    "visibility",
+    "github_url",
+    "paper_url",
+    "license_url",
+    "cover_image_url",
+    "run_count",
+    "hardware",
+    "default_example",
+    "latest_version",
+}
+
+
+@pytest.fixture
+def catalogue(alice, bob, echo_version, cpu):
+    """alice: echo (private, with a version) and painter (public); bob: secret (private) and pub (public)."""
+    Model.objects.create(owner=alice.account, name="painter", hardware=cpu, visibility="public")
+    Model.objects.create(owner=bob.account, name="secret", hardware=cpu, visibility="private")
+    Model.objects.create(owner=bob.account, name="pub", hardware=cpu, visibility="public")
+
+
+def names(page) -> list[str]:
+    return [f"{m['owner']}/{m['name']}" for m in page["results"]]
+
+
+def search(api, persona, text, **extra):
+    return api.generic("QUERY", "/v1/models", data=text, content_type="text/plain", **persona.auth, **extra)
+
+
+def walk(api, persona, response) -> list[str]:
+    """Every model of a first page and of the pages its `next` links lead to."""
+    seen = []
+    while True:
+        assert response.status_code == 200, response.content
+        page = response.json()
+        seen += names(page)
+        if not page["next"]:
+            return seen
+        assert page["next"].startswith("http://testserver/v1/models?")
+        response = api.get(page["next"], **persona.auth)
+
+
+def test_it_lists_public_models_and_ones_own_newest_first_as_a_page(api, alice, catalogue):
+    response = api.get("/v1/models", **alice.auth)
+    assert response.status_code == 200
+    page = response.json()
+    assert set(page) == {"previous", "next", "results"} and page["next"] is None
+    assert names(page) == ["bob/pub", "alice/painter", "alice/echo"]
+    assert all(set(model) == MODEL_FIELDS for model in page["results"])
+    echo = page["results"][2]
+    assert echo["url"] == "http://testserver/alice/echo" and echo["visibility"] == "private"
+    assert echo["latest_version"]["id"] == "a" * 64
+
+
+def test_another_tenants_private_model_never_appears_in_the_list_or_a_search(api, alice, bob, catalogue):
+    assert names(api.get("/v1/models", **bob.auth).json()) == ["bob/pub", "bob/secret", "alice/painter"]
+    assert names(search(api, bob, "echo").json()) == []
+    assert names(api.get("/v1/models?query=alice", **bob.auth).json()) == ["alice/painter"]
+    assert "bob/secret" not in names(search(api, alice, "bob").json())
+
+
+def test_the_list_pages_with_absolute_cursors_without_repeats(api, alice, cpu, settings):
+    settings.PREDICTIONS_PAGE_SIZE = 2
+    created = [Model.objects.create(owner=alice.account, name=f"m{i}", hardware=cpu).full_name for i in range(5)]
+    assert walk(api, alice, api.get("/v1/models", **alice.auth)) == created[::-1]
+
+
+def test_query_searches_owner_and_name_and_its_next_link_keeps_the_search(api, alice, bob, cpu, settings):
+    settings.PREDICTIONS_PAGE_SIZE = 2
+    for name in ("upscaler-a", "upscaler-b", "painter", "upscaler-c"):
+        Model.objects.create(owner=alice.account, name=name, hardware=cpu, visibility="public")
+    assert walk(api, bob, search(api, bob, "upscaler")) == ["alice/upscaler-c", "alice/upscaler-b", "alice/upscaler-a"]
+    assert walk(api, bob, search(api, bob, "alice/paint")) == ["alice/painter"]
+    assert walk(api, bob, search(api, bob, "")) == [
+        "alice/upscaler-c",
+        "alice/painter",
+        "alice/upscaler-b",
+        "alice/upscaler-a",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("case", "make_request"),
+    [
+        ("cursor_not_base64", lambda api, p: api.get("/v1/models?cursor=!!!", **p.auth)),
+        # A well-formed cursor whose key is not a model's: "2025-01-01T00:00:00+00:00|abc".
+        (
+            "cursor_bad_key",
+            lambda api, p: api.get("/v1/models?cursor=MjAyNS0wMS0wMVQwMDowMDowMCswMDowMHxhYmM", **p.auth),
+        ),
+        ("search_too_long", lambda api, p: search(api, p, "x" * 201)),
+        ("search_not_utf8", lambda api, p: search(api, p, b"\xff\xfe")),
+    ],
+)
+def test_a_bad_cursor_or_search_is_a_400_problem(api, alice, case, make_request):
+    response = make_request(api, alice)
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/problem+json"
+    assert response.json()["invalid_fields"][0]["field"] in {"cursor", "body"}
+
+
+@pytest.mark.parametrize("method", ["GET", "QUERY"])
+def test_listing_models_needs_a_token(api, catalogue, method):
+    response = api.generic(method, "/v1/models", data="echo", content_type="text/plain")
+    assert response.status_code == 401
+    assert response["Content-Type"] == "application/problem+json"
