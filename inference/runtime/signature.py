@@ -3,6 +3,17 @@
 Shapes and key order are those of cog 0.16.12 (pydantic 2 + FastAPI), the
 legacy generator; the load-time checks are the cog 0.23 SDK's
 (``cog._inspector._validate_input_constraints``), which are stricter.
+
+Two input kinds are cog 0.23's alone, since 0.16 refused them; their schema is
+what the 0.23 SDK's ``FieldType.json_type()`` gives (golden file:
+tests/fixtures/cog-unions/):
+
+* unions of JSON-native types (``str | float``, ``list[int] | list[float]``,
+  optionally ``| None``): ``{"anyOf": [one schema per member]}``, plus
+  ``nullable`` with None. A member is str, int, float, bool, dict, an opaque
+  type or a list of one of those; Path, File and Secret are refused as in Cog.
+* ``Annotated[T, cog.Opaque]`` (also in a List or Optional): any T, passed
+  through as a JSON object, ``{"type": "object"}``.
 """
 
 from __future__ import annotations
@@ -39,22 +50,30 @@ _HEADS: dict[str, dict[str, Any]] = {
     "path": {"type": "string", "format": "uri"},
     "secret": {"type": "string", "format": "password"},
     "object": {"additionalProperties": True, "type": "object"},
+    "opaque": {"type": "object"},
     "any": {},
 }
 _TAILS = {"secret": {"writeOnly": True, "x-cog-secret": True}}
-_SUPPORTED_INPUTS = "str, int, float, bool, cog.Path, cog.File, cog.Secret, dict, or a List or Optional of those"
+_SUPPORTED_INPUTS = (
+    "str, int, float, bool, cog.Path, cog.File, cog.Secret, dict, Annotated[T, cog.Opaque], a List or Optional "
+    "of those, or a union of str, int, float, bool, dict and Lists of them (such as str | float)"
+)
 _SUPPORTED_OUTPUTS = (
-    "str, int, float, bool, cog.Path, cog.File, cog.Secret, dict, Any, a List of those, "
+    "str, int, float, bool, cog.Path, cog.File, cog.Secret, dict, Any, Annotated[T, cog.Opaque], a List of those, "
     "a cog BaseModel, Iterator[T], AsyncIterator[T] or (Async)ConcatenateIterator[str]"
 )
 _CONCATENATE = (cog.ConcatenateIterator, cog.AsyncConcatenateIterator)
+_OPAQUE = getattr(cog, "Opaque", None)  # cog >= 0.23
+# What a union may hold, as in cog 0.23 (`_adt._is_supported_union_variant`): JSON-native kinds.
+_UNION_MEMBERS = ("bool", "int", "float", "str", "object", "opaque")
 
 
 @dataclasses.dataclass(frozen=True)
 class _Type:
-    kind: str
+    kind: str  # a key of _HEADS, or "union"
     is_list: bool = False
     optional: bool = False
+    members: tuple[_Type, ...] = ()  # a union's, in declaration order
 
 
 def _kind(tp: Any) -> str | None:
@@ -68,20 +87,62 @@ def _kind(tp: Any) -> str | None:
     return None
 
 
+def _opaque_inner(tp: Any) -> Any:
+    """T for ``Annotated[T, cog.Opaque]``; None for anything else."""
+    if _OPAQUE is None or typing.get_origin(tp) is not typing.Annotated:
+        return None
+    inner, *metadata = typing.get_args(tp)
+    return inner if any(m is _OPAQUE or isinstance(m, type(_OPAQUE)) for m in metadata) else None
+
+
+def _opaque(inner: Any) -> _Type:
+    """Cog's shape for an opaque T: a list or an Optional of T are read through, T itself is not."""
+    if typing.get_origin(inner) in (typing.Union, UnionType):
+        args = typing.get_args(inner)
+        if len(args) == 2 and type(None) in args:
+            return dataclasses.replace(_opaque(next(a for a in args if a is not type(None))), optional=True)
+    return _Type("opaque", is_list=inner is list or typing.get_origin(inner) is list)
+
+
 def _parse(tp: Any) -> _Type | None:
-    """str, List[str], Optional[str] or Optional[List[str]]; None for anything else."""
-    optional = False
+    """str, List[str], Optional[str], Optional[List[str]], an opaque type or a union of
+    JSON-native members; None for anything else."""
+    inner = _opaque_inner(tp)
+    if inner is not None:
+        return _opaque(inner)
+    if typing.get_origin(tp) is typing.Annotated:  # other metadata means nothing to Cog
+        return _parse(typing.get_args(tp)[0])
     if typing.get_origin(tp) in (typing.Union, UnionType):
         args = typing.get_args(tp)
-        if len(args) != 2 or type(None) not in args:
+        members = [_parse(a) for a in args if a is not type(None)]
+        optional = len(members) < len(args)
+        if len(members) > 1:
+            if any(m is None or m.optional or m.kind not in _UNION_MEMBERS for m in members):
+                return None
+            return _Type("union", optional=optional, members=tuple(m for m in members if m))
+        (member,) = members
+        if member is None or member.optional or member.kind == "union":
             return None
-        tp, optional = next(a for a in args if a is not type(None)), True
+        return dataclasses.replace(member, optional=True)
     if tp is list or typing.get_origin(tp) is list:
         (element,) = typing.get_args(tp) or (Any,)
-        kind = _kind(element)
-        return _Type(kind, True, optional) if kind else None
+        kind = "opaque" if _opaque_inner(element) is not None else _kind(element)
+        return _Type(kind, True) if kind else None
     kind = _kind(tp)
-    return _Type(kind, False, optional) if kind else None
+    return _Type(kind) if kind else None
+
+
+def _head(t: _Type) -> dict[str, Any]:
+    """The type keywords of one value of kind ``t`` (a list's element, for a list)."""
+    if t.kind != "union":
+        return _HEADS[t.kind]
+    return {"anyOf": [_member_schema(m) for m in t.members]}
+
+
+def _member_schema(t: _Type) -> dict[str, Any]:
+    """A union member as cog 0.23's FieldType.json_type() writes it (a dict is a bare object)."""
+    head = {"type": "object"} if t.kind in ("object", "opaque") else _HEADS[t.kind]
+    return {"type": "array", "items": head} if t.is_list else dict(head)
 
 
 def _type_name(tp: Any) -> str:
@@ -104,7 +165,7 @@ def _field_schema(
     t: _Type, meta: dict[str, Any], constraints: dict[str, Any], order: int | None = None
 ) -> dict[str, Any]:
     """A property laid out as pydantic does: an Optional's type comes after its metadata."""
-    head = {**_HEADS[t.kind], **constraints}
+    head = {**_head(t), **constraints}
     tail = _TAILS.get(t.kind, {})
     if t.is_list:
         head, tail = {"items": {**head, **tail}, "type": "array"}, {}
@@ -116,7 +177,7 @@ def _field_schema(
 
 def type_hints(obj: Any) -> dict[str, Any]:
     try:
-        return typing.get_type_hints(obj)
+        return typing.get_type_hints(obj, include_extras=True)  # Annotated kept: cog.Opaque lives there
     except Exception as exc:  # NameError from a string annotation, and the like
         raise PredictorError(f"cannot resolve the type annotations of {obj.__qualname__}: {exc}") from exc
 
@@ -322,7 +383,7 @@ def output_components(method: str, tp: Any) -> dict[str, Any]:
         }
     if origin in (Iterator, AsyncIterator):
         element = _parse(typing.get_args(tp)[0]) if typing.get_args(tp) else None
-        if element is None or element.is_list or element.optional:
+        if element is None or element.is_list or element.optional or element.kind == "union":
             raise PredictorError(
                 f"output {_type_name(tp)}: an iterator must yield a single value type such as str or Path"
             )
@@ -331,7 +392,8 @@ def output_components(method: str, tp: Any) -> dict[str, Any]:
     if inspect.isclass(tp) and (issubclass(tp, cog.BaseModel) or hasattr(tp, "model_fields")):
         return _model_components(tp)
     t = _parse(tp)
-    if t is None:
+    # A union output is refused: cog 0.23's SDK would describe it as a bare object.
+    if t is None or t.kind == "union":
         raise PredictorError(f"output: unsupported type {_type_name(tp)}; use {_SUPPORTED_OUTPUTS}")
     if t.optional:
         raise PredictorError(f"output {_type_name(tp)}: the output must not be Optional")
@@ -379,7 +441,7 @@ def _model_components(cls: type) -> dict[str, Any]:
     required = []
     for name, (has_default, default) in fields.items():
         t = _parse(hints.get(name))
-        if t is None:
+        if t is None or t.kind == "union":
             raise PredictorError(f"output field {cls.__name__}.{name}: unsupported type {_type_name(hints.get(name))}")
         meta: dict[str, Any] = {"title": _title(name)}
         if default is not None and has_default:

@@ -69,6 +69,7 @@ class _Rule:
     pattern: re.Pattern[str] | None
     enum: tuple[Any, ...] | None
     items: _Rule | None
+    any_of: tuple[_Rule, ...] | None = None  # a union's members (cog 0.23 unions)
 
 
 def _resolve(prop: dict[str, Any], components: dict[str, Any]) -> dict[str, Any]:
@@ -103,6 +104,7 @@ def _compile_rule(prop: dict[str, Any], components: dict[str, Any]) -> _Rule:
         pattern=re.compile(pattern) if pattern is not None else None,
         enum=tuple(prop["enum"]) if "enum" in prop else None,
         items=_compile_rule(items, components) if isinstance(items, dict) else None,
+        any_of=tuple(_compile_rule(m, components) for m in prop["anyOf"]) if "anyOf" in prop else None,
     )
 
 
@@ -151,6 +153,65 @@ def _coerce(kind: str | None, value: Any) -> tuple[bool, Any]:
     return True, value
 
 
+# cog 0.23's union rules (cog/_adt.py): members that match the JSON type exactly are tried
+# first, then bool, integer, number, string, object, with lists after single values; a member
+# takes a value only of its own type, except that a number takes an integer too (7 -> 7.0).
+# So 7.0 is not an integer here, unlike for a plain integer input: Cog refuses it too.
+_UNION_PRIORITY = {"boolean": 0, "integer": 1, "number": 2, "string": 3, "object": 4}
+_PLURALS = {"boolean": "booleans", "integer": "integers", "number": "numbers", "string": "strings", "object": "objects"}
+
+
+def _exact_type(kind: str | None, value: Any) -> bool:
+    if kind == "integer":
+        return isinstance(value, int) and not isinstance(value, bool)
+    python_type = {"boolean": bool, "number": float, "string": str, "object": dict, "array": list}.get(kind or "")
+    return python_type is not None and isinstance(value, python_type)
+
+
+def _takes(member: _Rule, value: Any) -> bool:
+    if member.type == "array":
+        return isinstance(value, list) and (member.items is None or all(_takes(member.items, v) for v in value))
+    if member.type == "number":
+        return type(value) in (int, float)
+    if member.type == "object":
+        return isinstance(value, dict)
+    return type(value) is {"boolean": bool, "integer": int, "string": str}.get(member.type or "")
+
+
+def _union_order(member: _Rule) -> int:
+    element = member.items if member.type == "array" and member.items is not None else member
+    return (10 if member.type == "array" else 0) + _UNION_PRIORITY.get(element.type or "", 100)
+
+
+def _member_name(member: _Rule) -> str:
+    if member.type == "array" and member.items is not None:
+        return f"a list of {_PLURALS.get(member.items.type or '', 'values')}"
+    return _TYPE_NAMES.get(member.type or "", "a value")
+
+
+def _union_name(members: tuple[_Rule, ...]) -> str:
+    return " or ".join(_member_name(m) for m in members)
+
+
+def _check_union(members: tuple[_Rule, ...], value: Any, label: str, errors: list[dict[str, str]]) -> Any:
+    """The value as the first member that takes it makes it, as in cog 0.23."""
+    ordered = sorted(members, key=lambda m: (not _exact_type(m.type, value), _union_order(m)))
+    first_errors: list[dict[str, str]] | None = None
+    for member in ordered:
+        if not _takes(member, value):
+            continue
+        attempt: list[dict[str, str]] = []
+        cleaned = _check(member, value, label, attempt)
+        if not attempt:
+            return cleaned
+        first_errors = first_errors or attempt
+    if first_errors is None:
+        description = f"{label} must be {_union_name(members)}, not {_json_type(value)}"
+        first_errors = [{"type": "type", "field": f"input.{label}", "description": description}]
+    errors.extend(first_errors)
+    return value
+
+
 def _check(rule: _Rule, value: Any, label: str, errors: list[dict[str, str]]) -> Any:
     """Return the coerced value, appending one error per violated keyword to ``errors``."""
 
@@ -158,9 +219,12 @@ def _check(rule: _Rule, value: Any, label: str, errors: list[dict[str, str]]) ->
         errors.append({"type": kind, "field": f"input.{label}", "description": description})
 
     if value is None:
-        if not (rule.nullable or rule.type is None):
-            fail("type", f"{label} must be {_TYPE_NAMES.get(rule.type, rule.type)}, not null")
+        if not (rule.nullable or (rule.type is None and rule.any_of is None)):
+            expected = _union_name(rule.any_of) if rule.any_of else _TYPE_NAMES.get(rule.type or "", rule.type)
+            fail("type", f"{label} must be {expected}, not null")
         return value
+    if rule.any_of is not None:
+        return _check_union(rule.any_of, value, label, errors)
     ok, value = _coerce(rule.type, value)
     if not ok and rule.type is not None:  # (a rule without a type refuses nothing)
         expected = _TYPE_NAMES.get(rule.type, rule.type)

@@ -1,5 +1,6 @@
 """The runner against real child processes, each test with a tiny predictor of its own."""
 
+import json
 import os
 import subprocess
 import sys
@@ -487,6 +488,33 @@ def test_secret_and_path_inputs_are_wrapped(start, tmp_path):
         "document": "pixels",
     }
     assert url.status == "failed" and "'image' is a URL" in url.error
+
+
+UNIONS = Path(__file__).resolve().parents[2] / "fixtures" / "cog-unions"
+
+
+def test_union_and_opaque_inputs_reach_the_predictor_as_cog_0_23_1_hands_them_over(make_project):
+    """Each payload cog's SDK accepts goes through Hearth's validation and the runner; the
+    predictor must get what cog.check_input gave it, down to 3.0 against 3 (golden file)."""
+    from inference.runtime.schema import generate_openapi_schema, load_predictor
+    from inference.runtime.validation import validate_input
+
+    golden = json.loads((UNIONS / "cog-0.23.1.json").read_text())
+    schema = generate_openapi_schema(load_predictor(UNIONS, "predict.py:Runner"))
+    runner = Runner.start(
+        project_dir=make_project((UNIONS / "predict.py").read_text()), predictor_ref="predict.py:Runner"
+    )
+    accepted = [case for case in golden["cases"] if "kwargs" in case]
+    assert len(accepted) > 10
+    try:
+        for i, case in enumerate(accepted):
+            cleaned = json.loads(json.dumps(validate_input(schema, case["input"])))  # as stored and sent
+            result = runner.predict(prediction_id=f"p{i}", input=cleaned)
+
+            in_signature_order = {name: case["kwargs"][name] for name in golden["inputs"]}
+            assert (result.status, result.output) == ("succeeded", repr(in_signature_order)), case["input"]
+    finally:
+        runner.stop()
 
 
 def test_path_and_base_model_outputs(start):

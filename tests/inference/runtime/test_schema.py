@@ -19,11 +19,12 @@ from inference.runtime.schema import (
 
 REPO = Path(__file__).resolve().parents[3]
 EXAMPLE = REPO / "tests" / "fixtures" / "cog-schema-example"  # copy of shared/reference/cog-schema-example
+UNIONS = REPO / "tests" / "fixtures" / "cog-unions"  # what cog 0.23.1's SDK makes of union and Opaque inputs
 
 HEADER = """\
-from typing import Any, AsyncIterator, Dict, Iterator, List, Optional
+from typing import Annotated, Any, AsyncIterator, Dict, Iterator, List, Optional
 from cog import (AsyncConcatenateIterator, BaseModel, BasePredictor, BaseRunner,
-                 ConcatenateIterator, File, Input, Path, Secret)
+                 ConcatenateIterator, File, Input, Opaque, Path, Secret)
 """
 
 
@@ -76,6 +77,70 @@ def test_golden_schema_matches_cog_0_16_12():
     schema = generate_openapi_schema(load_predictor(EXAMPLE, "predict.py:Predictor"))
 
     assert_same(schema, golden)
+
+
+# ---------------------------------------------------------------- cog 0.23 unions and cog.Opaque
+
+
+@pytest.fixture(scope="module")
+def unions_golden() -> dict:
+    return json.loads((UNIONS / "cog-0.23.1.json").read_text())
+
+
+def test_union_and_opaque_inputs_match_cog_0_23_1(unions_golden):
+    schema = generate_openapi_schema(load_predictor(UNIONS, "predict.py:Runner"))
+    input_schema = components(schema)["Input"]
+    properties = input_schema["properties"]
+
+    assert list(properties) == list(unions_golden["inputs"])
+    for name, cog_field in unions_golden["inputs"].items():
+        prop = properties[name]
+        # The type keywords are exactly cog's FieldType.json_type(); nullable is where Cog puts
+        # it for a union, and beside the type (the legacy layout) for anything else.
+        type_keywords = {k: v for k, v in prop.items() if k not in ("title", "x-order", "default", "description")}
+        expected = dict(cog_field["json_type"])
+        if cog_field["repetition"].startswith("OPTIONAL"):
+            expected["nullable"] = True
+        assert type_keywords == expected, name
+        assert prop["x-order"] == cog_field["order"]
+        assert prop.get("default") == cog_field["default"]
+        assert prop.get("description") == cog_field["description"]
+        assert prop["title"] == name.replace("_", " ").title()
+    cog_required = [
+        name
+        for name, f in unions_golden["inputs"].items()
+        if f["repetition"] in ("REQUIRED", "REPEATED") and f["default"] is None
+    ]
+    assert input_schema["required"] == cog_required
+    assert components(schema)["Output"] == unions_golden["output"]
+
+
+@pytest.mark.parametrize(
+    ("signature", "expected"),
+    [
+        ("x: bool | List[str]", {"anyOf": [{"type": "boolean"}, {"type": "array", "items": {"type": "string"}}]}),
+        ("x: Dict[str, Any] | str", {"anyOf": [{"type": "object"}, {"type": "string"}]}),
+        ("x: Annotated[Dict, Opaque] | int", {"anyOf": [{"type": "object"}, {"type": "integer"}]}),
+        ("x: Annotated[Optional[Settings], Opaque] = None", {"type": "object", "nullable": True}),
+        ("x: Annotated[List[Settings], Opaque]", {"items": {"type": "object"}, "type": "array"}),
+        (
+            "x: Optional[Annotated[List[Settings], Opaque]] = None",
+            {"items": {"type": "object"}, "type": "array", "nullable": True},
+        ),
+        ("x: Annotated[str, 'a note'] = 'z'", {"type": "string", "default": "z"}),
+    ],
+)
+def test_union_and_opaque_shapes(tmp_path, signature, expected):
+    schema = schema_for(tmp_path, predictor_with(signature, prelude="class Settings:\n    pass\n"))
+    (prop,) = components(schema)["Input"]["properties"].values()
+    assert {k: v for k, v in prop.items() if k not in ("title", "x-order")} == expected
+
+
+def test_opaque_output(tmp_path):
+    schema = schema_for(
+        tmp_path, predictor_with("x: str", "Annotated[Settings, Opaque]", "class Settings:\n    pass\n")
+    )
+    assert components(schema)["Output"] == {"type": "object", "title": "Output"}
 
 
 # ---------------------------------------------------------------- inputs
@@ -516,7 +581,17 @@ ERROR_CASES = [
     ("x: Any", "str", ["x", "unsupported type Any"]),
     ("x: set", "str", ["x", "unsupported type set"]),
     ("x: List[List[str]]", "str", ["x", "unsupported type"]),
-    ("x: 'int | str'", "str", ["x", "unsupported type"]),
+    # Unions: only of JSON-native members, and without constraints, as in cog 0.23.
+    ("x: int | Path", "str", ["x", "unsupported type"]),
+    ("x: str | Secret | None = None", "str", ["x", "unsupported type"]),
+    ("x: List[List[int]] | str", "str", ["x", "unsupported type"]),
+    ("x: List[Optional[int]] | str", "str", ["x", "unsupported type"]),
+    ("x: int | float = Input(ge=1)", "str", ["x", "ge/le", "int | float"]),
+    ("x: int | str = Input(choices=[1, 2])", "str", ["x", "choices need a str or int"]),
+    ("x: str | float = Input(max_length=3)", "str", ["x", "min_length/max_length"]),
+    ("x: int | str = 2.5", "str", ["x", "default 2.5", "must be an integer or a string"]),
+    ("x: str", "str | int", ["output", "unsupported type"]),
+    ("x: str", "Iterator[str | int]", ["output", "iterator must yield"]),
     ("x: str = Input(ge=1)", "str", ["x", "ge/le"]),
     ("x: bool = Input(le=1)", "str", ["x", "ge/le"]),
     ("x: int = Input(max_length=1)", "str", ["x", "min_length/max_length"]),
