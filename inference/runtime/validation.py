@@ -265,7 +265,10 @@ class InputValidator:
         self._required = frozenset(input_schema.get("required", ()))
 
     def __call__(self, payload: Any) -> dict[str, Any]:
-        """Return the known fields of ``payload``, coerced; defaults are left to the predictor."""
+        """Return the known fields of ``payload``, coerced; defaults are left to the predictor.
+
+        Unknown keys are dropped, not refused, as cog 0.23.1 does (its check_input ignores
+        them; coglet strips them, logs "Stripped unknown input fields" and runs the prediction)."""
         if not isinstance(payload, dict):
             raise InputValidationError([{"type": "type", "field": "input", "description": "input must be an object"}])
         errors: list[dict[str, str]] = []

@@ -108,6 +108,16 @@ def test_invalid_input_is_422_with_the_field_at_fault(api, alice, echo_version):
     assert not Prediction.objects.exists()
 
 
+def test_unknown_input_keys_are_dropped_as_cog_does(api, alice, echo_version):
+    # cog 0.23.1 drops them too (check_input: "unknown input field ignored"; coglet strips
+    # them and logs "Stripped unknown input fields", then runs the prediction), so a client
+    # sending a key an older or newer version of the model knows keeps working.
+    response = post_json(api, "/v1/models/alice/echo/predictions", {"input": {"text": "hi", "txet": "x"}}, alice)
+    assert response.status_code == 201
+    assert response.json()["input"] == {"text": "hi"}
+    assert Prediction.objects.get().input == {"text": "hi"}
+
+
 @pytest.mark.parametrize(
     ("body_case", "payload"),
     [("not_json", b"{nope"), ("a_list", b"[1, 2]"), ("a_string", b'"hello"'), ("bad_utf8", b"\xff\xfe")],
@@ -119,6 +129,28 @@ def test_a_malformed_body_is_a_400_problem(api, alice, echo_version, body_case, 
     assert response.status_code == 400
     assert response["Content-Type"] == "application/problem+json"
     assert response.json()["invalid_fields"][0]["field"] == "body"
+    assert not Prediction.objects.exists()
+
+
+@pytest.mark.parametrize("path", ["/v1/models/alice/echo/predictions", "/v1/predictions"])
+@pytest.mark.parametrize(
+    ("number", "says"),
+    [
+        ("Infinity", "Infinity is not a JSON number (JSON has no Infinity or NaN)"),
+        ("-Infinity", "-Infinity is not a JSON number"),
+        ("NaN", "NaN is not a JSON number"),
+        ("1e400", "number out of range: 1e400 is larger than any number"),
+        ("1" * 5000, "not valid JSON: Exceeds the limit"),  # Python's int limit: was a 500
+    ],
+)
+def test_a_number_json_cannot_hold_is_a_400_that_says_so(api, alice, echo_version, path, number, says):
+    body = f'{{"version": "{echo_version.sha256}", "input": {{"text": "hi", "delay": {number}}}}}'
+    response = api.post(path, data=body, content_type="application/json", **alice.auth)
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/problem+json"
+    problem = response.json()
+    assert says in problem["detail"] and "not number" not in problem["detail"]
+    assert problem["invalid_fields"][0]["field"] == "body"
     assert not Prediction.objects.exists()
 
 
