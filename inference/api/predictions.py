@@ -6,6 +6,7 @@ nothing polls the database.
 """
 
 import json
+import math
 import re
 import time
 from datetime import timedelta
@@ -52,14 +53,33 @@ def _body(request: HttpRequest) -> dict[str, Any]:
             413, "Request too large", f"The request body is over {limit}; upload large files with POST /v1/files."
         ) from exc
     try:
-        body = json.loads(raw or b"{}")
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        body = json.loads(raw or b"{}", parse_constant=_refuse_constant, parse_float=_finite_float)
+    except _NumberOutOfRange as exc:
+        raise InvalidRequest(f"The request body has a number out of range: {exc}", field="body") from exc
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, an integer of over 4300 digits
         raise InvalidRequest(f"The request body is not valid JSON: {exc}", field="body", kind="parse") from exc
     if not isinstance(body, dict):
         raise InvalidRequest("The request body must be a JSON object.", field="body", kind="type")
     if b"\\u0000" in raw:  # PostgreSQL cannot store NUL characters in JSON
         raise InvalidRequest("Strings in the request must not contain NUL characters.", field="body")
     return body
+
+
+class _NumberOutOfRange(ValueError):
+    pass
+
+
+def _refuse_constant(name: str) -> float:
+    """Python's json reads Infinity, -Infinity and NaN, which JSON does not have; the input
+    validator would then call the value "not a number" (of JSON type number)."""
+    raise ValueError(f"{name} is not a JSON number (JSON has no Infinity or NaN)")
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):  # 1e400: valid JSON, but no float holds it
+        raise _NumberOutOfRange(f"{text} is larger than any number a model can take (about 1.8e308)")
+    return number
 
 
 def _webhook_fields(body: dict[str, Any]) -> dict[str, Any]:
