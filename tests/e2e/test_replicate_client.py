@@ -71,6 +71,14 @@ def test_create_by_model_and_wait(platform):
     assert (prediction.status, prediction.output) == ("succeeded", "async")
 
 
+def test_create_by_version_without_input_runs_with_the_defaults(platform):
+    # predictions.create(version=V) sends {"version": V} with no `input` key at all; the spec
+    # requires `input` but replicate-api.md §3 says to take a missing one as {}, or this call breaks.
+    prediction = platform.client().predictions.create(version=platform.versions["echo"])
+    prediction.wait()
+    assert (prediction.status, prediction.input, prediction.output) == ("succeeded", {}, "hello")
+
+
 def test_setup_runs_once_per_warm_runner(platform):
     client = platform.client()
     first = client.predictions.create(version=platform.versions["chatty"], input={"n": 1})
