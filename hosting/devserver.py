@@ -3,6 +3,9 @@
 Chooses a database (DATABASE_URL, else a local PostgreSQL, else SQLite), makes sure Redis
 answers (starting a local redis-server when one is installed), migrates, creates the demo
 user and models, then runs Daphne, a Celery worker and Celery beat until Ctrl-C.
+
+It keeps its key and its database and Redis URLs in DATA_DIR (secret_key, database_url,
+redis_url), where a `manage.py` run by hand finds them (hosting/env.py `DEVSERVER_FILES`).
 """
 
 import os
@@ -16,6 +19,7 @@ import time
 from pathlib import Path
 
 from hosting import processes
+from hosting.env import DEVSERVER_FILES
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("DATA_DIR", REPO_ROOT / "var"))
@@ -80,12 +84,27 @@ def _ensure_redis(children: list[subprocess.Popen]) -> None:
     sys.exit("redis-server did not start")
 
 
+def _write_private(path: Path, text: str) -> None:
+    """Write a file only its owner can read (it may hold a key or a database password)."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(text)
+    path.chmod(0o600)  # a file that was there before keeps its old mode otherwise
+
+
 def _secret_key() -> str:
-    path = DATA_DIR / "secret_key"
+    path = DATA_DIR / DEVSERVER_FILES["SECRET_KEY"]
     if not path.exists():
-        path.write_text(secrets.token_urlsafe(50))
-        path.chmod(0o600)
+        _write_private(path, secrets.token_urlsafe(50))
     return path.read_text().strip()
+
+
+def _remember_choices() -> None:
+    """The database and Redis in use, kept in DATA_DIR: `manage.py` run by hand in another shell
+    reads them where its environment lacks the variables (hosting/env.py `DEVSERVER_FILES`), as it
+    reads the generated key from DATA_DIR/secret_key."""
+    for variable in ("DATABASE_URL", "REDIS_URL"):
+        _write_private(DATA_DIR / DEVSERVER_FILES[variable], os.environ[variable])
 
 
 def _demo_weights(variable: str, package: str) -> str:
@@ -150,6 +169,7 @@ def main() -> None:
     for variable, package in DEMO_WEIGHTS.items():
         os.environ[variable] = _demo_weights(variable, package)  # read by the worker's runners
     _ensure_redis(children)
+    _remember_choices()
     _manage("migrate", "--no-input", "-v", "0")
     _manage("collectstatic", "--no-input", "-v", "0")
     token = _manage("createuser", DEMO_USER, "--password", DEMO_PASSWORD, "--token-name", "make run", "--staff")

@@ -5,6 +5,8 @@ stops the process at start-up with a message naming the variable instead of fail
 later on a request.
 """
 
+import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -14,6 +16,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 DATABASE_SCHEMES = ("postgres", "postgresql", "sqlite")
+
+# `make run` (hosting/devserver.py) keeps what it chose in these files under DATA_DIR, one value
+# each: the key it generated and the database and Redis it used. Where a variable is unset,
+# `load_env` reads its file, so a `manage.py createuser` or `push` run by hand in another shell
+# reaches the same database with the same key, as make run's own children do.
+DEVSERVER_FILES = {"SECRET_KEY": "secret_key", "DATABASE_URL": "database_url", "REDIS_URL": "redis_url"}
 
 
 class HearthEnv(BaseSettings):
@@ -117,14 +125,36 @@ def _check_networks(value: str) -> str:
     return value
 
 
+def devserver_choices(environ: Mapping[str, str] = os.environ) -> dict[str, str]:
+    """Values `make run` left in DATA_DIR (`DEVSERVER_FILES`) for the variables `environ` lacks."""
+    data_dir = Path(environ.get("DATA_DIR") or BASE_DIR / "var")
+    choices = {}
+    for variable, name in DEVSERVER_FILES.items():
+        if environ.get(variable):
+            continue
+        try:
+            value = (data_dir / name).read_text().strip()
+        except OSError:  # none there (make run never ran), or not ours to read
+            continue
+        if value:
+            choices[variable] = value
+    return choices
+
+
 def load_env() -> HearthEnv:
+    choices = devserver_choices()
     try:
-        env = HearthEnv()
+        env = HearthEnv(**choices)  # type: ignore[arg-type]  # strings, parsed as the environment's are
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors())
+        if choices:
+            problems += f" (unset in the environment, read from make run's files: {', '.join(sorted(choices))})"
         raise ImproperlyConfigured(f"Invalid environment configuration: {problems}") from exc
     if not env.SECRET_KEY and not env.DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY must be set (at least 32 characters) unless DEBUG=true")
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be set (at least 32 characters) unless DEBUG=true; "
+            "`make run` keeps the one it generates in DATA_DIR/secret_key, read when SECRET_KEY is unset"
+        )
     return env
 
 

@@ -2,7 +2,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
-from hosting.env import default_storage, load_env
+from hosting.env import DEVSERVER_FILES, default_storage, devserver_choices, load_env
 
 VALID = {"SECRET_KEY": "k" * 40, "DATABASE_URL": "postgres://u@h:5432/db", "REDIS_URL": "redis://h:6379/0"}
 
@@ -50,7 +50,8 @@ def test_a_malformed_value_is_a_start_up_error_naming_the_variable(environment, 
         environment(**{name: value})
 
 
-def test_secret_key_is_required_outside_debug(environment, monkeypatch):
+def test_secret_key_is_required_outside_debug(environment, monkeypatch, tmp_path):
+    monkeypatch.setenv("DATA_DIR", str(tmp_path))  # where `make run` never kept a key
     monkeypatch.setenv("SECRET_KEY", "")
     monkeypatch.delenv("SECRET_KEY")
     with pytest.raises(ImproperlyConfigured, match="SECRET_KEY"):
@@ -85,3 +86,32 @@ def test_files_are_stored_on_the_filesystem_unless_an_s3_bucket_is_set(environme
         "eu-west-1",
     )
     assert storage.file_overwrite is False
+
+
+def test_unset_variables_come_from_the_files_make_run_keeps_in_data_dir(environment, monkeypatch, tmp_path):
+    environment(DATA_DIR=str(tmp_path))
+    (tmp_path / "secret_key").write_text("s" * 50 + "\n")
+    (tmp_path / "database_url").write_text("sqlite:///var/hearth.sqlite3")
+    (tmp_path / "redis_url").write_text("redis://127.0.0.1:6379/3")
+    for name in DEVSERVER_FILES:
+        monkeypatch.delenv(name)
+    env = load_env()
+    assert (env.SECRET_KEY, env.DATABASE_URL, env.REDIS_URL) == (
+        "s" * 50,
+        "sqlite:///var/hearth.sqlite3",
+        "redis://127.0.0.1:6379/3",
+    )
+    monkeypatch.setenv("DATABASE_URL", "postgres://u@h:5432/other")  # the environment wins
+    assert load_env().DATABASE_URL == "postgres://u@h:5432/other"
+    assert devserver_choices({"DATA_DIR": str(tmp_path), "SECRET_KEY": "k" * 40}).keys() == {
+        "DATABASE_URL",
+        "REDIS_URL",
+    }
+
+
+def test_a_bad_value_in_make_runs_files_names_the_variable_and_the_files(environment, monkeypatch, tmp_path):
+    environment(DATA_DIR=str(tmp_path))
+    (tmp_path / "database_url").write_text("mysql://u@h/db")
+    monkeypatch.delenv("DATABASE_URL")
+    with pytest.raises(ImproperlyConfigured, match="DATABASE_URL.*read from make run's files: DATABASE_URL"):
+        load_env()
