@@ -54,6 +54,11 @@ class HearthEnv(BaseSettings):
     RUNNER_MEMORY_BUDGET_MB: int = Field(default=0, ge=0)
     # A worker proves it still runs a prediction this often; 3 missed beats and it is lost.
     PREDICTION_HEARTBEAT_SECONDS: float = Field(default=10.0, gt=0, le=300)
+    # A queued prediction no worker has claimed this long is queued again (its message may be
+    # lost: a queue deleted, a Redis restarted empty), once per such period; one still unclaimed
+    # after PREDICTION_MAX_QUEUE_SECONDS fails with a clear error.
+    PREDICTION_REQUEUE_SECONDS: float = Field(default=120.0, ge=1)
+    PREDICTION_MAX_QUEUE_SECONDS: float = Field(default=3600.0, ge=1)
     # Idle SSE streams get a comment this often; clients time out reads after 30 s.
     STREAM_KEEPALIVE_SECONDS: float = Field(default=15.0, gt=0, le=25)
     MAX_PACKAGE_BYTES: int = Field(default=2 * 1024**3, ge=1024)

@@ -1,9 +1,17 @@
-"""No prediction is lost when a worker dies (SIGKILL, OOM, a machine gone).
+"""No prediction is lost when a worker dies (SIGKILL, OOM, a machine gone) or its queue
+message does (a queue deleted, a Redis restarted without persistence).
 
 A worker keeps a short-lived Redis key alive for every prediction it has claimed. Celery
 beat runs `prediction_sweep_lost`: a `processing` prediction whose key has expired lost its
 worker, and is queued again once or, if that already happened, failed with a clear error.
 Never left `processing` forever.
+
+Beat also runs `prediction_sweep_unclaimed`: a `starting` prediction that no worker claimed
+within PREDICTION_REQUEUE_SECONDS is queued again, and again each such period, until a worker
+claims it or PREDICTION_MAX_QUEUE_SECONDS have passed, when it fails with a clear error. The
+rule is re-enqueue, not an outbox: the claim is one conditional UPDATE, so when the first
+message was only slow, not lost, the second delivery finds the prediction claimed and does
+nothing. Never left `starting` forever, so its spending reservation is released too.
 """
 
 import logging
@@ -26,8 +34,16 @@ MAX_ATTEMPTS = 2
 LOST_TWICE = "The worker running this prediction stopped unexpectedly, twice. It was not retried again."
 
 
+NEVER_CLAIMED = "No worker took this prediction from the queue within {minutes} minutes, so it was not run."
+
+
 def _key(prediction_id: str) -> str:
     return f"hearth:alive:{prediction_id}"
+
+
+def _requeued_key(prediction_id: str) -> str:
+    """Set for a period whenever the sweep queues a prediction again: one message a period."""
+    return f"hearth:requeued:{prediction_id}"
 
 
 def _ttl() -> int:
@@ -110,5 +126,44 @@ def _fail(prediction: Prediction) -> None:
     )
     if failed:
         logger.warning("prediction %s lost its worker again; failed", prediction.id)
+        prediction.refresh_from_db()
+        events.publish_done(prediction.id, prediction_state_json(prediction))
+
+
+def prediction_sweep_unclaimed() -> int:
+    """Queue again `starting` predictions no worker has claimed for a while; fail those that
+    waited past the longest queue time. Returns how many it queued or failed."""
+    now = timezone.now()
+    period = settings.PREDICTION_REQUEUE_SECONDS
+    waiting = list(
+        Prediction.objects.select_related("model__hardware")
+        .filter(status=Prediction.Status.STARTING, created_at__lt=now - timedelta(seconds=period))
+        .only("id", "created_at", "model__hardware__sku")
+    )
+    oldest_allowed = now - timedelta(seconds=settings.PREDICTION_MAX_QUEUE_SECONDS)
+    expired = [prediction for prediction in waiting if prediction.created_at < oldest_allowed]
+    for prediction in expired:
+        _fail_unclaimed(prediction)
+    waiting = [prediction for prediction in waiting if prediction.created_at >= oldest_allowed]
+    if not waiting:
+        return len(expired)
+    pipe = sync_client().pipeline(transaction=False)
+    for prediction in waiting:
+        # SET NX: only the first sweep in a period queues it (sweeps may overlap).
+        pipe.set(_requeued_key(prediction.id), "1", ex=max(1, int(period)), nx=True)
+    due = [prediction for prediction, first in zip(waiting, pipe.execute(), strict=True) if first]
+    for prediction in due:
+        logger.warning("prediction %s not claimed after %.0f s; queued again", prediction.id, period)
+        enqueue.run_prediction(prediction.id, queue=prediction.model.hardware.sku)
+    return len(expired) + len(due)
+
+
+def _fail_unclaimed(prediction: Prediction) -> None:
+    error = NEVER_CLAIMED.format(minutes=round(settings.PREDICTION_MAX_QUEUE_SECONDS / 60))
+    failed = Prediction.objects.filter(pk=prediction.pk, status=Prediction.Status.STARTING).update(
+        status=Prediction.Status.FAILED, error=error, completed_at=timezone.now()
+    )
+    if failed:
+        logger.warning("prediction %s never claimed; failed", prediction.id)
         prediction.refresh_from_db()
         events.publish_done(prediction.id, prediction_state_json(prediction))

@@ -16,8 +16,8 @@ def run_prediction(prediction_id: str) -> None:
 
 @shared_task(name=enqueue.SWEEP_LOST_PREDICTIONS)
 def sweep_lost_predictions() -> int:
-    """Beat task: requeue or fail predictions whose worker died."""
-    return liveness.prediction_sweep_lost()
+    """Beat task: requeue or fail predictions whose worker died or whose queue message was lost."""
+    return liveness.prediction_sweep_lost() + liveness.prediction_sweep_unclaimed()
 
 
 @shared_task(name=enqueue.DELIVER_WEBHOOK, bind=True, acks_late=True)

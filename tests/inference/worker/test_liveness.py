@@ -60,3 +60,48 @@ def test_a_live_or_fresh_prediction_is_left_alone(lost, case, options):
     assert liveness.prediction_sweep_lost() == 0
     prediction.refresh_from_db()
     assert prediction.status == "processing"
+
+
+@pytest.fixture
+def queued(alice, echo_version, settings):
+    """A `starting` prediction created `waited` seconds ago whose queue message is gone."""
+    settings.PREDICTION_REQUEUE_SECONDS = 120
+    settings.PREDICTION_MAX_QUEUE_SECONDS = 3600
+
+    def make(*, waited: float) -> Prediction:
+        prediction = Prediction.objects.create(account=alice.account, model=echo_version.model, version=echo_version)
+        Prediction.objects.filter(pk=prediction.pk).update(created_at=timezone.now() - timedelta(seconds=waited))
+        sync_client().delete(f"hearth:requeued:{prediction.id}")
+        return prediction
+
+    return make
+
+
+def test_a_prediction_nobody_claimed_is_queued_again_once_a_period(queued):
+    prediction = queued(waited=300)
+    before = queued_messages()
+    assert liveness.prediction_sweep_unclaimed() == 1
+    assert queued_messages() == before + 1
+    assert liveness.prediction_sweep_unclaimed() == 0  # the next sweep, within the period
+    assert queued_messages() == before + 1
+    prediction.refresh_from_db()
+    assert prediction.status == "starting"
+
+
+def test_a_prediction_waiting_less_than_a_period_is_left_alone(queued):
+    queued(waited=5)
+    before = queued_messages()
+    assert liveness.prediction_sweep_unclaimed() == 0
+    assert queued_messages() == before
+
+
+def test_a_prediction_unclaimed_past_the_longest_queue_time_fails_clearly(queued):
+    prediction = queued(waited=3700)
+    before = queued_messages()
+    assert liveness.prediction_sweep_unclaimed() == 1
+    prediction.refresh_from_db()
+    assert prediction.status == "failed" and prediction.completed_at is not None
+    assert prediction.error == "No worker took this prediction from the queue within 60 minutes, so it was not run."
+    assert queued_messages() == before
+    entries = sync_client().xrange(events.stream_key(prediction.id))
+    assert entries[-1][1]["type"] == "done"
