@@ -40,7 +40,7 @@ from typing import Any
 import cog
 from cog.input import FieldInfo
 
-from inference.runtime import protocol
+from inference.runtime import child_metrics, protocol
 from inference.runtime.child_logs import LogPump, PredictionRoutedStream, log_owner, send
 from inference.runtime.child_values import OutputFiles, coerce_input, encode_output
 from inference.runtime.protocol import Channel
@@ -79,6 +79,8 @@ class Server:
         self._in_user_code = False
         self._tasks: dict[str, asyncio.Task] = {}  # async predictions in flight
         self._output_files: dict[str, OutputFiles | None] = {}  # where each one's files go
+        self._metrics: dict[str, child_metrics.MetricRecorder] = {}  # what each one recorded
+        child_metrics.install(self._running_metrics)  # before the predictor's module is imported
         self.max_concurrency = 1
         signal.signal(signal.SIGUSR1, self._on_cancel_signal)
         self._main_thread_id = threading.get_ident()  # signal.signal() works on no other thread
@@ -141,6 +143,13 @@ class Server:
     def _accept(self, message: dict[str, Any]) -> None:
         output_dir = message.get("output_dir")
         self._output_files[message["id"]] = OutputFiles(Path(output_dir)) if output_dir else None
+        self._metrics[message["id"]] = child_metrics.MetricRecorder()
+
+    def _running_metrics(self) -> child_metrics.MetricRecorder | None:
+        """The metrics of the prediction whose code is running: the task's own when several
+        run at once, else the one prediction in flight (from any thread it started)."""
+        prediction_id = log_owner.get() or self._current
+        return None if prediction_id is None else self._metrics.get(prediction_id)
 
     async def _serve_concurrently(self) -> None:
         sys.stdout = PredictionRoutedStream(self._channel, sys.stdout)
@@ -250,7 +259,8 @@ class Server:
             terminal = (protocol.DONE, {"iterator": False, "output": output})
         self._pump.flush()
         type_, fields = terminal
-        send(self._channel, type_, id=prediction_id, predict_time=predict_time, **fields)
+        metrics = self._metrics.pop(prediction_id).values()  # kept when it fails, as in coglet
+        send(self._channel, type_, id=prediction_id, predict_time=predict_time, metrics=metrics, **fields)
         del self._output_files[prediction_id]
 
     def _inputs(self, raw: dict[str, Any]) -> dict[str, Any]:

@@ -19,11 +19,14 @@ child -> parent
     ready         {setup_time}      all setup logs have been sent before it
     setup_failed  {error}           likewise; the traceback is in the setup logs
     output        {id, value}       one per item of an iterator output, as it is produced
-    done          {id, iterator, predict_time, output?}
+    done          {id, iterator, predict_time, metrics, output?}
                                     output is absent when iterator is true (the items went
                                     out as `output` messages)
-    failed        {id, error, predict_time}
-    canceled      {id, predict_time}
+    failed        {id, error, predict_time, metrics}
+    canceled      {id, predict_time, metrics}
+                                    metrics: what the predictor recorded with cog's
+                                    current_scope().record_metric(), nested at the dots
+                                    (`child_metrics`); {} when nothing
 
 All of a prediction's logs and outputs are sent before its done/failed/canceled.
 """

@@ -49,6 +49,7 @@ class PredictionResult:
     error: str | None
     logs: str
     predict_time: float  # seconds inside predict(), measured in the child where it reported
+    metrics: dict[str, Any] = field(default_factory=dict)  # recorded by the predictor (cog's record_metric)
 
 
 class _ChildGone(Exception):
@@ -287,13 +288,13 @@ class Runner:
 
     @staticmethod
     def _result(message: dict[str, Any], outputs: list[Any], logs: str) -> PredictionResult:
-        kind = message["type"]
+        kind, metrics = message["type"], message.get("metrics") or {}
         if kind == protocol.DONE:
             output = outputs if message["iterator"] else message.get("output")
-            return PredictionResult("succeeded", output, None, logs, message["predict_time"])
+            return PredictionResult("succeeded", output, None, logs, message["predict_time"], metrics)
         if kind == protocol.FAILED:
-            return PredictionResult("failed", None, message["error"], logs, message["predict_time"])
-        return PredictionResult("canceled", None, None, logs, message["predict_time"])
+            return PredictionResult("failed", None, message["error"], logs, message["predict_time"], metrics)
+        return PredictionResult("canceled", None, None, logs, message["predict_time"], metrics)
 
     def cancel(self, prediction_id: str) -> None:
         """Ask the child to stop `prediction_id`; safe to call from any thread.

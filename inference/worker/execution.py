@@ -347,7 +347,9 @@ def _complete(prediction: Prediction, run: _PreparedRun) -> None:
             run.lease.release()
         if result is None:
             return
-        metrics = {"predict_time": result.predict_time, "cold_boot": run.lease.cold_boot}
+        # The predictor's own metrics (cog's record_metric) first: Hearth's keys win over them,
+        # as do total_time and cost, added later.
+        metrics = {**result.metrics, "predict_time": result.predict_time, "cold_boot": run.lease.cold_boot}
         if run.lease.cold_boot:
             metrics["setup_time"] = run.lease.runner.setup_time
         status, output, error = result.status, result.output, result.error

@@ -731,3 +731,93 @@ def test_a_sync_predictor_runs_one_prediction_at_a_time_whatever_the_setting(sta
 def test_a_malformed_concurrency_setting_fails_setup(make_project):
     with pytest.raises(RunnerSetupError, match="COG_MAX_CONCURRENCY must be a whole number"):
         Runner.start(project_dir=make_project(SLEEPER), predictor_ref=REF, env={"COG_MAX_CONCURRENCY": "many"})
+
+
+# ---------------------------------------------------------------- custom metrics (cog's record_metric)
+
+
+def test_recorded_metrics_come_back_with_the_result(start):
+    runner = start("""
+        import threading
+        from cog import BasePredictor, current_scope
+
+        class Predictor(BasePredictor):
+            def setup(self):
+                current_scope().record_metric("in_setup", 1)  # outside a prediction: ignored
+
+            def predict(self, tokens: int) -> str:
+                self.record_metric("temperature", 0.7)
+                for _ in range(tokens):
+                    self.record_metric("token_count", 1, mode="incr")
+                    current_scope().record_metric("logprobs", -0.5, mode="append")
+                self.scope.metrics["timing.load"] = 1
+                scope = current_scope()
+                scope.metrics.record("timing.run", 0.25)
+                scope.metrics["gone"] = True
+                del scope.metrics["gone"]
+                worker = threading.Thread(target=lambda: current_scope().record_metric("from_a_thread", "yes"))
+                worker.start()
+                worker.join()
+                return "ok"
+    """)
+
+    first = runner.predict(prediction_id="p1", input={"tokens": 3})
+    second = runner.predict(prediction_id="p2", input={"tokens": 1})
+
+    assert (first.status, first.output) == ("succeeded", "ok")
+    assert first.metrics == {
+        "temperature": 0.7,
+        "token_count": 3,
+        "logprobs": [-0.5, -0.5, -0.5],
+        "timing": {"load": 1, "run": 0.25},
+        "from_a_thread": "yes",
+    }
+    assert second.metrics["token_count"] == 1 and second.metrics["logprobs"] == [-0.5]  # each its own
+
+
+@pytest.mark.parametrize(
+    ("call", "error"),
+    [
+        ("self.record_metric('cog.gpu', 1)", "the 'cog.' prefix is reserved for system metrics"),
+        ("self.record_metric('predict_time', 1)", "'predict_time' is reserved by the runtime"),
+        ("self.record_metric('tokens-out', 1)", "contains invalid character '-'"),
+        ("self.record_metric('done', 'yes')", "Metric 'done' has type bool, cannot set to str"),
+    ],
+)
+def test_a_metric_cog_refuses_fails_the_prediction_keeping_what_was_recorded(start, call, error):
+    runner = start(f"""
+        from cog import BasePredictor
+
+        class Predictor(BasePredictor):
+            def predict(self) -> str:
+                self.record_metric("done", True)
+                {call}
+                return "unreachable"
+    """)
+
+    result = runner.predict(prediction_id="p1", input={})
+
+    assert result.status == "failed" and error in result.error
+    assert result.metrics == {"done": True}
+
+
+def test_concurrent_predictions_record_their_own_metrics(start):
+    runner = start(
+        """
+        import asyncio
+        from cog import BasePredictor, current_scope
+
+        class Predictor(BasePredictor):
+            async def predict(self, name: str) -> str:
+                for _ in range(3):
+                    current_scope().record_metric("steps", name, mode="append")
+                    await asyncio.sleep(0.05)
+                return name
+        """,
+        env={"COG_MAX_CONCURRENCY": "2"},
+    )
+
+    results = predict_in_threads(runner, {"a": {"name": "a"}, "b": {"name": "b"}})
+
+    assert results["a"].metrics == {"steps": ["a", "a", "a"]}
+    assert results["b"].metrics == {"steps": ["b", "b", "b"]}
