@@ -101,6 +101,8 @@ def platform(django_db_setup, django_db_blocker, tmp_path_factory):
             "files": _push(FIXTURE_MODELS / "files", "alice/files", visibility="public"),
             "frames": _push(FIXTURE_MODELS / "frames", "alice/frames"),
             "painter": _push(FIXTURE_MODELS / "painter", "alice/painter"),
+            "metrics": _push(FIXTURE_MODELS / "metrics", "alice/metrics"),
+            "unions": _push(FIXTURE_MODELS.parent / "cog-unions", "alice/unions"),
             "text-to-image": _push(ZOO / "text-to-image", "alice/text-to-image"),
             "embeddings": _push(ZOO / "embeddings", "alice/embeddings"),
             "speech-to-text": _push(ZOO / "speech-to-text", "alice/speech-to-text"),
