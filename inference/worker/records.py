@@ -14,15 +14,19 @@ path, `record_outcome_orm`; both paths keep the same rules, and the tests run bo
 """
 
 import json
+import logging
+import time
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F
 
 from billing.services import USAGE_RECORD_CTES, usage_record_for, usage_record_sql_params
 from hosting.expiring_cache import ExpiringCache
 from inference.models import Model, Prediction, Version
+
+logger = logging.getLogger(__name__)
 
 # (version id, model id) -> the version with its model, and the model's owner and hardware
 _run_contexts: ExpiringCache[Version] = ExpiringCache(seconds=lambda: settings.MODEL_CACHE_SECONDS, max_entries=1_000)
@@ -57,11 +61,34 @@ def run_context(*, version_id: int, model_id: int) -> Version:
     return _run_contexts.get_or_load((version_id, model_id), load)
 
 
+# Waits between tries of the final write when the database connection fails under it: about
+# a minute in all, for a PostgreSQL that restarts or fails over.
+FINAL_WRITE_RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
+
+
 def record_outcome(prediction: Prediction, *, predict_time: float | None) -> None:
     """Write the prediction's final state (already set on it), bill the run if it ran
     (`predict_time`), and count the run on its model, all in one transaction. A retried task
     finds the first charge: it neither bills nor draws credit again, and its `metrics.cost`
-    is the charge made. Only a `processing` prediction's state is written."""
+    is the charge made. Only a `processing` prediction's state is written, and the run is
+    counted only with it.
+
+    A connection that dies under the write (a terminated backend, a restarted PostgreSQL) is
+    replaced and the write tried again: the prediction has run, and a result that could not be
+    saved must not send it back to the queue to run twice. Every try is idempotent."""
+    for delay in (*FINAL_WRITE_RETRY_DELAYS, None):
+        try:
+            _record_outcome_once(prediction, predict_time=predict_time)
+            return
+        except (OperationalError, InterfaceError):
+            if delay is None:
+                raise
+            logger.warning("final write of prediction %s failed; retrying in %.1f s", prediction.id, delay)
+            connection.close()  # the broken connection leaves the pool; the next try gets a new one
+            time.sleep(delay)
+
+
+def _record_outcome_once(prediction: Prediction, *, predict_time: float | None) -> None:
     if predict_time and connection.vendor == "postgresql":
         _record_billed_outcome_postgres(prediction, predict_time=predict_time)
     else:
@@ -73,7 +100,7 @@ def record_outcome_orm(prediction: Prediction, *, predict_time: float | None) ->
         if predict_time:
             usage = usage_record_for(prediction=prediction, predict_time=predict_time)
             prediction.metrics["cost"] = str(usage.amount)
-        Prediction.objects.filter(pk=prediction.pk, status=Prediction.Status.PROCESSING).update(
+        finished = Prediction.objects.filter(pk=prediction.pk, status=Prediction.Status.PROCESSING).update(
             status=prediction.status,
             output=prediction.output,
             error=prediction.error,
@@ -81,21 +108,24 @@ def record_outcome_orm(prediction: Prediction, *, predict_time: float | None) ->
             metrics=prediction.metrics,
             completed_at=prediction.completed_at,
         )
-        Model.objects.filter(pk=prediction.model_id).update(run_count=F("run_count") + 1)
+        if finished:  # not again for a write retried after it committed
+            Model.objects.filter(pk=prediction.model_id).update(run_count=F("run_count") + 1)
 
 
 # One statement: billing's charge (and credit draw), the run count and the final state. All
 # parts see one snapshot and run in one implicit transaction; the charge lands in
 # `metrics.cost` from `usage`, so a retry shows the amount actually billed.
 _RECORD_BILLED_OUTCOME = f"""
-WITH {USAGE_RECORD_CTES}, counted AS (
-    UPDATE inference_model SET run_count = run_count + 1 WHERE id = %(model_id)s
-), finished AS (
+WITH {USAGE_RECORD_CTES}, finished AS (
     UPDATE inference_prediction
     SET status = %(status)s, output = %(output)s, error = %(error)s, logs = %(logs)s,
         metrics = %(metrics)s::jsonb || (SELECT jsonb_build_object('cost', amount::text) FROM usage),
         completed_at = %(completed_at)s
     WHERE id = %(id)s AND status = 'processing'
+    RETURNING id
+), counted AS (
+    UPDATE inference_model SET run_count = run_count + 1
+    WHERE id = %(model_id)s AND EXISTS (SELECT 1 FROM finished)
 )
 SELECT amount FROM usage
 """
