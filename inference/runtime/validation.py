@@ -153,10 +153,13 @@ def _coerce(kind: str | None, value: Any) -> tuple[bool, Any]:
     return True, value
 
 
-# cog 0.23's union rules (cog/_adt.py): members that match the JSON type exactly are tried
-# first, then bool, integer, number, string, object, with lists after single values; a member
-# takes a value only of its own type, except that a number takes an integer too (7 -> 7.0).
-# So 7.0 is not an integer here, unlike for a plain integer input: Cog refuses it too.
+# Unions. What is accepted is what JSON Schema's anyOf accepts, as coglet 0.23.1's server
+# enforces it (measured: it never calls the SDK's check_input, so `int | str` takes 7.0).
+# Which member makes the value follows the cog 0.23 SDK (cog/_adt.py FieldType.normalize):
+# members matching the JSON type exactly first, then bool, integer, number, string, object,
+# lists after single values; a member takes only its own type, except that a number takes an
+# integer (3 -> 3.0). Only when no member takes a value so does an integer member take an
+# integral float, as JSON Schema allows (7.0 -> 7, like a plain integer input).
 _UNION_PRIORITY = {"boolean": 0, "integer": 1, "number": 2, "string": 3, "object": 4}
 _PLURALS = {"boolean": "booleans", "integer": "integers", "number": "numbers", "string": "strings", "object": "objects"}
 
@@ -168,9 +171,12 @@ def _exact_type(kind: str | None, value: Any) -> bool:
     return python_type is not None and isinstance(value, python_type)
 
 
-def _takes(member: _Rule, value: Any) -> bool:
+def _takes(member: _Rule, value: Any, lenient: bool = False) -> bool:
     if member.type == "array":
-        return isinstance(value, list) and (member.items is None or all(_takes(member.items, v) for v in value))
+        items = member.items
+        return isinstance(value, list) and (items is None or all(_takes(items, v, lenient) for v in value))
+    if lenient and member.type == "integer" and type(value) is float:
+        return value.is_integer()
     if member.type == "number":
         return type(value) in (int, float)
     if member.type == "object":
@@ -194,11 +200,11 @@ def _union_name(members: tuple[_Rule, ...]) -> str:
 
 
 def _check_union(members: tuple[_Rule, ...], value: Any, label: str, errors: list[dict[str, str]]) -> Any:
-    """The value as the first member that takes it makes it, as in cog 0.23."""
+    """The value as the first member that takes it makes it (see the comment above)."""
     ordered = sorted(members, key=lambda m: (not _exact_type(m.type, value), _union_order(m)))
     first_errors: list[dict[str, str]] | None = None
-    for member in ordered:
-        if not _takes(member, value):
+    for lenient, member in [(lenient, member) for lenient in (False, True) for member in ordered]:
+        if not _takes(member, value, lenient):
             continue
         attempt: list[dict[str, str]] = []
         cleaned = _check(member, value, label, attempt)

@@ -256,7 +256,12 @@ def same_json(a, b) -> bool:
 
 @pytest.mark.parametrize("case", UNION_CASES, ids=[json.dumps(c["input"]) for c in UNION_CASES])
 def test_union_and_opaque_inputs_are_checked_as_cog_0_23_1_checks_them(unions_schema, case):
-    if "error" in case:
+    if "error" in case and case["input"].get("count_or_name") == 7.0:
+        # The one payload on which cog 0.23.1's server and its SDK differ: coglet checks input
+        # with JSON Schema only (measured: it never calls check_input) and takes 7.0 for
+        # `int | str`, which check_input refuses. Hearth takes what the server takes, as 7.
+        assert same_json(validate_input(unions_schema, case["input"])["count_or_name"], 7)
+    elif "error" in case:
         field = case["error"].split(":")[0]  # cog's message is "<field>: ..."
         assert [e["field"] for e in errors_of(unions_schema, case["input"])] == [f"input.{field}"]
     else:
@@ -289,6 +294,11 @@ def test_union_and_opaque_inputs_are_checked_as_cog_0_23_1_checks_them(unions_sc
             one("type", "x", "x must be a list of integers or a list of numbers, not list"),
         ),
         ({"anyOf": [{"type": "boolean"}, {"type": "integer"}]}, True, []),
+        (
+            {"anyOf": [{"type": "integer"}, {"type": "string"}]},
+            7.5,
+            one("type", "x", "x must be an integer or a string, not number"),
+        ),
         ({"anyOf": [{"type": "object"}, {"type": "string"}]}, {"a": 1}, []),
         ({"anyOf": [{"type": "string"}, {"type": "number"}], "nullable": True}, None, []),
         # An opaque input is any JSON object, and only an object (coglet's schema check refuses
