@@ -22,7 +22,7 @@ from django.http.response import HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework.views import APIView
 
-from hosting.problems import ApiProblem, internal_error, method_not_allowed, problem_response
+from hosting.problems import ApiProblem, internal_error, method_not_allowed, problem_response, unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +42,11 @@ class Endpoint(APIView):
             response: HttpResponseBase = await getattr(self, method)(request, *args, **kwargs)
         except ApiProblem as problem:
             return problem_response(problem)
-        except Exception:
+        except Exception as exc:
+            down = unavailable(exc)
+            if down is not None:
+                logger.warning("%s %s found a dependency down: %r", request.method, request.path, exc)
+                return problem_response(down)
             logger.exception("unhandled error in %s %s", request.method, request.path)
             return problem_response(internal_error())
         return response

@@ -10,7 +10,9 @@ import json
 import logging
 from typing import Any, NotRequired
 
+import redis
 from django.core.exceptions import PermissionDenied
+from django.db import InterfaceError, OperationalError, connection
 from django.http import Http404, HttpResponse
 from rest_framework import exceptions as drf_exceptions
 from typing_extensions import TypedDict
@@ -76,6 +78,20 @@ def method_not_allowed(method: str, allowed: str) -> ApiProblem:
     return problem
 
 
+def unavailable(exc: BaseException) -> ApiProblem | None:
+    """A 503 for a dependency that is down (its connection dropped or refused), else None.
+    Nothing was half done: the handler stopped at the first call that failed."""
+    if isinstance(exc, (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)):
+        dependency = "its event store (Redis)"
+    elif isinstance(exc, (OperationalError, InterfaceError)):
+        dependency = "its database"
+    else:
+        return None
+    problem = ApiProblem(503, "Service unavailable", f"Hearth could not reach {dependency}; try again in a moment.")
+    problem.headers["Retry-After"] = "1"
+    return problem
+
+
 def internal_error() -> ApiProblem:
     """What a client sees of a bug: the details go to the log, not to the caller."""
     return ApiProblem(500, "Internal server error", "Something went wrong on our side; it has been logged.")
@@ -120,5 +136,13 @@ def drf_exception_handler(exc: Exception, context: dict) -> HttpResponse | None:
         return problem_response(NotFound())
     if isinstance(exc, PermissionDenied):
         return problem_response(ApiProblem(403, "Forbidden", "You may not do this."))
+    problem = unavailable(exc)
+    if problem is not None:
+        logger.warning("a /v1 request found a dependency down: %r", exc)
+        if isinstance(exc, (OperationalError, InterfaceError)):
+            # A dead connection leaves now, not at some later request's end: the next
+            # request on this thread gets a new one.
+            connection.close_if_unusable_or_obsolete()
+        return problem_response(problem)
     logger.error("unhandled error in a /v1 endpoint", exc_info=exc)
     return problem_response(internal_error())

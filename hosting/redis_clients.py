@@ -11,6 +11,8 @@ from functools import cache
 import redis
 import redis.asyncio
 from django.conf import settings
+from redis.asyncio.retry import Retry as AsyncRetry
+from redis.backoff import ExponentialBackoff
 
 
 @cache
@@ -28,6 +30,16 @@ def async_client() -> redis.asyncio.Redis:
     loop = asyncio.get_running_loop()
     client = _async_clients.get(loop)
     if client is None:
-        client = redis.asyncio.Redis.from_url(settings.REDIS_URL, decode_responses=True)
+        # The web side's reads (XREAD, EXISTS, the rate-limit counters) are safe to send twice:
+        # a connection dropped under one (a Redis restarted, a proxy's idle cut) is retried on a
+        # new connection. The worker's sync client does not retry: an XADD sent twice would
+        # stream a token twice.
+        client = redis.asyncio.Redis.from_url(
+            settings.REDIS_URL,
+            decode_responses=True,
+            health_check_interval=30,
+            retry=AsyncRetry(ExponentialBackoff(cap=0.5, base=0.05), retries=2),
+            retry_on_error=[redis.exceptions.ConnectionError, redis.exceptions.TimeoutError],
+        )
         _async_clients[loop] = client
     return client

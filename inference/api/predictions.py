@@ -6,12 +6,14 @@ nothing polls the database.
 """
 
 import json
+import logging
 import math
 import re
 import time
 from datetime import timedelta
 from typing import Any
 
+import redis
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
@@ -29,6 +31,8 @@ from inference.api.deadlines import parse_cancel_after
 from inference.files import storage
 from inference.models import Model, Prediction, Version
 from inference.representations import base_url, prediction_json
+
+logger = logging.getLogger(__name__)
 
 MAX_WAIT_SECONDS = 60
 _PREFER_WAIT = re.compile(r"^\s*wait(?:\s*=\s*(\d+))?\s*$")
@@ -155,7 +159,12 @@ async def _respond(endpoint: AccountEndpoint, request: HttpRequest, create, *arg
     response_headers = {}
     if wait:
         response_headers["Preference-Applied"] = f"wait={wait}"
-        final_state = await events.wait_for_done(prediction.id, max(0.0, wait - (time.monotonic() - arrived)))
+        try:
+            final_state = await events.wait_for_done(prediction.id, max(0.0, wait - (time.monotonic() - arrived)))
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+            # The prediction exists and will run: answer it as it stands; the client polls.
+            logger.warning("the wait for %s broke (%r); answering without it", prediction.id, exc)
+            final_state = None
         if final_state is not None:
             document.update(final_state)  # type: ignore[typeddict-item]  # the `done` event's state
     # The Python client takes any status but `starting` as final (replicate-api.md §7).

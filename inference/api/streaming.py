@@ -6,12 +6,15 @@ for more. Wire rules the Python client enforces: only `output|logs|error|done` e
 `id:` on every event, multi-line text as several `data:` lines, comments as keepalives.
 """
 
+import asyncio
 import hmac
 import json
+import logging
 import re
 from collections.abc import AsyncIterator
 from typing import Any
 
+import redis
 from django.conf import settings
 from django.http import HttpRequest, StreamingHttpResponse
 from django.http.response import HttpResponseBase
@@ -26,6 +29,7 @@ from inference.models import Prediction
 from inference.representations import stream_signature
 
 _EVENT_ID = re.compile(r"^\d+-\d+$")
+logger = logging.getLogger(__name__)
 
 
 def sse_frame(event: str, event_id: str, text: str) -> str:
@@ -66,20 +70,47 @@ def replay_from_database(prediction: Prediction) -> str:
     return "".join(frames) + _done_frames(f"0-{len(outputs) + 1}", state)
 
 
+# How long a stream whose Redis connection broke keeps trying to resume before it ends with an
+# `error` event (the client may reconnect with Last-Event-ID).
+RESUME_SECONDS = 10.0
+_REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+
+
 async def event_stream(prediction: Prediction, after: str) -> AsyncIterator[str]:
     if prediction.is_terminal and not await events.stream_exists(prediction.id):
         yield replay_from_database(prediction)
         return
     yield ": stream open\n\n"  # sends the headers now, so the client knows it is connected
     keepalive = settings.STREAM_KEEPALIVE_SECONDS
-    async for batch in events.follow_batches(prediction.id, after=after, idle_seconds=keepalive):
-        if not batch:
-            yield ": keepalive\n\n"
-            continue
-        # One write for all a batch holds: a reader behind a burst catches up in one send.
-        frames = "".join(frames_for_entry(*entry)[0] for entry in batch)
-        if frames:
-            yield frames
+    loop = asyncio.get_running_loop()
+    broken_since: float | None = None
+    while True:
+        try:
+            async for batch in events.follow_batches(prediction.id, after=after, idle_seconds=keepalive):
+                broken_since = None
+                if not batch:
+                    yield ": keepalive\n\n"
+                    continue
+                # One write for all a batch holds: a reader behind a burst catches up in one send.
+                frames = "".join(frames_for_entry(*entry)[0] for entry in batch)
+                after = batch[-1][0]
+                if frames:
+                    yield frames
+            return
+        except _REDIS_DOWN as exc:
+            # Resume from the last entry sent once Redis answers again; never hang silently.
+            broken_since = broken_since or loop.time()
+            if loop.time() - broken_since >= RESUME_SECONDS:
+                logger.warning(
+                    "stream of %s ended: Redis unreachable for %.0f s (%r)", prediction.id, RESUME_SECONDS, exc
+                )
+                detail = json.dumps(
+                    {"detail": "The event stream was interrupted; reconnect with Last-Event-ID to resume."}
+                )
+                yield sse_frame("error", after, detail)
+                return
+            yield ": reconnecting\n\n"
+            await asyncio.sleep(0.5)
 
 
 async def _visible_prediction(request: HttpRequest, prediction_id: str) -> Prediction:
