@@ -2,7 +2,10 @@
 
 Chooses a database (DATABASE_URL, else a local PostgreSQL, else SQLite), makes sure Redis
 answers (starting a local redis-server when one is installed), migrates, creates the demo
-user and models, then runs Daphne, a Celery worker and Celery beat until Ctrl-C.
+user and models, then runs Daphne, a Celery worker and Celery beat until Ctrl-C or SIGTERM
+(exit status 0). It supervises them (hosting/processes.py `Supervisor`): one that dies is
+restarted after a backoff, with a line naming it and its exit status or signal; one that dies more
+than 5 times within 60 s stops everything, with a line saying so, and exit status 1.
 
 It keeps its key and its database and Redis URLs in DATA_DIR (secret_key, database_url,
 redis_url), where a `manage.py` run by hand finds them (hosting/env.py `DEVSERVER_FILES`).
@@ -61,7 +64,7 @@ def _database_url() -> str:
     return f"sqlite:///{DATA_DIR / 'hearth.sqlite3'}"
 
 
-def _ensure_redis(children: list[subprocess.Popen]) -> None:
+def _ensure_redis(supervisor: processes.Supervisor) -> None:
     url = os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
     if not url.startswith("redis://127.0.0.1:6379") or _answers("127.0.0.1", 6379):
         return
@@ -70,11 +73,10 @@ def _ensure_redis(children: list[subprocess.Popen]) -> None:
             "Redis is not reachable at 127.0.0.1:6379 and redis-server is not installed.\n"
             "Install it (Debian/Ubuntu: sudo apt-get install redis-server) or set REDIS_URL."
         )
-    children.append(
-        subprocess.Popen(
-            ["redis-server", "--port", "6379", "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL,
-            start_new_session=True,
+    # Supervised too: restarted empty if it dies (queued predictions are queued again by the sweep).
+    supervisor.start(
+        processes.ProcessSpec(
+            "redis", ["redis-server", "--port", "6379", "--save", "", "--appendonly", "no"], output=subprocess.DEVNULL
         )
     )
     for _ in range(50):
@@ -151,10 +153,36 @@ def _interrupt(signum, frame) -> None:
     raise KeyboardInterrupt  # SIGTERM stops the children too, like Ctrl-C
 
 
+def _log(line: str) -> None:
+    print(f"make run: {line}", file=sys.stderr, flush=True)
+
+
+def platform_specs() -> list[processes.ProcessSpec]:
+    """The processes `make run` keeps running (the systemd units in deploy/systemd/ run the same)."""
+    return [
+        processes.ProcessSpec.python("web", processes.daphne_args(host=HOST, port=PORT)),
+        processes.ProcessSpec.python("worker", processes.worker_args(queues="cpu,default", loglevel="info")),
+        processes.ProcessSpec.python("beat", processes.beat_args(schedule=DATA_DIR / "celerybeat-schedule")),
+    ]
+
+
 def main() -> None:
     signal.signal(signal.SIGTERM, _interrupt)
     DATA_DIR.mkdir(parents=True, exist_ok=True)
-    children: list[subprocess.Popen] = []
+    supervisor = processes.Supervisor(log=_log)
+    try:
+        _start(supervisor)
+    except KeyboardInterrupt:
+        supervisor.stop_all()
+        return
+    except BaseException:
+        supervisor.stop_all()
+        raise
+    sys.exit(supervisor.run())
+
+
+def _start(supervisor: processes.Supervisor) -> None:
+    """Everything before the platform runs: set-up, then its processes, then the banner."""
     os.environ.update(
         {
             "DJANGO_SETTINGS_MODULE": "hosting.settings",
@@ -168,18 +196,15 @@ def main() -> None:
     os.environ.setdefault("ALLOWED_HOSTS", f"{HOST},localhost,127.0.0.1")
     for variable, package in DEMO_WEIGHTS.items():
         os.environ[variable] = _demo_weights(variable, package)  # read by the worker's runners
-    _ensure_redis(children)
+    _ensure_redis(supervisor)
     _remember_choices()
     _manage("migrate", "--no-input", "-v", "0")
     _manage("collectstatic", "--no-input", "-v", "0")
     token = _manage("createuser", DEMO_USER, "--password", DEMO_PASSWORD, "--token-name", "make run", "--staff")
     for name in DEMO_MODELS:
         _manage("push", str(REPO_ROOT / "zoo" / name), f"{DEMO_USER}/{name}", "--visibility", "public")
-    children += [
-        processes.start_daphne(host=HOST, port=PORT),
-        processes.start_worker(queues="cpu,default", loglevel="info"),
-        processes.start_beat(schedule=DATA_DIR / "celerybeat-schedule"),
-    ]
+    for spec in platform_specs():
+        supervisor.start(spec)
     url = os.environ["PUBLIC_BASE_URL"]
     print(
         f"""
@@ -192,18 +217,10 @@ Hearth is running at {url}
     python -c 'import replicate; print(replicate.run("{DEMO_USER}/echo", input={{"text": "hello"}}))'
 {_weights_summary()}
 
-Press Ctrl-C to stop.
+A process that dies is restarted. Press Ctrl-C to stop.
 """,
         flush=True,
     )
-    try:
-        while all(child.poll() is None for child in children):
-            time.sleep(0.5)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        for child in children:
-            processes.stop(child, timeout=20)
 
 
 if __name__ == "__main__":
