@@ -59,20 +59,24 @@ def deliver(*, prediction: Prediction, event: str, body: dict, message_id: str, 
     record = WebhookDelivery(
         prediction=prediction, event=event, message_id=message_id, attempt=attempt, url=prediction.webhook
     )
-    reason = refused_reason(prediction.webhook)  # again now: DNS may have changed since creation
-    if reason:
-        record.error = f"Not delivered: the URL {reason}."
-    else:
-        try:
-            response = httpx.post(
+    # Checked again now (DNS may have changed since creation), and the connection goes to
+    # the very address checked: a DNS answer changed in between cannot redirect it.
+    try:
+        with (
+            outbound.new_client(timeout=DELIVERY_TIMEOUT_SECONDS) as client,
+            outbound.pinned_stream(
+                client,
+                "POST",
                 prediction.webhook,
+                allowed_networks=settings.WEBHOOK_ALLOWED_NETWORKS,
                 content=payload,
                 headers=headers,
-                timeout=DELIVERY_TIMEOUT_SECONDS,
-                follow_redirects=False,
-            )
+            ) as response,
+        ):
             record.status_code = response.status_code
-        except httpx.HTTPError as exc:
-            record.error = f"{type(exc).__name__}: {exc}"
+    except outbound.Refused as refused:
+        record.error = f"Not delivered: the URL {refused}."
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
+        record.error = f"{type(exc).__name__}: {exc}"
     record.save()
     return record.succeeded
