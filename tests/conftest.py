@@ -117,3 +117,15 @@ def echo_version(alice, cpu) -> Version:
 @pytest.fixture
 def api() -> Client:
     return Client()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A transactional test without serialized_rollback flushes the content types away, and the
+    next one that has it fails to recreate them ("duplicate key … django_content_type"), in
+    whatever file runs next. Refuse such a test where it is written instead."""
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        if marker and marker.kwargs.get("transaction") and not marker.kwargs.get("serialized_rollback"):
+            raise pytest.UsageError(
+                f"{item.nodeid}: use @pytest.mark.django_db(transaction=True, serialized_rollback=True)"
+            )

@@ -35,7 +35,8 @@ def test_running_it_again_issues_another_token(db):
     assert ApiToken.objects.filter(account__username="carol").count() == 2
 
 
-@pytest.mark.django_db(transaction=True)  # the command commits in its own process
+# The command commits in its own process; serialized_rollback like every transactional test here.
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_run_by_hand_after_make_run_it_finds_make_runs_key_and_database(api, tmp_path, monkeypatch):
     """`manage.py createuser` in a fresh shell: no SECRET_KEY or DATABASE_URL in its environment."""
     shell = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "DATA_DIR": str(tmp_path), "LOG_LEVEL": "WARNING"}
