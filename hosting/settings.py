@@ -1,5 +1,7 @@
 """Django settings for Hearth. Everything deploy-specific comes from `hosting.env`."""
 
+from urllib.parse import urlsplit
+
 import dj_database_url
 
 from hosting.env import BASE_DIR, comma_list, default_storage, load_env
@@ -39,6 +41,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "hosting.middleware.ContentSecurityPolicyMiddleware",
 ]
 
 # The /v1 API is served with this shorter stack (hosting.asgi.ApiASGIHandler).
@@ -156,6 +159,43 @@ INPUT_URL_ALLOWED_NETWORKS = comma_list(ENV.INPUT_URL_ALLOWED_NETWORKS)
 # JSON request bodies (prediction inputs with data: URIs): the JS client inlines files up to
 # 10 MB; larger files go through POST /v1/files.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 16 * 1024**2
+
+# --- Browser: Content-Security-Policy ---------------------------------------------------------
+# The dashboard's pages load only the site's own scripts and styles (no inline ones). Images,
+# audio and video: the site's own, data: URIs (playground outputs, inputs) and output file
+# URLs, which are made on PUBLIC_BASE_URL. connect-src 'self' covers the playground's
+# websocket (ws/wss to the same host). No page may be framed.
+_PUBLIC_ORIGIN = "{0.scheme}://{0.netloc}".format(urlsplit(PUBLIC_BASE_URL)) if PUBLIC_BASE_URL else None
+_MEDIA_SOURCES = " ".join(["'self'", "data:", *([_PUBLIC_ORIGIN] if _PUBLIC_ORIGIN else [])])
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        f"img-src {_MEDIA_SOURCES}",
+        f"media-src {_MEDIA_SOURCES}",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+# /v1/docs: Swagger UI from drf-spectacular-sidecar's files under /static (its stylesheet draws
+# icons as data: images) and the start-up script static/js/api_docs.js.
+API_DOCS_CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
 
 # --- Browser: sessions, CSRF, mail ------------------------------------------------------------
 LOGIN_URL = "login"
