@@ -19,6 +19,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from hosting import processes
@@ -169,16 +170,19 @@ def platform_specs() -> list[processes.ProcessSpec]:
 def main() -> None:
     signal.signal(signal.SIGTERM, _interrupt)
     DATA_DIR.mkdir(parents=True, exist_ok=True)
-    supervisor = processes.Supervisor(log=_log)
+    sys.exit(_supervise(processes.Supervisor(log=_log), _start))
+
+
+def _supervise(supervisor: processes.Supervisor, start: Callable[[processes.Supervisor], None]) -> int:
+    """Set up and start the processes, then keep them running; the exit status. Whenever Ctrl-C or
+    SIGTERM comes (during set-up too) or anything fails, every child started so far is stopped."""
     try:
-        _start(supervisor)
+        start(supervisor)
+        return supervisor.run()
     except KeyboardInterrupt:
+        return 0
+    finally:
         supervisor.stop_all()
-        return
-    except BaseException:
-        supervisor.stop_all()
-        raise
-    sys.exit(supervisor.run())
 
 
 def _start(supervisor: processes.Supervisor) -> None:

@@ -102,27 +102,30 @@ def test_a_child_that_keeps_crashing_makes_it_give_up_and_stop_everything_with_s
 
 
 SUPERVISED = """
-import json, signal, sys
+import json, signal, subprocess, sys
 from hosting import devserver
 from hosting.processes import ProcessSpec, Supervisor
-signal.signal(signal.SIGTERM, devserver._interrupt)  # as make run does
-supervisor = Supervisor(stop_timeout=1)
+
 sleeper = ["-c", "import time; time.sleep(120)"]
 stubborn = ["-c", "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print(flush=True); time.sleep(120)"]
-children = [
-    supervisor.start(ProcessSpec.python("web", sleeper)),
-    supervisor.start(ProcessSpec.python("worker", sleeper)),
-    supervisor.start(ProcessSpec.python("beat", stubborn, output=subprocess.PIPE)),
-]
-children[2].stdout.readline()  # its SIGTERM handler is in place
-print(json.dumps([child.pid for child in children]), flush=True)
-sys.exit(supervisor.run())
+
+def start(supervisor):
+    children = [
+        supervisor.start(ProcessSpec.python("web", sleeper, output=subprocess.DEVNULL)),
+        supervisor.start(ProcessSpec.python("worker", sleeper, output=subprocess.DEVNULL)),
+        supervisor.start(ProcessSpec.python("beat", stubborn, output=subprocess.PIPE)),
+    ]
+    children[2].stdout.readline()  # its SIGTERM handler is in place
+    print(json.dumps([child.pid for child in children]), flush=True)
+
+signal.signal(signal.SIGTERM, devserver._interrupt)  # as make run's main() does
+sys.exit(devserver._supervise(Supervisor(stop_timeout=1), start))
 """
 
 
 def test_sigterm_stops_every_child_and_exits_0():
     make_run = subprocess.Popen(
-        [sys.executable, "-c", "import subprocess\n" + SUPERVISED],
+        [sys.executable, "-c", SUPERVISED],
         cwd=processes.REPO_ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -132,12 +135,13 @@ def test_sigterm_stops_every_child_and_exits_0():
         pids = json.loads(make_run.stdout.readline())
         assert all(_alive(pid) for pid in pids)
         os.kill(make_run.pid, signal.SIGTERM)
-        assert make_run.wait(timeout=15) == 0, make_run.stderr.read()
+        _, stderr = make_run.communicate(timeout=15)
     finally:
         if make_run.poll() is None:
             make_run.kill()
+    assert make_run.returncode == 0, stderr
     assert not any(_alive(pid) for pid in pids)  # the one ignoring SIGTERM too (SIGKILL after stop_timeout)
-    assert "restarting" not in make_run.stderr.read()  # stopping is not dying
+    assert "restarting" not in stderr  # stopping is not dying
 
 
 def test_make_run_runs_web_worker_and_beat_through_the_supervisor(tmp_path, monkeypatch):
