@@ -1,6 +1,7 @@
 """A throwaway HTTP server on 127.0.0.1 for tests that need something "on the internet"."""
 
 import contextlib
+import ssl
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -27,3 +28,32 @@ def serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
         yield f"http://127.0.0.1:{server.server_port}"
     finally:
         server.shutdown()
+
+
+class HostRecorder:
+    """A server on 127.0.0.1 that answers every POST with 204 and records its Host header;
+    over TLS when given a server `ssl_context` (tests of where outbound requests connect)."""
+
+    def __init__(self, ssl_context: ssl.SSLContext | None = None) -> None:
+        self.hosts: list[str] = []
+        recorder = self
+
+        class Handler(QuietHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers["Content-Length"]))
+                recorder.hosts.append(self.headers["Host"])
+                self.send_response(204)
+                self.end_headers()
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        if ssl_context is not None:
+            self.server.socket = ssl_context.wrap_socket(self.server.socket, server_side=True)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def port(self) -> int:
+        return self.server.server_port
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -4,9 +4,7 @@ SNI, the Host header and the certificate check keep the URL's host name."""
 import datetime
 import socket
 import ssl
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -17,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from hosting import outbound
+from tests.local_http import HostRecorder
 
 
 def _certificate(name: str, key, issuer_name: x509.Name, issuer_key, *, ca: bool) -> x509.Certificate:
@@ -53,29 +52,18 @@ class TlsServer:
         )
         self.client_context = ssl.create_default_context(cadata=ca.public_bytes(serialization.Encoding.PEM).decode())
         self.server_names: list[str | None] = []
-        self.hosts: list[str] = []
         server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         server_context.load_cert_chain(tmp_path / "server.pem")
         server_context.sni_callback = lambda sock, server_name, context: self.server_names.append(server_name)
-        recorder = self
+        self.recorder = HostRecorder(server_context)
+        self.port = self.recorder.port
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                self.rfile.read(int(self.headers["Content-Length"]))
-                recorder.hosts.append(self.headers["Host"])
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.socket = server_context.wrap_socket(self.server.socket, server_side=True)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+    @property
+    def hosts(self) -> list[str]:
+        return self.recorder.hosts
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.recorder.close()
 
 
 @pytest.fixture
@@ -98,20 +86,20 @@ def hooks_example(tmp_path) -> Iterator[TlsServer]:
 def test_https_goes_to_the_vetted_address_with_the_host_name_for_sni_and_the_certificate(
     hooks_example, hooks_example_is_loopback
 ):
-    url = f"https://hooks.example:{hooks_example.server.server_port}/hook"
+    url = f"https://hooks.example:{hooks_example.port}/hook"
     with (
         outbound.new_client(verify=hooks_example.client_context) as client,
         outbound.pinned_stream(client, "POST", url, allowed_networks=["127.0.0.1/32"], content=b"{}") as response,
     ):
         assert response.status_code == 204
     assert hooks_example.server_names == ["hooks.example"]
-    assert hooks_example.hosts == [f"hooks.example:{hooks_example.server.server_port}"]
+    assert hooks_example.hosts == [f"hooks.example:{hooks_example.port}"]
 
 
 def test_a_certificate_for_another_name_is_refused(tmp_path, hooks_example_is_loopback):
     other = TlsServer(tmp_path, "other.example")
     try:
-        url = f"https://hooks.example:{other.server.server_port}/hook"
+        url = f"https://hooks.example:{other.port}/hook"
         with (
             pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"),
             outbound.new_client(verify=other.client_context) as client,
@@ -124,7 +112,7 @@ def test_a_certificate_for_another_name_is_refused(tmp_path, hooks_example_is_lo
 
 
 def test_a_refused_address_is_never_connected_to(hooks_example, hooks_example_is_loopback):
-    url = f"https://hooks.example:{hooks_example.server.server_port}/hook"
+    url = f"https://hooks.example:{hooks_example.port}/hook"
     with (
         pytest.raises(outbound.Refused, match="private, loopback or link-local"),
         outbound.new_client(verify=hooks_example.client_context) as client,

@@ -1,13 +1,12 @@
 import json
 import socket
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from hosting import outbound
 from inference import webhooks
 from inference.models import Prediction, WebhookDelivery
+from tests.local_http import HostRecorder
 
 
 def test_each_account_has_its_own_stable_secret(api, alice, bob):
@@ -48,37 +47,11 @@ def test_an_allow_list_lets_a_private_network_through(settings):
     assert webhooks.refused_reason("http://10.0.0.1/hook") is not None
 
 
-class _Receiver:
-    """A local HTTP server that records each POST's Host header and answers 204."""
-
-    def __init__(self) -> None:
-        self.hosts: list[str] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.hosts.append(self.headers["Host"])
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    @property
-    def port(self) -> int:
-        return self.server.server_port
-
-
 @pytest.fixture
 def receiver():
-    receiver = _Receiver()
+    receiver = HostRecorder()
     yield receiver
-    receiver.server.shutdown()
-    receiver.server.server_close()
+    receiver.close()
 
 
 @pytest.fixture
