@@ -44,14 +44,24 @@ class BenchPlatform:
         the VMs here) far better than latency does: compare two versions of a change by it.
         """
         table = _process_table()
-        workers = _cpu_of(self.worker_pids, table)
+        parts = {role: sum(table[pid][2] for pid in pids) for role, pids in self._parts(table).items()}
+        return {**parts, "client": time.process_time()}
+
+    def rss_mib(self) -> dict[str, float]:
+        """Resident memory (VmRSS) of each part of the platform now, in MiB. Like `cpu_seconds`,
+        "postgres" is every PostgreSQL process on the machine (backends count the shared
+        buffers they have touched)."""
+        return {role: sum(map(_rss_kib, pids)) / 1024 for role, pids in self._parts(_process_table()).items()}
+
+    def _parts(self, table: "ProcessTable") -> dict[str, set[int]]:
+        """The pids behind each part: a worker's descendants are its model runners."""
+        workers = set(self.worker_pids) & table.keys()
         return {
-            "web": _cpu_of([self.web_pid], table, with_descendants=True),
+            "web": _family([self.web_pid], table),
             "worker": workers,
-            "runner": _cpu_of(self.worker_pids, table, with_descendants=True) - workers,
-            "client": time.process_time(),
-            "postgres": sum(cpu for _, name, cpu in table.values() if name == "postgres"),
-            "redis": sum(cpu for _, name, cpu in table.values() if name == "redis-server"),
+            "runner": _family(self.worker_pids, table) - workers,
+            "postgres": {pid for pid, (_, name, _) in table.items() if name == "postgres"},
+            "redis": {pid for pid, (_, name, _) in table.items() if name == "redis-server"},
         }
 
 
@@ -73,14 +83,23 @@ def _process_table() -> ProcessTable:
     return table
 
 
-def _cpu_of(pids: list[int], table: ProcessTable, *, with_descendants: bool = False) -> float:
-    family, pending = set(pids), list(pids)
-    while with_descendants and pending:
+def _family(pids: list[int], table: ProcessTable) -> set[int]:
+    """The given processes that still run, and all their descendants."""
+    family, pending = set(pids) & table.keys(), list(pids)
+    while pending:
         parent = pending.pop()
         children = [pid for pid, (ppid, _, _) in table.items() if ppid == parent]
         family.update(children)
         pending.extend(children)
-    return sum(table[pid][2] for pid in family if pid in table)
+    return family
+
+
+def _rss_kib(pid: int) -> int:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:  # it ended meanwhile
+        return 0
+    return next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
 
 
 def cpu_per_item(before: dict[str, float], after: dict[str, float], items: int) -> str:
