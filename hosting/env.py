@@ -78,6 +78,26 @@ class HearthEnv(BaseSettings):
     OUTPUT_URL_SECONDS: int = Field(default=7 * 24 * 3600, ge=1)
     # Networks file-input URLs may be fetched from although private/loopback (comma-separated CIDRs).
     INPUT_URL_ALLOWED_NETWORKS: str = ""
+    # Per-version Python environments (cog.yaml `build:`), resolved at push and built with uv.
+    # Where packages come from: an index ("" for none: find-links only), extra indexes and
+    # find-links (comma-separated URLs or directories: an air-gapped site's mirror or wheelhouse).
+    PACKAGE_INDEX_URL: str = "https://pypi.org/simple"
+    PACKAGE_EXTRA_INDEX_URLS: str = ""
+    PACKAGE_FIND_LINKS: str = ""
+    # Interpreters a version's `python_version` may pick, besides the platform's own
+    # (comma-separated executables, e.g. /usr/bin/python3.12); with PYTHON_DOWNLOADS, uv may
+    # download a build of one that is missing.
+    PYTHON_INTERPRETERS: str = ""
+    PYTHON_DOWNLOADS: bool = False
+    # Disk environments may take before those no runner uses are removed, least recently used first.
+    ENVIRONMENTS_DISK_BUDGET_MB: int = Field(default=50 * 1024, ge=1)
+    ENVIRONMENT_BUILD_TIMEOUT_SECONDS: int = Field(default=1800, ge=10)
+    # System packages the workers have (comma-separated) besides those dpkg reports on the
+    # pushing machine: `system_packages` naming anything else is refused at push.
+    SYSTEM_PACKAGES: str = ""
+    # Run cog.yaml `build.run` commands in the version's environment at build time (they run
+    # as the worker's user, on the worker's machine); off, a version with any is refused.
+    ALLOW_BUILD_RUN: bool = False
     # Object storage: set S3_BUCKET to store files in S3 or an S3-compatible service through
     # django-storages (credentials from the usual AWS_* variables); unset, the local DATA_DIR.
     S3_BUCKET: str = ""

@@ -50,6 +50,11 @@ class Version(models.Model):
     cog_version = models.CharField(max_length=32)
     # Runtime settings read from cog.yaml at push time (concurrency, environment, ...).
     config = models.JSONField(default=dict, blank=True)
+    # The Python environment resolved at push (inference.registry.resolution): Python version,
+    # exact packages, and whether it runs in the platform's environment or its own.
+    environment = models.JSONField(default=dict, blank=True)
+    # What resolving and building printed at push, shown on the version page.
+    build_log = models.TextField(blank=True, default="")
     package = models.FileField(upload_to="packages/")
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -171,7 +171,7 @@ def version_upload(request, account: Account, owner: str, name: str) -> Response
                 422,
                 "Invalid model package",
                 str(exc),
-                invalid_fields=[{"type": "package", "field": "body", "description": str(exc)}],
+                invalid_fields=[{"type": "package", "field": exc.field or "body", "description": str(exc)}],
             ) from exc
     return Response(version_json(version), status=201)
 

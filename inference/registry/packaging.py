@@ -5,11 +5,11 @@ import gzip
 import hashlib
 import io
 import os
+import re
 import shutil
 import tarfile
 import tempfile
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 
 import yaml
@@ -33,7 +33,24 @@ _DENIED_ENV_PREFIXES = ("R8_", "REPLICATE_", "CUDA_", "NVIDIA_", "NV_", "PGET_",
 
 
 class PackageError(ValueError):
-    pass
+    """A package Hearth cannot take; `field` names the cog.yaml key at fault (`build.python_version`)."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(frozen=True)
+class BuildSection:
+    """What cog.yaml's `build:` asks of the version's environment (resolved at push by
+    `inference.registry.resolution`)."""
+
+    python_version: str | None = None
+    python_packages: tuple[str, ...] = ()  # `python_packages`, then the `python_requirements` file's lines
+    system_packages: tuple[str, ...] = ()
+    run: tuple[str, ...] = ()
+    # The cog.yaml key the packages came from, for naming it in a refusal.
+    packages_field: str = "build.python_packages"
 
 
 @dataclass
@@ -41,7 +58,11 @@ class CogConfig:
     predictor_ref: str
     concurrency: int = 1
     environment: dict[str, str] = field(default_factory=dict)
-    python_packages: list[str] = field(default_factory=list)
+    build: BuildSection = field(default_factory=BuildSection)
+
+    @property
+    def python_packages(self) -> list[str]:
+        return list(self.build.python_packages)
 
     def as_json(self) -> dict:
         return {
@@ -64,42 +85,94 @@ def read_cog_config(project_dir: Path) -> CogConfig:
     ref = raw.get("run") or raw.get("predict")
     if not isinstance(ref, str) or ":" not in ref:
         raise PackageError('cog.yaml needs `predict: "predict.py:Predictor"` (or `run:`)')
-    build = raw.get("build") or {}
     return CogConfig(
         predictor_ref=ref,
         concurrency=_concurrency(raw),
         environment=_environment(raw.get("environment") or []),
-        python_packages=[str(p) for p in build.get("python_packages") or []] + _requirements_file(project_dir, build),
+        build=_build_section(project_dir, raw.get("build") or {}),
     )
 
 
+def _build_section(project_dir: Path, build: object) -> BuildSection:
+    if not isinstance(build, dict):
+        raise PackageError("cog.yaml build must be a mapping", "build")
+    python_version = build.get("python_version")
+    if python_version is not None:
+        python_version = str(python_version)
+        if not _PYTHON_VERSION.fullmatch(python_version):
+            raise PackageError(
+                f'cog.yaml build.python_version {python_version!r} is not a Python version such as "3.12"',
+                "build.python_version",
+            )
+    packages = _string_list(build, "python_packages")
+    for text in packages:
+        _requirement(text, "build.python_packages")
+    from_file = _requirements_file(project_dir, build)
+    return BuildSection(
+        python_version=python_version,
+        python_packages=tuple(packages + from_file),
+        system_packages=tuple(_string_list(build, "system_packages")),
+        run=tuple(_run_command(entry) for entry in build.get("run") or []),
+        packages_field="build.python_requirements" if from_file and not packages else "build.python_packages",
+    )
+
+
+# "3.12" or "3.12.4", as Cog takes it.
+_PYTHON_VERSION = re.compile(r"3\.\d{1,2}(\.\d{1,2})?")
+
+
+def _string_list(build: dict, key: str) -> list[str]:
+    value = build.get(key) or []
+    if not isinstance(value, list) or not all(isinstance(item, str | int | float) for item in value):
+        raise PackageError(f"cog.yaml build.{key} must be a list of strings", f"build.{key}")
+    return [str(item) for item in value]
+
+
+def _run_command(entry: object) -> str:
+    """A `build.run` entry: a string, or Cog's `{command: ..., mounts: [...]}` form."""
+    command = entry.get("command") if isinstance(entry, dict) else entry
+    if not isinstance(command, str) or not command.strip():
+        raise PackageError(f"cog.yaml build.run entry {entry!r} is not a command", "build.run")
+    return command
+
+
+def _requirement(text: str, field_name: str, where: str = "") -> Requirement:
+    try:
+        return Requirement(text)
+    except InvalidRequirement as exc:
+        raise PackageError(
+            f"{where or 'cog.yaml ' + field_name} {text!r} is not a valid requirement: {exc}", field_name
+        ) from exc
+
+
 def _requirements_file(project_dir: Path, build: dict) -> list[str]:
+    """The requirements of the `python_requirements` file, checked line by line.
+
+    pip options (`--extra-index-url`, `-f`, `-e`, `-r`) are refused rather than dropped: where
+    packages come from is the operator's setting (PACKAGE_INDEX_URL), the same on every worker."""
     name = build.get("python_requirements")
     if not name:
         return []
-    path = project_dir / name
+    path = project_dir / str(name)
     if not path.is_file():
-        raise PackageError(f"cog.yaml python_requirements names {name}, which is not in the package")
-    lines = (line.split("#", 1)[0].strip() for line in path.read_text().splitlines())
-    return [line for line in lines if line and not line.startswith("-")]
-
-
-def unmet_requirements(requirements: list[str]) -> list[str]:
-    """The requirements the runners' Python environment does not satisfy.
-
-    Runners share the worker's interpreter (no per-model environments yet), so a model
-    needing a package it lacks is refused at push rather than failing at boot."""
-    unmet = []
-    for text in requirements:
-        try:
-            requirement = Requirement(text)
-            installed = metadata.version(requirement.name)
-        except (InvalidRequirement, metadata.PackageNotFoundError):
-            unmet.append(text)
+        raise PackageError(
+            f"cog.yaml python_requirements names {name}, which is not in the package", "build.python_requirements"
+        )
+    requirements = []
+    for number, raw_line in enumerate(path.read_text(errors="replace").splitlines(), start=1):
+        line = raw_line.split(" #", 1)[0].strip() if not raw_line.lstrip().startswith("#") else ""
+        if not line:
             continue
-        if requirement.specifier and not requirement.specifier.contains(installed, prereleases=True):
-            unmet.append(f"{text} (installed: {installed})")
-    return unmet
+        where = f"{name} line {number}:"
+        if line.startswith("-"):
+            raise PackageError(
+                f"{where} pip options such as {line.split()[0]} are not supported; the operator sets the package "
+                "index (PACKAGE_INDEX_URL, PACKAGE_FIND_LINKS)",
+                "build.python_requirements",
+            )
+        _requirement(line, "build.python_requirements", where)
+        requirements.append(line)
+    return requirements
 
 
 def _concurrency(raw: dict) -> int:

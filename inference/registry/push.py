@@ -6,10 +6,10 @@
 import json
 import os
 import subprocess
-import sys
 import tarfile
 import tempfile
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 
 import cog
@@ -19,14 +19,16 @@ from django.db import transaction
 from accounts.models import Account
 from billing.models import Hardware
 from inference.models import Model, Version
+from inference.registry import environments, resolution
 from inference.registry.packaging import (
+    CogConfig,
     PackageError,
     build_package,
     extract_package,
     package_digest,
     read_cog_config,
-    unmet_requirements,
 )
+from inference.registry.uv_commands import Log
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_TIMEOUT_SECONDS = 120
@@ -39,10 +41,11 @@ def model_create(
     return Model.objects.create(owner=owner, name=name, hardware=hardware, visibility=visibility, **details)
 
 
-def _schema_for(project_dir: Path, predictor_ref: str) -> dict:
-    """Generate the OpenAPI schema in a child process: user code never runs in ours."""
+def _schema_for(project_dir: Path, predictor_ref: str, python: str) -> dict:
+    """Generate the OpenAPI schema in a child process of the version's own interpreter: user
+    code never runs in ours, and it imports what the version's environment has."""
     completed = subprocess.run(
-        [sys.executable, "-m", "inference.runtime.schema", str(project_dir), predictor_ref],
+        [python, "-c", _SCHEMA_BOOTSTRAP, str(project_dir), predictor_ref],
         capture_output=True,
         text=True,
         cwd=project_dir,
@@ -57,38 +60,89 @@ def _schema_for(project_dir: Path, predictor_ref: str) -> dict:
     if completed.returncode != 0 or "components" not in document:
         stderr_tail = completed.stderr.strip().splitlines()[-1:] or ["unknown error"]
         reason = document.get("error") or stderr_tail[0]
-        raise PackageError(f"Could not read the predictor {predictor_ref}: {reason}")
+        raise PackageError(f"Could not read the predictor {predictor_ref}: {reason}", "predict")
     return document
 
 
-@transaction.atomic
-def version_push(*, model: Model, project_dir: Path) -> Version:
-    """Package a Cog directory as a new version of `model` (the same content gives the same version)."""
+# `python -m inference.runtime.schema`, without the working directory on sys.path (see runner.child_command).
+_SCHEMA_BOOTSTRAP = (
+    "import runpy, sys; del sys.path[0]; runpy.run_module('inference.runtime.schema', run_name='__main__')"
+)
+
+
+def _quiet(line: str) -> None:
+    pass
+
+
+@dataclass
+class BuiltVersion:
+    """A package checked, its environment resolved and built, its schema read: all a version
+    needs before anything is stored."""
+
+    digest: str
+    archive: bytes
+    config: CogConfig
+    environment: dict
+    schema: dict
+    build_log: str
+
+
+def version_build(project_dir: Path, *, log: Log = _quiet) -> BuiltVersion:
+    """Everything a push checks, with nothing stored: a PackageError names what cannot be met.
+
+    Resolving and building print to `log` as they go; the build happens here, on the pushing
+    machine, so a requirement that fails to build is refused now rather than on a worker.
+    """
     config = read_cog_config(project_dir)
-    unmet = unmet_requirements(config.python_packages)
-    if unmet:
-        raise PackageError(f"cog.yaml python packages are not available on this platform: {', '.join(unmet)}")
     archive = build_package(project_dir)
-    digest = package_digest(archive)
-    version = model.versions.filter(sha256=digest).first()
+    lines: list[str] = []
+
+    def logged(line: str) -> None:
+        lines.append(line)
+        log(line)
+
+    environment = resolution.resolve(config.build, log=logged)
+    python, _ = _python_built(environment, config, log=logged)
+    schema = _schema_for(project_dir, config.predictor_ref, python)
+    return BuiltVersion(package_digest(archive), archive, config, environment, schema, "".join(lines))
+
+
+def _python_built(environment: dict, config: CogConfig, *, log: Log) -> tuple[str, Path | None]:
+    try:
+        return environments.python_for(environment, log=log)
+    except environments.EnvironmentBuildError as exc:
+        field = exc.field or config.build.packages_field
+        raise PackageError(f"cog.yaml {field}: {exc}", field) from exc
+
+
+@transaction.atomic
+def version_save(*, model: Model, built: BuiltVersion) -> Version:
+    """Store a built version as `model`'s latest (the same content gives the same version)."""
+    version = model.versions.filter(sha256=built.digest).first()
     if version is None:
-        schema = _schema_for(project_dir, config.predictor_ref)
         version = Version(
             model=model,
-            sha256=digest,
-            predictor_ref=config.predictor_ref,
-            openapi_schema=schema,
+            sha256=built.digest,
+            predictor_ref=built.config.predictor_ref,
+            openapi_schema=built.schema,
             cog_version=cog.__version__,
-            config=config.as_json(),
+            config=built.config.as_json(),
+            environment=built.environment,
+            build_log=built.build_log,
         )
-        version.package.save(f"{digest}.tar.gz", ContentFile(archive), save=False)
+        version.package.save(f"{built.digest}.tar.gz", ContentFile(built.archive), save=False)
         version.save()
     model.latest_version = version
     model.save(update_fields=["latest_version"])
     return version
 
 
-def version_push_archive(*, model: Model, archive: Path) -> Version:
+def version_push(*, model: Model, project_dir: Path, log: Log = _quiet) -> Version:
+    """Package a Cog directory as a new version of `model` (the same content gives the same version)."""
+    return version_save(model=model, built=version_build(project_dir, log=log))
+
+
+def version_push_archive(*, model: Model, archive: Path, log: Log = _quiet) -> Version:
     """A version from an uploaded package archive: unpacked, then pushed like a directory,
     so the version id is computed here and matches a local `manage.py push` of the same files."""
     with tempfile.TemporaryDirectory(prefix="hearth-upload-") as scratch:
@@ -97,4 +151,4 @@ def version_push_archive(*, model: Model, archive: Path) -> Version:
             extract_package(archive, project_dir)
         except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
             raise PackageError(f"The upload is not a readable .tar.gz package: {exc}") from exc
-        return version_push(model=model, project_dir=project_dir)
+        return version_push(model=model, project_dir=project_dir, log=log)

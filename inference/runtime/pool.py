@@ -32,6 +32,8 @@ class RunnerSpec:
     predictor_ref: str
     env: Mapping[str, str]
     idle_timeout: float | None = 60.0  # None: keep warm until evicted
+    python: str | None = None  # the version environment's interpreter; None: the worker's
+    in_use_lock: Path | None = None  # held by the runner so its environment is not removed
 
 
 @dataclass
@@ -114,7 +116,13 @@ class RunnerPool:
             runner.stop()
         # Acquires come from the worker's one task thread (solo pool), so two boots of one
         # version never race.
-        runner = self._start(project_dir=spec.project_dir, predictor_ref=spec.predictor_ref, env=dict(spec.env))
+        runner = self._start(
+            project_dir=spec.project_dir,
+            predictor_ref=spec.predictor_ref,
+            env=dict(spec.env),
+            python=spec.python,
+            in_use_lock=spec.in_use_lock,
+        )
         slot = _Slot(runner=runner, spec=spec, leases=1)
         with self._lock:
             self._slots[spec.key] = slot

@@ -9,6 +9,7 @@ grace period, a timeout) ends every prediction it was running.
 """
 
 import contextlib
+import fcntl
 import os
 import signal
 import socket
@@ -91,34 +92,27 @@ class Runner:
         env: Mapping[str, str] | None = None,
         setup_timeout: float | None = None,
         cancel_grace: float = 5.0,
+        python: str | None = None,
+        in_use_lock: Path | None = None,
     ) -> "Runner":
         """Boot a child for the predictor and wait until its setup() has run.
 
-        The setup logs (everything printed while loading and in setup()) end up in
-        `setup_logs`, or in the RunnerSetupError's `logs`.
+        `python` is the interpreter of the version's environment (the worker's own by
+        default); the child holds a shared flock on `in_use_lock` for its whole life, so the
+        environment is not removed under it. The setup logs (everything printed while
+        loading and in setup()) end up in `setup_logs`, or in the RunnerSetupError's `logs`.
         """
         started = time.monotonic()
         project_dir = Path(project_dir).resolve()  # the child starts inside it: a relative path would resolve twice
         parent_sock, child_sock = socket.socketpair()
-        command = [
-            sys.executable,
-            # Keeps the project directory off sys.path while our own package imports, so a
-            # model's inference.py cannot shadow it; the child adds the project itself.
-            "-P",
-            "-m",
-            "inference.runtime.child",
-            "--fd",
-            str(child_sock.fileno()),
-            str(project_dir),
-            predictor_ref,
-        ]
+        command = [python or sys.executable, *child_command(child_sock.fileno(), project_dir, predictor_ref)]
         try:
-            with child_sock:
+            with child_sock, _held_shared(in_use_lock) as lock_fds:
                 proc = subprocess.Popen(
                     command,
                     cwd=project_dir,
                     env=_child_env(env),
-                    pass_fds=(child_sock.fileno(),),
+                    pass_fds=(child_sock.fileno(), *lock_fds),
                     stdin=subprocess.DEVNULL,
                     stdout=subprocess.DEVNULL,
                     start_new_session=True,  # the worker's signals (Ctrl-C, Celery's) must not reach it
@@ -362,6 +356,31 @@ class Runner:
             pass  # nothing of ours left in the group
         self._proc.wait()
         self._channel.close()
+
+
+def child_command(fd: int, project_dir: Path, predictor_ref: str) -> list[str]:
+    """The interpreter arguments that start `inference.runtime.child`.
+
+    The project directory stays off sys.path while our own package imports, so a model's
+    inference.py cannot shadow it (the child adds the project itself). `-P` would do it, but
+    only from Python 3.11 on, and a version's environment may be 3.10.
+    """
+    bootstrap = "import runpy, sys; del sys.path[0]; runpy.run_module('inference.runtime.child', run_name='__main__')"
+    return ["-c", bootstrap, "--fd", str(fd), str(project_dir), predictor_ref]
+
+
+@contextlib.contextmanager
+def _held_shared(path: Path | None):
+    """A descriptor holding a shared flock on `path`, for the child to inherit (nothing if None)."""
+    if path is None:
+        yield ()
+        return
+    fd = os.open(path, os.O_RDONLY | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        yield (fd,)
+    finally:
+        os.close(fd)  # the child's copy keeps the lock
 
 
 def _child_env(overrides: Mapping[str, str] | None) -> dict[str, str]:

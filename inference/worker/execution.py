@@ -30,6 +30,7 @@ from inference import cancellation, enqueue, events, webhooks
 from inference.files import inputs
 from inference.files.outputs import OutputFileError, OutputFiles
 from inference.models import Prediction, Version
+from inference.registry import environments
 from inference.registry.packaging import extract_package
 from inference.representations import prediction_json, prediction_state_json, public_origin
 from inference.runtime.pool import Lease, RunnerPool, RunnerSpec
@@ -65,12 +66,19 @@ def _runner_spec(version: Version) -> RunnerSpec:
     if concurrency > 1:  # else @cog.concurrent(max=N) on the predictor decides, as in coglet
         env["COG_MAX_CONCURRENCY"] = str(concurrency)
     model = version.model
+    # A version whose environment this machine has not built yet builds it here: the cold boot
+    # of the first prediction on each worker machine (a push on the same machine built it already).
+    python, in_use_lock = environments.python_for(
+        version.environment, log=lambda line: logger.info("version %s: %s", version.sha256[:12], line.rstrip())
+    )
     return RunnerSpec(
         key=version.sha256,
         project_dir=_package_dir(version),
         predictor_ref=version.predictor_ref,
         env=env,
         idle_timeout=None if model.keep_warm else float(model.idle_timeout),
+        python=python,
+        in_use_lock=in_use_lock,
     )
 
 
@@ -309,6 +317,17 @@ def _prepare(prediction: Prediction) -> _PreparedRun | None:
             logs=prediction.logs,
             metrics={},
             error=f"Could not read input {exc}",
+        )
+        return None
+    except environments.EnvironmentBuildError as exc:
+        scratch.cleanup()
+        _finish(
+            prediction,
+            status=Prediction.Status.FAILED,
+            output=None,
+            error=str(exc),
+            logs=exc.log,
+            metrics={"cold_boot": True},
         )
         return None
     except RunnerSetupError as exc:

@@ -1,6 +1,7 @@
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 
 from accounts.models import Account
 from billing.models import Hardware
@@ -27,15 +28,20 @@ class Command(BaseCommand):
         if owner is None:
             raise CommandError(f"no account named {owner_name}")
         target = Model.objects.filter(owner=owner, name=name).first()
-        if target is None:
-            sku = Hardware.objects.filter(sku=hardware).first()
-            if sku is None:
-                raise CommandError(f"unknown hardware {hardware}")
-            target = push.model_create(
-                owner=owner, name=name, hardware=sku, visibility=visibility, description=description
-            )
+        sku = Hardware.objects.filter(sku=hardware).first()
+        if target is None and sku is None:
+            raise CommandError(f"unknown hardware {hardware}")
+        # Resolving and building come first, printed as they go to stderr: a package that cannot
+        # be met leaves nothing behind, not even the new model.
         try:
-            version = push.version_push(model=target, project_dir=directory.resolve())
+            built = push.version_build(directory.resolve(), log=self.stderr.write)
         except PackageError as exc:
             raise CommandError(str(exc)) from exc
+        with transaction.atomic():
+            if target is None:
+                assert sku is not None  # checked above
+                target = push.model_create(
+                    owner=owner, name=name, hardware=sku, visibility=visibility, description=description
+                )
+            version = push.version_save(model=target, built=built)
         self.stdout.write(f"{target.full_name}:{version.sha256}")
