@@ -13,6 +13,9 @@ os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 # Media, packages and runtime caches of one test run, shared with the processes it starts.
 os.environ.setdefault("DATA_DIR", tempfile.mkdtemp(prefix="hearth-test-"))
+# No package index: the suite needs no network. Tests that build environments point
+# PACKAGE_FIND_LINKS at wheels they make (tests/wheels.py).
+os.environ.setdefault("PACKAGE_INDEX_URL", "")
 
 from hosting.settings import *
 

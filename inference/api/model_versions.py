@@ -1,16 +1,26 @@
 """/v1/models and their versions: list, search and create models, read one, upload versions (what
 `hearth push` uses) and read them."""
 
+import asyncio
+import json
+import logging
+import queue
+import shutil
 import tempfile
+import threading
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.db import IntegrityError
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from django.db import IntegrityError, connection
+from django.http import HttpResponseBase, StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from accounts.endpoints import AccountEndpoint
@@ -18,12 +28,14 @@ from accounts.models import Account
 from billing.models import Hardware
 from hosting.openapi import AUTHENTICATED_PROBLEMS, CURSOR, json_response, problems
 from hosting.pagination import cursor_page
-from hosting.problems import ApiProblem, InvalidRequest, NotFound
+from hosting.problems import ApiProblem, InvalidRequest, NotFound, internal_error, problem_body
 from inference import selectors
 from inference.models import Model
 from inference.registry import push
 from inference.registry.packaging import PackageError
 from inference.representations import base_url, model_json, version_json
+
+logger = logging.getLogger(__name__)
 
 _CHUNK = 1024 * 1024
 # A search is a few words, and each word is one more filter in the SQL: longer text is refused.
@@ -153,27 +165,66 @@ class ModelCollection(AccountEndpoint):
         return Response(model_json(model, origin=base_url(request)), status=201)
 
 
-def version_upload(request, account: Account, owner: str, name: str) -> Response:
-    """POST /v1/models/{owner}/{name}/versions with a .tar.gz package body: a new version."""
+def version_upload(request, account: Account, owner: str, name: str) -> HttpResponseBase:
+    """POST /v1/models/{owner}/{name}/versions with a .tar.gz package body: a new version.
+
+    With `Accept: application/x-ndjson` (what `hearth push` sends) the answer streams the
+    resolver's and installer's output as it happens, one JSON object a line, ending with the
+    version or a problem: a first build of an environment takes a while."""
     model = selectors.model_get(account=account, owner=owner, name=name)
     if model.owner_id != account.pk:  # a public model of someone else: not theirs to push to
         raise NotFound("The requested model does not exist (or you don't have permission to see it).")
     declared = request.META.get("CONTENT_LENGTH")
     if declared and declared.isdigit() and int(declared) > settings.MAX_PACKAGE_BYTES:
         raise _too_large()
-    with tempfile.TemporaryDirectory(prefix="hearth-upload-") as scratch:
-        archive = Path(scratch) / "package.tar.gz"
+    scratch = Path(tempfile.mkdtemp(prefix="hearth-upload-"))
+    archive = scratch / "package.tar.gz"
+    try:
         receive_upload(request.stream, archive)
-        try:
-            version = push.version_push_archive(model=model, archive=archive)
-        except PackageError as exc:
-            raise ApiProblem(
-                422,
-                "Invalid model package",
-                str(exc),
-                invalid_fields=[{"type": "package", "field": exc.field or "body", "description": str(exc)}],
-            ) from exc
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+    if "application/x-ndjson" in request.META.get("HTTP_ACCEPT", ""):
+        return StreamingHttpResponse(_build_stream(model, scratch, archive), content_type="application/x-ndjson")
+    try:
+        version = push.version_push_archive(model=model, archive=archive)
+    except PackageError as exc:
+        raise _invalid_package(exc) from exc
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     return Response(version_json(version), status=201)
+
+
+def _invalid_package(exc: PackageError) -> ApiProblem:
+    return ApiProblem(
+        422,
+        "Invalid model package",
+        str(exc),
+        invalid_fields=[{"type": "package", "field": exc.field or "body", "description": str(exc)}],
+    )
+
+
+async def _build_stream(model: Model, scratch: Path, archive: Path) -> AsyncIterator[bytes]:
+    """The push in a thread of its own, its log lines relayed as they come."""
+    lines: queue.SimpleQueue[dict | None] = queue.SimpleQueue()
+
+    def build() -> None:
+        try:
+            version = push.version_push_archive(model=model, archive=archive, log=lambda text: lines.put({"log": text}))
+            lines.put({"version": version_json(version)})
+        except PackageError as exc:
+            lines.put({"problem": problem_body(_invalid_package(exc))})
+        except Exception:
+            logger.exception("pushing a version of %s failed", model)
+            lines.put({"problem": problem_body(internal_error())})
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+            connection.close()
+            lines.put(None)
+
+    threading.Thread(target=build, name=f"push-{model.pk}", daemon=True).start()
+    while (item := await asyncio.to_thread(lines.get)) is not None:
+        yield json.dumps(item).encode() + b"\n"
 
 
 _MODEL_READ = {**problems(404), **AUTHENTICATED_PROBLEMS}
@@ -186,9 +237,18 @@ class ModelDetail(AccountEndpoint):
         return Response(model_json(model, origin=base_url(request)))
 
 
+class _BuildLogRenderer(JSONRenderer):
+    """Lets `Accept: application/x-ndjson` through content negotiation (the build log streams
+    as such); a problem before the stream starts is one line of JSON all the same."""
+
+    media_type = "application/x-ndjson"
+    format = "ndjson"
+
+
 class VersionCollection(AccountEndpoint):
     # The upload is a raw .tar.gz body, read from request.stream; no parser touches it.
     parser_classes = []
+    renderer_classes = [JSONRenderer, _BuildLogRenderer]
 
     @extend_schema(
         summary="Push a version: the body is a .tar.gz of a Cog directory",
@@ -196,6 +256,11 @@ class VersionCollection(AccountEndpoint):
         request={"application/gzip": {"type": "string", "format": "binary"}},
         responses={
             201: json_response("Version", "Created"),
+            (200, "application/x-ndjson"): OpenApiResponse(
+                OpenApiTypes.STR,
+                description="With `Accept: application/x-ndjson`: the build as it happens, one JSON object a line "
+                '(`{"log": ...}`), ending with `{"version": Version}` or `{"problem": Problem}`',
+            ),
             **problems(400, 404, 413, 422, e404="Not your model", e422="Not a valid Cog package"),
             **AUTHENTICATED_PROBLEMS,
         },

@@ -8,8 +8,10 @@ REPLICATE_BASE_URL and REPLICATE_API_TOKEN are read too, so a shell already set 
 """
 
 import argparse
+import json
 import os
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -64,15 +66,45 @@ def push(client: httpx.Client, directory: Path, ref: str, *, visibility: str, ha
             _fail(created)
     elif existing.status_code != 200:
         _fail(existing)
-    with tqdm(total=len(archive), unit="B", unit_scale=True, desc=f"Uploading {ref}", file=sys.stderr) as bar:
-        response = client.post(
+    started = time.monotonic()
+    with (
+        tqdm(total=len(archive), unit="B", unit_scale=True, desc=f"Uploading {ref}", file=sys.stderr) as bar,
+        client.stream(
+            "POST",
             f"/v1/models/{owner}/{name}/versions",
             content=_chunks(archive, bar),
-            headers={"Content-Type": "application/gzip", "Content-Length": str(len(archive))},
-        )
-    if response.status_code != 201:
-        _fail(response)
-    return f"{ref}:{response.json()['id']}"
+            headers={
+                "Content-Type": "application/gzip",
+                "Content-Length": str(len(archive)),
+                # The server's build output, line by line as it happens, as `cog push` shows it.
+                "Accept": "application/x-ndjson",
+            },
+        ) as response,
+    ):
+        if response.status_code != 200:
+            response.read()
+            _fail(response)
+        bar.close()
+        version = _follow_build(response)
+    print(f"hearth: pushed in {time.monotonic() - started:.1f} s", file=sys.stderr)
+    return f"{ref}:{version['id']}"
+
+
+def _follow_build(response: httpx.Response) -> dict:
+    """Print the build log as it streams; the version, or exit with the problem."""
+    for line in response.iter_lines():
+        if not line.strip():
+            continue
+        event = json.loads(line)
+        if "log" in event:
+            sys.stderr.write(event["log"])
+            sys.stderr.flush()
+        elif "version" in event:
+            return event["version"]
+        elif "problem" in event:
+            problem = event["problem"]
+            sys.exit(f"hearth: the push failed ({problem.get('status')}): {problem.get('detail')}")
+    sys.exit("hearth: the server closed the connection before the push finished")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -163,7 +163,7 @@ def _requirements_file(project_dir: Path, build: dict) -> list[str]:
         line = raw_line.split(" #", 1)[0].strip() if not raw_line.lstrip().startswith("#") else ""
         if not line:
             continue
-        where = f"{name} line {number}:"
+        where = f"cog.yaml build.python_requirements: {name} line {number}:"
         if line.startswith("-"):
             raise PackageError(
                 f"{where} pip options such as {line.split()[0]} are not supported; the operator sets the package "

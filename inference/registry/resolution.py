@@ -73,16 +73,38 @@ def platform_versions(requirements: tuple[str, ...]) -> dict[str, str] | None:
         requirement = Requirement(text)
         if requirement.marker is not None and not requirement.marker.evaluate(markers):
             continue
-        if requirement.url:
-            return None
-        try:
-            installed = metadata.version(requirement.name)
-        except metadata.PackageNotFoundError:
-            return None
-        if not requirement.specifier.contains(installed, prereleases=True):
+        installed = _installed(requirement, markers, set())
+        if installed is None:
             return None
         versions[canonicalize_name(requirement.name)] = installed
     return versions
+
+
+def _installed(requirement: Requirement, markers: dict[str, str], seen: set[tuple[str, str]]) -> str | None:
+    """The installed version meeting `requirement`, extras included (`requests[socks]` needs
+    PySocks as well as requests), or None."""
+    if requirement.url:
+        return None
+    try:
+        distribution = metadata.distribution(requirement.name)
+    except metadata.PackageNotFoundError:
+        return None
+    if not requirement.specifier.contains(distribution.version, prereleases=True):
+        return None
+    for extra in sorted(requirement.extras):
+        if (canonicalize_name(requirement.name), extra) in seen:
+            continue
+        seen.add((canonicalize_name(requirement.name), extra))
+        for text in distribution.requires or []:
+            needed = Requirement(text)
+            # What the extra adds: requirements whose marker holds only with it.
+            if needed.marker is None or not needed.marker.evaluate({**markers, "extra": extra}):
+                continue
+            if needed.marker.evaluate({**markers, "extra": ""}):
+                continue
+            if _installed(needed, markers, seen) is None:
+                return None
+    return distribution.version
 
 
 def _python_version(asked: str | None) -> str:
@@ -159,7 +181,8 @@ def system_package_installed(name: str) -> bool:
         completed = subprocess.run(
             ["dpkg-query", "-W", "-f=${Status}", name], capture_output=True, text=True, check=False
         )
-        if completed.returncode == 0 and completed.stdout.endswith("installed"):
+        # "install ok installed"; a purged package dpkg still lists reads "... not-installed".
+        if completed.returncode == 0 and completed.stdout.split()[-1:] == ["installed"]:
             return True
     return False
 

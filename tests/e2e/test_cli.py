@@ -1,6 +1,7 @@
 """`hearth push` from "another machine": only the server's URL and a token."""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -24,6 +25,9 @@ def test_hearth_push_creates_the_model_uploads_and_runs(platform):
     ref = pushed.stdout.strip()
     assert ref.startswith("alice/from-cli:") and len(ref.rsplit(":", 1)[1]) == 64
     assert "Uploading alice/from-cli" in pushed.stderr  # the progress bar
+    # The server's build output, streamed: this one needs nothing the platform lacks.
+    assert "The platform's environment (Python 3." in pushed.stderr
+    assert re.search(r"hearth: pushed in \d+\.\d s", pushed.stderr)
     assert platform.client().run(ref, input={"n": 5}) == 5
     again = hearth(platform, "push", str(FIXTURE_MODELS / "chatty"), "alice/from-cli")
     assert again.stdout.strip() == ref
