@@ -27,12 +27,30 @@ class ModelAdmin(admin.ModelAdmin):
 
 @admin.register(Version)
 class VersionAdmin(admin.ModelAdmin):
-    list_display = ["sha256", "model", is_disabled, "cog_version", "created_at"]
+    list_display = ["sha256", "model", is_disabled, "cog_version", "python", "runs_in", "created_at"]
     list_select_related = ["model__owner", "disabled"]
     search_fields = ["sha256", "model__name"]
     inlines = [DisabledVersionInline]
     actions = [disable, enable]
-    readonly_fields = ["model", "sha256", "predictor_ref", "openapi_schema", "cog_version", "config", "package"]
+    readonly_fields = [
+        "model",
+        "sha256",
+        "predictor_ref",
+        "openapi_schema",
+        "cog_version",
+        "config",
+        "environment",
+        "build_log",
+        "package",
+    ]
+
+    @admin.display(description="Python")
+    def python(self, version: Version) -> str:
+        return version.environment.get("python", "")
+
+    @admin.display(description="Environment")
+    def runs_in(self, version: Version) -> str:
+        return version.environment.get("runs_in", "platform")
 
 
 class WebhookDeliveryInline(admin.TabularInline):

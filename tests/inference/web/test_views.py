@@ -104,6 +104,39 @@ def test_the_model_page_shows_readme_versions_schema_and_examples(browser, alice
     assert "≥ 1; ≤ 50" in page and "&quot;minimum&quot;: 1" in page  # the schema, in words and as JSON
 
 
+def test_the_model_page_shows_the_versions_environment_and_build_log(browser, alice, cpu):
+    model = add_model(alice, cpu, "pinned")
+    Version.objects.filter(pk=model.latest_version_id).update(
+        environment={
+            "python": "3.12",
+            "runs_in": "own",
+            "key": "k" * 64,
+            "packages": {"numpy": "1.26.4", "cog": "0.23.1"},
+            "lock": "numpy==1.26.4\ncog==0.23.1\n",
+            "run": ["echo <hello>"],
+        },
+        build_log="Resolved 2 packages in 3ms\n + numpy==1.26.4\n",
+    )
+    page = browser.get("/alice/pinned").content.decode()
+    section = page.split('data-testid="environment"', 1)[1].split("</section>", 1)[0]
+    assert "Python 3.12, in an environment of its own" in section
+    rows = re.findall(r'<td class="mono">([^<]+)</td><td class="mono">([^<]+)</td>', section)
+    assert rows == [("cog", "0.23.1"), ("numpy", "1.26.4")]  # by name
+    assert "<code>echo &lt;hello&gt;</code>" in section
+    assert "Resolved 2 packages in 3ms\n + numpy==1.26.4" in section
+    assert "<td>3.12</td>" in page  # the Python column of the versions table
+
+
+def test_a_version_in_the_platforms_environment_says_so(browser, alice, cpu):
+    model = add_model(alice, cpu, "plain")
+    Version.objects.filter(pk=model.latest_version_id).update(
+        environment={"python": "3.11", "runs_in": "platform", "key": "platform", "packages": {"pyyaml": "6.0"}}
+    )
+    section = browser.get("/alice/plain").content.decode().split('data-testid="environment"', 1)[1]
+    assert "Python 3.11, in the platform's environment" in section
+    assert 'data-testid="build-log"' not in section.split("</section>", 1)[0]
+
+
 def test_the_playground_has_a_control_per_input_with_defaults_help_and_required_marks(browser, alice, cpu):
     add_model(alice, cpu, "painter", schema=STEPS_SCHEMA)
     page = browser.get("/alice/painter").content.decode()
