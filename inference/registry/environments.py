@@ -64,6 +64,15 @@ def python_for(record: dict, *, log: Log | None = None) -> tuple[str, Path | Non
     return str(directory / "bin" / "python"), directory / IN_USE
 
 
+def runner_variables(record: dict) -> dict[str, str]:
+    """What a runner in the version's environment sees as activated, as in Cog's image: `python`
+    and `pip` in its subprocesses are the environment's, not the worker's."""
+    directory = environment_dir(record)
+    if directory is None:
+        return {}
+    return {"VIRTUAL_ENV": str(directory), "PATH": f"{directory / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"}
+
+
 def build(record: dict, *, log: Log) -> Path:
     """Build the environment of `record` unless it exists; its directory."""
     directory = environment_dir(record)

@@ -12,6 +12,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cog
 import yaml
 from packaging.requirements import InvalidRequirement, Requirement
 
@@ -82,6 +83,12 @@ def read_cog_config(project_dir: Path) -> CogConfig:
         raise PackageError(f"cog.yaml is not valid YAML: {exc}") from exc
     if not isinstance(raw, dict):
         raise PackageError("cog.yaml must be a mapping")
+    if raw.get("weights"):
+        raise PackageError(
+            "cog.yaml weights: managed weights are not supported yet; load them in setup() from files in the "
+            "package or from a URL",
+            "weights",
+        )
     ref = raw.get("run") or raw.get("predict")
     if not isinstance(ref, str) or ":" not in ref:
         raise PackageError('cog.yaml needs `predict: "predict.py:Predictor"` (or `run:`)')
@@ -93,28 +100,77 @@ def read_cog_config(project_dir: Path) -> CogConfig:
     )
 
 
+# The `build:` keys Cog 0.23 knows. `gpu` routes nothing by itself (a model's hardware does) but
+# asks for a pinned torch, as Cog does; `cuda` and `cudnn` are informational here: the workers'
+# driver and the CUDA wheels a version installs decide.
+_BUILD_KEYS = {
+    "gpu",
+    "cuda",
+    "cudnn",
+    "python_version",
+    "python_packages",
+    "python_requirements",
+    "system_packages",
+    "run",
+    "pre_install",
+    "sdk_version",
+}
+
+
 def _build_section(project_dir: Path, build: object) -> BuildSection:
     if not isinstance(build, dict):
         raise PackageError("cog.yaml build must be a mapping", "build")
-    python_version = build.get("python_version")
-    if python_version is not None:
-        python_version = str(python_version)
-        if not _PYTHON_VERSION.fullmatch(python_version):
-            raise PackageError(
-                f'cog.yaml build.python_version {python_version!r} is not a Python version such as "3.12"',
-                "build.python_version",
-            )
+    unknown = sorted(str(key) for key in build if key not in _BUILD_KEYS)
+    if unknown:
+        raise PackageError(f"cog.yaml build has keys Cog does not know: {', '.join(unknown)}", f"build.{unknown[0]}")
+    _check_sdk_version(build.get("sdk_version"))
     packages = _string_list(build, "python_packages")
-    for text in packages:
-        _requirement(text, "build.python_packages")
+    requirements = [_requirement(text, "build.python_packages") for text in packages]
     from_file = _requirements_file(project_dir, build)
+    requirements += [Requirement(text) for text in from_file]
+    packages_field = "build.python_requirements" if from_file and not packages else "build.python_packages"
+    if build.get("gpu") and any(r.name.lower() == "torch" and not r.specifier and not r.url for r in requirements):
+        # Cog's own refusal: which CUDA build of torch to install depends on its version.
+        raise PackageError(
+            f"cog.yaml {packages_field}: torch version must be specified when using CUDA", packages_field
+        )
+    # `pre_install` is Cog's deprecated name for commands run before the packages; they run here
+    # with `run`, after them, and are allowed or refused with it.
+    commands = [*(build.get("pre_install") or []), *(build.get("run") or [])]
     return BuildSection(
-        python_version=python_version,
+        python_version=_python_version(build.get("python_version")),
         python_packages=tuple(packages + from_file),
         system_packages=tuple(_string_list(build, "system_packages")),
-        run=tuple(_run_command(entry) for entry in build.get("run") or []),
-        packages_field="build.python_requirements" if from_file and not packages else "build.python_packages",
+        run=tuple(_run_command(entry) for entry in commands),
+        packages_field=packages_field,
     )
+
+
+def _python_version(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, float):  # `python_version: 3.10` is the number 3.1 in YAML
+        raise PackageError(
+            f'cog.yaml build.python_version is the number {value}: quote it, as in python_version: "3.12"',
+            "build.python_version",
+        )
+    text = str(value)
+    if not _PYTHON_VERSION.fullmatch(text):
+        raise PackageError(
+            f'cog.yaml build.python_version {text!r} is not a Python version such as "3.12"', "build.python_version"
+        )
+    return text
+
+
+def _check_sdk_version(value: object) -> None:
+    """The runner speaks to the model through the platform's cog SDK, so a version may ask for
+    that one only."""
+    if value is not None and str(value) != cog.__version__:
+        raise PackageError(
+            f"cog.yaml build.sdk_version {value}: this platform runs the cog {cog.__version__} SDK; "
+            f"remove sdk_version or set it to {cog.__version__}",
+            "build.sdk_version",
+        )
 
 
 # "3.12" or "3.12.4", as Cog takes it.

@@ -61,7 +61,7 @@ def _package_dir(version: Version) -> Path:
 
 
 def _runner_spec(version: Version) -> RunnerSpec:
-    env = dict(version.config.get("environment", {}))
+    env = {**environments.runner_variables(version.environment), **version.config.get("environment", {})}
     concurrency = version.config.get("concurrency", 1)
     if concurrency > 1:  # else @cog.concurrent(max=N) on the predictor decides, as in coglet
         env["COG_MAX_CONCURRENCY"] = str(concurrency)
