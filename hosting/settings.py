@@ -1,5 +1,7 @@
 """Django settings for Hearth. Everything deploy-specific comes from `hosting.env`."""
 
+import tempfile
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import dj_database_url
@@ -137,6 +139,9 @@ PREDICTION_MAX_RUN_TIME = ENV.PREDICTION_MAX_RUN_TIME
 TOKEN_CACHE_SECONDS = ENV.TOKEN_CACHE_SECONDS
 MODEL_CACHE_SECONDS = ENV.MODEL_CACHE_SECONDS
 RUNTIME_DIR = DATA_DIR / "runtime"
+# Each prediction's input and output files while it runs: outside DATA_DIR, so the paths a
+# predictor sees (and prints in its errors) are short and say nothing of the platform, as Cog's /tmp/... do.
+PREDICTION_SCRATCH_DIR = Path(tempfile.gettempdir()) / "cog"
 ENVIRONMENTS_DIR = DATA_DIR / "environments"
 UV_CACHE_DIR = DATA_DIR / "uv-cache"
 PACKAGE_INDEX_URL = ENV.PACKAGE_INDEX_URL

@@ -278,7 +278,7 @@ class _ScratchDir:
 
     def __init__(self, prediction: Prediction) -> None:
         # A name of its own for each attempt: a run after a lost worker starts afresh.
-        self.path = Path(settings.RUNTIME_DIR) / "scratch" / f"{prediction.id}-{secrets.token_hex(4)}"
+        self.path = Path(settings.PREDICTION_SCRATCH_DIR) / f"{prediction.id}-{secrets.token_hex(4)}"
 
     def cleanup(self) -> None:
         try:

@@ -85,7 +85,7 @@ def test_an_open_file_in_the_input_reaches_the_predictor_with_its_name_and_bytes
 
 
 def test_the_worker_removes_a_predictions_local_input_and_output_files_when_it_ends(platform, picture):
-    scratch = Path(settings.RUNTIME_DIR) / "scratch"  # the worker's: the test settings share DATA_DIR
+    scratch = Path(settings.PREDICTION_SCRATCH_DIR)  # the worker's: the test settings are the same
 
     def left_behind() -> set[Path]:
         return set(scratch.iterdir()) if scratch.is_dir() else set()
