@@ -36,7 +36,7 @@ constraints: install
 	$(PY) -m pip freeze --exclude-editable | grep -v '^#' > constraints.txt
 
 bench: install
-	$(PY) bench/overhead.py && $(PY) bench/streaming.py
+	$(PY) bench/overhead.py && $(PY) bench/streaming.py && $(PY) bench/environments.py
 
 clean:
 	rm -rf $(VENV) var

@@ -29,10 +29,11 @@ E2E_PAGE_SIZE = 5
 E2E_FILE_MAX_BYTES = 2_000_000
 
 
-def _server_env(port: int, text_model: Path) -> dict[str, str]:
+def server_env(port: int, text_model: Path | None = None) -> dict[str, str]:
+    """The environment of a platform's processes on the test database, serving on `port`."""
     database = settings.DATABASES["default"]
     database_url = f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
-    return {
+    env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "hosting.settings_test",
         "DATABASE_URL": database_url,
@@ -45,8 +46,10 @@ def _server_env(port: int, text_model: Path) -> dict[str, str]:
         "WEBHOOK_RETRY_BASE_SECONDS": "0.2",
         "INPUT_URL_ALLOWED_NETWORKS": "127.0.0.0/8",  # the tests' own HTTP server stands for the internet
         "FILE_MAX_BYTES": str(E2E_FILE_MAX_BYTES),
-        "HEARTH_TEXT_MODEL": str(text_model),  # tiny random weights, built below
     }
+    if text_model is not None:
+        env["HEARTH_TEXT_MODEL"] = str(text_model)  # tiny random weights, built below
+    return env
 
 
 @dataclass
@@ -110,7 +113,7 @@ def platform(django_db_setup, django_db_blocker, tmp_path_factory):
         }
     text_model = load_package_module(ZOO / "text-generation", "tiny_model").build(tmp_path_factory.mktemp("tiny-llm"))
     port = processes.free_port()
-    env = _server_env(port, text_model)
+    env = server_env(port, text_model)
     env["HEARTH_IMAGE_MODEL"] = str(build_tiny_diffusion(tmp_path_factory.mktemp("tiny-sdxl")))
     env["HEARTH_SPEECH_MODEL"] = str(build_tiny_whisper(tmp_path_factory.mktemp("tiny-whisper")))
     env["HEARTH_CAPTION_MODEL"] = str(build_tiny_blip(tmp_path_factory.mktemp("tiny-blip")))
