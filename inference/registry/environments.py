@@ -174,6 +174,7 @@ def prune(*, keep: str | None = None, budget: int | None = None) -> list[str]:
     budget = settings.ENVIRONMENTS_DISK_BUDGET if budget is None else budget
     if not root.is_dir():
         return []
+    _remove_leftovers(root)
     built = sorted((p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")), key=_last_used)
     removed: list[str] = []
     # Environments share files with each other and with uv's cache (hard links): what they take
@@ -187,6 +188,27 @@ def prune(*, keep: str | None = None, budget: int | None = None) -> list[str]:
         removed.append(candidate.name)
         logger.info("removed the environment %s to stay within the disk budget", candidate.name)
     return removed
+
+
+def _remove_leftovers(root: Path) -> None:
+    """Half-removed environments, and builds whose process died (a build killed half-way of a
+    key nobody builds again would otherwise stay forever)."""
+    for path in root.glob(f"{_REMOVING_PREFIX}*"):
+        shutil.rmtree(path, ignore_errors=True)
+    for path in root.glob(f"{_BUILDING_PREFIX}*"):
+        pid = path.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _used(environments: list[Path]) -> int:

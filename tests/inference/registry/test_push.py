@@ -1,4 +1,5 @@
 import re
+from importlib import metadata
 from io import StringIO
 
 import pytest
@@ -79,20 +80,22 @@ def test_push_needs_an_existing_owner(db):
     ("case", "packages", "named"),
     [
         ("missing", ["definitely-not-installed-pkg==1.0"], "definitely-not-installed-pkg==1.0"),
-        ("wrong_version", ["pyyaml==0.0.1"], "pyyaml==0.0.1 (installed:"),
+        # The platform has another pyyaml, and no wheel of 0.0.1 exists to install.
+        ("wrong_version", ["pyyaml==0.0.1"], "pyyaml==0.0.1"),
         ("unparseable", ["not a requirement!!"], "not a requirement!!"),
     ],
 )
-def test_python_packages_that_are_not_available_are_refused_by_name(alice, tmp_path, case, packages, named):
+def test_python_packages_that_cannot_be_had_are_refused_by_name(alice, tmp_path, case, packages, named):
     listed = "".join(f"    - {p!r}\n" for p in packages)
     (tmp_path / "cog.yaml").write_text(f'build:\n  python_packages:\n{listed}predict: "predict.py:Predictor"\n')
     (tmp_path / "predict.py").write_text((ZOO / "echo" / "predict.py").read_text())
-    with pytest.raises(CommandError, match=re.escape(named)):
+    with pytest.raises(CommandError, match=re.escape(named)) as refused:
         push(tmp_path, "alice/needs")
-    assert not Version.objects.exists()
+    assert "build.python_packages" in str(refused.value)
+    assert not Version.objects.exists() and not Model.objects.exists()
 
 
-def test_available_python_packages_and_requirements_files_are_accepted(alice, tmp_path):
+def test_packages_the_platform_has_run_in_the_platform_environment(alice, tmp_path, environments_dir):
     (tmp_path / "cog.yaml").write_text(
         'build:\n  python_packages: ["pyyaml>=5"]\n  python_requirements: requirements.txt\n'
         'predict: "predict.py:Predictor"\n'
@@ -100,3 +103,20 @@ def test_available_python_packages_and_requirements_files_are_accepted(alice, tm
     (tmp_path / "requirements.txt").write_text("# runtime\nhttpx\n")
     (tmp_path / "predict.py").write_text((ZOO / "echo" / "predict.py").read_text())
     assert push(tmp_path, "alice/needs").startswith("alice/needs:")
+    environment = Version.objects.get().environment
+    assert environment["runs_in"] == "platform"
+    assert environment["packages"] == {"pyyaml": metadata.version("pyyaml"), "httpx": metadata.version("httpx")}
+    assert not environments_dir.exists()  # nothing built
+
+
+def test_a_version_the_platform_has_not_got_runs_in_an_environment_of_its_own(alice, tmp_path, environments_dir):
+    """Once refused: a package the platform lacks is now resolved and installed for the version."""
+    (tmp_path / "cog.yaml").write_text(
+        'build:\n  python_packages: ["pyyaml>=5", "hearth-test-greeting<2"]\npredict: "predict.py:Predictor"\n'
+    )
+    (tmp_path / "predict.py").write_text((ZOO / "echo" / "predict.py").read_text())
+    push(tmp_path, "alice/needs")
+    environment = Version.objects.get().environment
+    assert environment["runs_in"] == "own"
+    assert environment["packages"]["hearth-test-greeting"] == "1.0"
+    assert (environments_dir / environment["key"] / "bin" / "python").exists()
