@@ -87,14 +87,20 @@ class BuiltVersion:
     build_log: str
 
 
-def version_build(project_dir: Path, *, log: Log = _quiet) -> BuiltVersion:
+def version_build(project_dir: Path, *, log: Log = _quiet, existing: Model | None = None) -> BuiltVersion | Version:
     """Everything a push checks, with nothing stored: a PackageError names what cannot be met.
 
     Resolving and building print to `log` as they go; the build happens here, on the pushing
-    machine, so a requirement that fails to build is refused now rather than on a worker.
+    machine, so a requirement that fails to build is refused now rather than on a worker. Where
+    `existing` already has a version of this very content, that version is the answer: pushing
+    the same directory again (as `make run` does with the zoo at each start) costs no build and
+    no schema generation.
     """
     config = read_cog_config(project_dir)
     archive = build_package(project_dir)
+    digest = package_digest(archive)
+    if existing is not None and (version := existing.versions.filter(sha256=digest).first()) is not None:
+        return version
     lines: list[str] = []
 
     def logged(line: str) -> None:
@@ -104,7 +110,7 @@ def version_build(project_dir: Path, *, log: Log = _quiet) -> BuiltVersion:
     environment = resolution.resolve(config.build, log=logged)
     python, _ = _python_built(environment, config, log=logged)
     schema = _schema_for(project_dir, config.predictor_ref, python)
-    return BuiltVersion(package_digest(archive), archive, config, environment, schema, "".join(lines))
+    return BuiltVersion(digest, archive, config, environment, schema, "".join(lines))
 
 
 def _python_built(environment: dict, config: CogConfig, *, log: Log) -> tuple[str, Path | None]:
@@ -116,10 +122,11 @@ def _python_built(environment: dict, config: CogConfig, *, log: Log) -> tuple[st
 
 
 @transaction.atomic
-def version_save(*, model: Model, built: BuiltVersion) -> Version:
+def version_save(*, model: Model, built: BuiltVersion | Version) -> Version:
     """Store a built version as `model`'s latest (the same content gives the same version)."""
-    version = model.versions.filter(sha256=built.digest).first()
+    version = built if isinstance(built, Version) else model.versions.filter(sha256=built.digest).first()
     if version is None:
+        assert isinstance(built, BuiltVersion)  # narrowed for mypy: a Version is never None
         version = Version(
             model=model,
             sha256=built.digest,
@@ -139,7 +146,7 @@ def version_save(*, model: Model, built: BuiltVersion) -> Version:
 
 def version_push(*, model: Model, project_dir: Path, log: Log = _quiet) -> Version:
     """Package a Cog directory as a new version of `model` (the same content gives the same version)."""
-    return version_save(model=model, built=version_build(project_dir, log=log))
+    return version_save(model=model, built=version_build(project_dir, log=log, existing=model))
 
 
 def version_push_archive(*, model: Model, archive: Path, log: Log = _quiet) -> Version:

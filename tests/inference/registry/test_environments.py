@@ -151,6 +151,15 @@ def test_versions_with_the_same_requirements_share_one_environment(alice, tmp_pa
     assert built(environments_dir) == sorted([one.environment["key"], three.environment["key"]])
 
 
+def test_pushing_the_same_content_again_builds_and_reads_nothing(alice, tmp_path, environments_dir):
+    project = cog_project(tmp_path / "again", {"python_packages": ["hearth-test-greeting==1.0"]}, GREETER)
+    first = push(project, "alice/again")
+    key = Version.objects.get().environment["key"]
+    environments._remove_unless_in_use(environments_dir / key)
+    assert push(project, "alice/again") == first
+    assert built(environments_dir) == []  # no resolve, no build: the version was known
+
+
 @dataclass
 class Refusal:
     build: dict
