@@ -236,6 +236,21 @@ class ModelDetail(AccountEndpoint):
         model = selectors.model_get(account=self.account, owner=owner, name=name)
         return Response(model_json(model, origin=base_url(request)))
 
+    @extend_schema(
+        summary="Delete a model: your own, private, with no versions",
+        tags=["models"],
+        responses={204: None, **problems(404, 409, e409="Public, or has versions"), **AUTHENTICATED_PROBLEMS},
+    )
+    def delete(self, request, owner: str, name: str):
+        model = selectors.model_get(account=self.account, owner=owner, name=name)
+        if model.owner_id != self.account.pk:
+            raise NotFound("The requested model does not exist (or you don't have permission to see it).")
+        try:
+            push.model_delete(model=model)
+        except push.ModelInUse as exc:
+            raise ApiProblem(409, "Model cannot be deleted", str(exc)) from exc
+        return Response(status=204)
+
 
 class _BuildLogRenderer(JSONRenderer):
     """Lets `Accept: application/x-ndjson` through content negotiation (the build log streams

@@ -58,20 +58,31 @@ def push(client: httpx.Client, directory: Path, ref: str, *, visibility: str, ha
     except PackageError as exc:
         sys.exit(f"hearth: {exc}")
     existing = client.get(f"/v1/models/{owner}/{name}")
-    if existing.status_code == 404:
-        created = client.post(
+    created = existing.status_code == 404
+    if created:
+        response = client.post(
             "/v1/models", json={"owner": owner, "name": name, "visibility": visibility, "hardware": hardware}
         )
-        if created.status_code != 201:
-            _fail(created)
+        if response.status_code != 201:
+            _fail(response)
     elif existing.status_code != 200:
         _fail(existing)
+    try:
+        version = _upload(client, archive, ref)
+    except SystemExit:
+        if created:  # a refused push leaves nothing behind, not even the model it made for it
+            client.delete(f"/v1/models/{owner}/{name}")
+        raise
+    return f"{ref}:{version['id']}"
+
+
+def _upload(client: httpx.Client, archive: bytes, ref: str) -> dict:
     started = time.monotonic()
     with (
         tqdm(total=len(archive), unit="B", unit_scale=True, desc=f"Uploading {ref}", file=sys.stderr) as bar,
         client.stream(
             "POST",
-            f"/v1/models/{owner}/{name}/versions",
+            f"/v1/models/{ref}/versions",
             content=_chunks(archive, bar),
             headers={
                 "Content-Type": "application/gzip",
@@ -87,7 +98,7 @@ def push(client: httpx.Client, directory: Path, ref: str, *, visibility: str, ha
         bar.close()
         version = _follow_build(response)
     print(f"hearth: pushed in {time.monotonic() - started:.1f} s", file=sys.stderr)
-    return f"{ref}:{version['id']}"
+    return version
 
 
 def _follow_build(response: httpx.Response) -> dict:

@@ -41,6 +41,21 @@ def model_create(
     return Model.objects.create(owner=owner, name=name, hardware=hardware, visibility=visibility, **details)
 
 
+class ModelInUse(Exception):
+    pass
+
+
+@transaction.atomic
+def model_delete(*, model: Model) -> None:
+    """Delete a model, as Replicate allows: only a private one with no versions."""
+    model = Model.objects.select_for_update().get(pk=model.pk)  # a push racing this one
+    if model.visibility != Model.Visibility.PRIVATE:
+        raise ModelInUse("Only private models can be deleted; make it private first.")
+    if model.versions.exists():
+        raise ModelInUse("A model with versions cannot be deleted.")
+    model.delete()
+
+
 def _schema_for(project_dir: Path, predictor_ref: str, python: str) -> dict:
     """Generate the OpenAPI schema in a child process of the version's own interpreter: user
     code never runs in ours, and it imports what the version's environment has."""

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from replicate.exceptions import ReplicateError
 
 from tests.conftest import FIXTURE_MODELS
 
@@ -42,3 +43,7 @@ def test_hearth_push_reports_a_refused_package(platform, tmp_path):
     pushed = hearth(platform, "push", str(tmp_path), "alice/broken-cli")
     assert pushed.returncode != 0
     assert "422" in pushed.stderr and "x" in pushed.stderr
+    # The model the push made for it went with it: nothing half-created.
+    with pytest.raises(ReplicateError) as missing:
+        platform.client().models.get("alice/broken-cli")
+    assert missing.value.status == 404

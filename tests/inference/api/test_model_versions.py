@@ -93,6 +93,39 @@ def test_nobody_uploads_to_another_accounts_model(api, alice, bob, cpu, visibili
     assert not Version.objects.exists()
 
 
+def delete_model(api, persona, ref="alice/painter"):
+    return api.delete(f"/v1/models/{ref}", **persona.auth)
+
+
+def test_an_empty_private_model_is_deleted(api, alice, cpu):
+    create_model(api, alice)
+    response = delete_model(api, alice)
+    assert response.status_code == 204
+    assert not Model.objects.exists()
+    assert api.get("/v1/models/alice/painter", **alice.auth).status_code == 404
+
+
+@pytest.mark.parametrize("visibility", ["private", "public"])
+def test_nobody_deletes_another_accounts_model(api, alice, bob, cpu, visibility):
+    create_model(api, alice, visibility=visibility)
+    response = delete_model(api, bob)
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/problem+json"
+    assert Model.objects.filter(owner=alice.account, name="painter", visibility=visibility).exists()
+
+
+@pytest.mark.parametrize(("visibility", "with_version"), [("public", False), ("private", True)])
+def test_a_public_model_or_one_with_versions_is_not_deleted(api, alice, cpu, visibility, with_version):
+    create_model(api, alice, visibility=visibility)
+    if with_version:
+        assert upload(api, alice, "alice/painter", build_package(ZOO / "echo")).status_code == 201
+    response = delete_model(api, alice)
+    assert response.status_code == 409
+    assert response["Content-Type"] == "application/problem+json"
+    assert Model.objects.filter(name="painter").exists()
+    assert Version.objects.count() == int(with_version)
+
+
 # --- GET /v1/models and QUERY /v1/models (the clients' models.list and models.search) ---------
 
 MODEL_FIELDS = {
