@@ -78,7 +78,7 @@ def _push(directory: Path, ref: str, visibility: str = "private") -> str:
     from django.core.management import call_command
 
     out = StringIO()
-    call_command("push", str(directory), ref, visibility=visibility, stdout=out)
+    call_command("push", str(directory), ref, visibility=visibility, stdout=out, stderr=StringIO())
     return out.getvalue().strip().rsplit(":", 1)[1]
 
 
