@@ -5,20 +5,22 @@ The rules, in one place:
 - **Spend** is the sum of an account's usage records this calendar month (UTC), whoever pays
   for them: credit does not make usage free, it only pays for it.
 - **Spending limit** (optional): a new prediction is refused with 402 "You have reached your
-  spending limit" when month-to-date spend, plus a reservation for every prediction of the
-  account still queued or running, plus this prediction's reservation, would pass the limit.
+  spending limit" when month-to-date spend, plus what every prediction of the account still
+  queued or running holds, plus this prediction's first reservation, would pass the limit.
 - **Prepaid credit** (optional, `Account.credit`): an account with a credit balance is
   prepaid. Each usage record is taken off the balance when it is written. A new prediction is
-  refused with 402 "Insufficient credit" when the balance cannot cover the reservations of the
-  predictions in flight plus this one. Both checks apply when both are set; credit never raises
-  the limit. A running prediction is never stopped, so its real charge may take the balance
-  below zero; the next creation is then refused until staff add credit. An account whose credit
-  is empty (null) is billed afterwards and only the limit applies.
-
-The reservation of a prediction in flight is `BILLING_RESERVATION_SECONDS` of its hardware's
-price: the checks see every concurrent creation of the account because each one locks the
-account row first (`prediction_create`), so an account passes its limit by at most what one
-prediction costs beyond its reservation.
+  refused with 402 "Insufficient credit" when the balance cannot cover what the predictions in
+  flight hold plus this one. Both checks apply when both are set; credit never raises the
+  limit. An account whose credit is empty (null) is billed afterwards and only the limit applies.
+- **A hard limit.** For an account with either, a prediction holds a reservation of
+  `BILLING_RESERVATION_SECONDS` of its hardware's price (`Prediction.reserved_seconds`), taken
+  under a lock of the account row so concurrent creates see each other. While it runs, the
+  worker grows it by the same step before it runs out (`reservation_extend`, under the same
+  lock and the same checks); when the account cannot cover the next step, the prediction is
+  stopped where its reservation ends, failed with "spending limit reached" (or "credit ran
+  out"), and billed for at most its reserved seconds (`usage_record_*`). So the bound is exact:
+  month-to-date spend never passes the limit, and credit never goes below zero. Stopping takes
+  up to the runner's cancel grace beyond the reservation; that time is not billed.
 """
 
 from datetime import UTC, datetime
@@ -68,17 +70,44 @@ def _reserved_in_flight(account: Account) -> Decimal:
     # inference app that sits above it.
     in_flight = (
         account.predictions.filter(status__in=IN_FLIGHT_STATUSES)
-        .values("model__hardware__price_per_second")
+        .values("model__hardware__price_per_second", "reserved_seconds")
         .annotate(count=Count("id"))
     )
     return sum(
         (
-            quantize_amount(row["model__hardware__price_per_second"] * settings.BILLING_RESERVATION_SECONDS)
+            quantize_amount(
+                row["model__hardware__price_per_second"]
+                * (row["reserved_seconds"] or settings.BILLING_RESERVATION_SECONDS)
+            )
             * row["count"]
             for row in in_flight
         ),
         Decimal(0),
     )
+
+
+def _shortfall(account: Account, needed: Decimal) -> ApiProblem | None:
+    """Why the account cannot hold `needed` more, or None when it can. The account row must be
+    locked by the caller's transaction, so what others hold cannot change meanwhile."""
+    reserved = _reserved_in_flight(account)
+    if account.spending_limit is not None:
+        committed = month_to_date_spend(account=account) + reserved
+        if committed + needed > account.spending_limit:
+            return ApiProblem(
+                402,
+                "You have reached your spending limit",
+                f"This month's spend and running predictions come to ${committed:.6f} of your "
+                f"${_dollars(account.spending_limit)} limit. "
+                "Raise the limit or wait for running predictions to finish.",
+            )
+    if account.credit is not None and account.credit - reserved < needed:
+        return ApiProblem(
+            402,
+            "Insufficient credit",
+            f"You have insufficient credit to run this model: ${account.credit:.6f} left, "
+            f"${reserved:.6f} held by running predictions and ${needed:.6f} needed to start one. Add credit.",
+        )
+    return None
 
 
 def admission_check(*, account: Account, hardware: Hardware) -> None:
@@ -90,25 +119,37 @@ def admission_check(*, account: Account, hardware: Hardware) -> None:
     """
     if not needs_admission_check(account):
         return
-    reserved = _reserved_in_flight(account)
-    needed = reservation(hardware=hardware)
-    if account.spending_limit is not None:
-        committed = month_to_date_spend(account=account) + reserved
-        if committed + needed > account.spending_limit:
-            raise ApiProblem(
-                402,
-                "You have reached your spending limit",
-                f"This month's spend and running predictions come to ${committed:.6f} of your "
-                f"${_dollars(account.spending_limit)} limit. "
-                "Raise the limit or wait for running predictions to finish.",
-            )
-    if account.credit is not None and account.credit - reserved < needed:
-        raise ApiProblem(
-            402,
-            "Insufficient credit",
-            f"You have insufficient credit to run this model: ${account.credit:.6f} left, "
-            f"${reserved:.6f} held by running predictions and ${needed:.6f} needed to start one. Add credit.",
-        )
+    problem = _shortfall(account, reservation(hardware=hardware))
+    if problem is not None:
+        raise problem
+
+
+@transaction.atomic
+def reservation_extend(*, prediction) -> str | None:
+    """Grow a running prediction's reservation by one step (`BILLING_RESERVATION_SECONDS`).
+
+    None when it grew (`prediction.reserved_seconds` holds the new total); otherwise why the
+    account cannot cover it, for the prediction's error: it must stop where its reservation ends.
+    """
+    account = Account.objects.select_for_update().get(pk=prediction.account_id)
+    step = settings.BILLING_RESERVATION_SECONDS
+    problem = _shortfall(account, reservation(hardware=prediction.model.hardware))
+    if problem is not None:
+        if problem.title == "Insufficient credit":
+            return f"Stopped: the account's prepaid credit ran out (${account.credit:.6f} left). Add credit."
+        limit = account.spending_limit or Decimal(0)  # set: else the limit check found no shortfall
+        return f"Stopped: the account reached its spending limit of ${_dollars(limit)}."
+    account.predictions.filter(pk=prediction.pk).update(reserved_seconds=F("reserved_seconds") + step)
+    prediction.reserved_seconds = (prediction.reserved_seconds or 0) + step
+    return None
+
+
+def _billed_seconds(prediction, predict_time: float) -> Decimal:
+    """The seconds charged: the run time, never more than what the prediction had reserved."""
+    seconds = billable_seconds(predict_time)
+    if prediction.reserved_seconds is not None:
+        seconds = min(seconds, Decimal(prediction.reserved_seconds))
+    return seconds
 
 
 @transaction.atomic
@@ -116,7 +157,7 @@ def usage_record_for(*, prediction, predict_time: float) -> UsageRecord:
     """Bill a prediction that ran. Idempotent: a retried task finds the existing record and
     neither bills nor draws credit again."""
     hardware = prediction.model.hardware
-    seconds = billable_seconds(predict_time)
+    seconds = _billed_seconds(prediction, predict_time)
     record, created = UsageRecord.objects.get_or_create(
         prediction=prediction,
         defaults={
@@ -159,7 +200,7 @@ usage AS (
 def usage_record_sql_params(*, prediction, predict_time: float, at: datetime) -> dict[str, Any]:
     """The parameters of `USAGE_RECORD_CTES` for a prediction (its model's hardware loaded)."""
     hardware = prediction.model.hardware
-    seconds = billable_seconds(predict_time)
+    seconds = _billed_seconds(prediction, predict_time)
     return {
         "usage_prediction_id": prediction.pk,
         "usage_account_id": prediction.account_id,

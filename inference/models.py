@@ -94,6 +94,10 @@ class Prediction(models.Model):
     webhook = models.URLField(max_length=2000, blank=True)
     webhook_events_filter = models.JSONField(default=list, blank=True)
     deadline = models.DateTimeField(null=True, blank=True)
+    # Seconds of run time held against the account's spending limit or credit, for accounts that
+    # have either (null otherwise): it grows while the prediction runs, and the charge never
+    # passes it (billing.services, inference.worker.spending).
+    reserved_seconds = models.PositiveIntegerField(null=True, blank=True)
     data_removed = models.BooleanField(default=False)
     # How many times a worker claimed it: more than one means a worker died running it.
     attempts = models.PositiveSmallIntegerField(default=0)

@@ -4,6 +4,7 @@ playground both call these, so their rules cannot differ. Pushing models is `reg
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -68,7 +69,9 @@ def prediction_create(
             # The lock makes concurrent creates of one account check the limit one at a time.
             account = Account.objects.select_for_update().get(pk=account.pk)
             admission_check(account=account, hardware=model.hardware)
-            prediction = Prediction.objects.create(account=account, **fields)
+            prediction = Prediction.objects.create(
+                account=account, reserved_seconds=settings.BILLING_RESERVATION_SECONDS, **fields
+            )
     else:
         # A single INSERT is atomic on its own: no BEGIN/COMMIT round trips on the hot path.
         prediction = Prediction.objects.create(account=account, **fields)

@@ -38,6 +38,7 @@ from inference.runtime.runner import RunnerSetupError
 from inference.runtime.schema import output_is_iterator
 from inference.worker import records
 from inference.worker.liveness import Heartbeat
+from inference.worker.spending import SpendingGuard
 
 logger = logging.getLogger(__name__)
 
@@ -388,7 +389,7 @@ def _predict(prediction: Prediction, runner: Any, runner_input: dict, outputs: O
     prediction_id = prediction.id
     progress = _Progress(prediction, iterator_output=output_is_iterator(prediction.version.openapi_schema))
     _cancel_watcher.register(prediction_id, runner)
-    deadline = None
+    deadline = guard = None
     try:
         # Asked to cancel before the watcher knew this prediction: it never runs.
         if cancellation.is_cancel_requested(prediction_id):
@@ -397,7 +398,8 @@ def _predict(prediction: Prediction, runner: Any, runner_input: dict, outputs: O
             )
             return None
         deadline = _deadline_timer(prediction, runner)
-        return runner.predict(
+        guard = SpendingGuard.start_for(prediction, runner)
+        result = runner.predict(
             prediction_id=prediction_id,
             input=runner_input,
             on_log=progress.log,
@@ -405,8 +407,13 @@ def _predict(prediction: Prediction, runner: Any, runner_input: dict, outputs: O
             timeout=settings.PREDICTION_MAX_RUN_TIME,
             output_dir=outputs.directory,
         )
+        if guard is not None and guard.stopped_because and result.status == Prediction.Status.CANCELED:
+            result.status, result.error = Prediction.Status.FAILED, guard.stopped_because
+        return result
     finally:
         _cancel_watcher.unregister(prediction_id)
         progress.finish()
         if deadline is not None:
             deadline.cancel()
+        if guard is not None:
+            guard.stop()

@@ -88,14 +88,15 @@ def test_credit_does_not_raise_the_spending_limit(alice, echo_version):
     assert (raised.value.status, raised.value.title) == (402, "You have reached your spending limit")
 
 
-def test_a_running_prediction_may_overdraw_and_then_creation_stops(alice, echo_version):
+def test_a_running_prediction_never_overdraws_and_then_creation_stops(alice, echo_version):
     credit_grant(account=alice.account, amount=RESERVATION)
     account = _fresh(alice)
     running = services.prediction_create(account=account, version=echo_version, input={})
     Prediction.objects.filter(pk=running.pk).update(status="succeeded")
-    # It ran for two minutes, past its one-minute reservation: it is billed in full.
+    # It ran for two minutes, past its one-minute reservation, which could not grow (the worker
+    # stops it there: tests/billing/test_hard_limit.py): it is billed what it held.
     usage_record_for(prediction=running, predict_time=120.0)
-    assert _fresh(alice).credit == Decimal("-0.006000")
+    assert _fresh(alice).credit == Decimal("0.000000")
     with pytest.raises(ApiProblem) as raised:
         services.prediction_create(account=_fresh(alice), version=echo_version, input={})
     assert raised.value.title == "Insufficient credit"
