@@ -84,7 +84,10 @@ def receive_upload(stream, destination: Path) -> None:
 
 
 def _search_text(request) -> str:
-    """The body of `QUERY /v1/models`: the search text, sent as text/plain (replicate-api.md §2)."""
+    """The body of `QUERY /v1/models`: the search text, sent as text/plain (replicate-api.md §2).
+
+    The JS client (`replicate` 1.4.0) JSON-encodes it (`"echo"`, quotes included) though it labels
+    it text/plain, so a body that is one JSON string stands for the string it encodes."""
     try:
         raw = request.body
     except RequestDataTooBig:
@@ -93,6 +96,13 @@ def _search_text(request) -> str:
         text = raw.decode() if raw is not None else None
     except UnicodeDecodeError as exc:
         raise InvalidRequest("The search text is not UTF-8.", field="body", kind="parse") from exc
+    if text is not None and len(text) >= 2 and text[0] == text[-1] == '"':
+        try:
+            decoded = json.loads(text)
+        except ValueError:
+            decoded = None
+        if isinstance(decoded, str):
+            text = decoded
     if text is None or len(text) > SEARCH_MAX_CHARS:
         raise InvalidRequest(f"The search text is longer than {SEARCH_MAX_CHARS} characters.", field="body")
     return text.strip()

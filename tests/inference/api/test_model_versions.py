@@ -213,6 +213,13 @@ def test_query_searches_owner_and_name_and_its_next_link_keeps_the_search(api, a
     ]
 
 
+def test_query_takes_a_json_encoded_search_text_as_the_text_it_encodes(api, alice, bob, catalogue):
+    # The JS client (replicate 1.4.0) sends JSON.stringify(text) with Content-Type text/plain.
+    assert names(search(api, bob, '"alice/paint"').json()) == ["alice/painter"]
+    assert names(search(api, bob, '"\\u0070ub"').json()) == ["bob/pub"]
+    assert names(search(api, bob, '"' + "x" * 200 + '"').json()) == []  # 200 characters once decoded
+
+
 @pytest.mark.parametrize(
     ("case", "make_request"),
     [
