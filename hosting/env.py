@@ -78,6 +78,10 @@ class HearthEnv(BaseSettings):
     OUTPUT_URL_SECONDS: int = Field(default=7 * 24 * 3600, ge=1)
     # Networks file-input URLs may be fetched from although private/loopback (comma-separated CIDRs).
     INPUT_URL_ALLOWED_NETWORKS: str = ""
+    # cog.yaml `weights:` from http(s) URLs: networks they may be fetched from although
+    # private/loopback (comma-separated CIDRs; an in-house mirror), and the largest file fetched.
+    WEIGHTS_ALLOWED_NETWORKS: str = ""
+    WEIGHTS_MAX_BYTES: int = Field(default=100 * 1024**3, ge=1)
     # Per-version Python environments (cog.yaml `build:`), resolved at push and built with uv.
     # Where packages come from: an index ("" for none: find-links only), extra indexes and
     # find-links (comma-separated URLs or directories: an air-gapped site's mirror or wheelhouse).
@@ -124,7 +128,7 @@ class HearthEnv(BaseSettings):
             raise ValueError(f"must start with one of {', '.join(s + '://' for s in DATABASE_SCHEMES)}")
         return value
 
-    @field_validator("WEBHOOK_ALLOWED_NETWORKS", "INPUT_URL_ALLOWED_NETWORKS")
+    @field_validator("WEBHOOK_ALLOWED_NETWORKS", "INPUT_URL_ALLOWED_NETWORKS", "WEIGHTS_ALLOWED_NETWORKS")
     @classmethod
     def _networks(cls, value: str) -> str:
         return _check_networks(value)

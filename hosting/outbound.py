@@ -7,7 +7,7 @@ any tenant could make the server read or poke services on its own network (SSRF)
 
 import ipaddress
 import socket
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -121,10 +121,18 @@ MAX_REDIRECTS = 5
 _TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 
 
-def fetch_to_file(url: str, destination: Path, *, max_bytes: int, allowed_networks: Iterable[str]) -> httpx.Response:
+def fetch_to_file(
+    url: str,
+    destination: Path,
+    *,
+    max_bytes: int,
+    allowed_networks: Iterable[str],
+    on_chunk: Callable[[bytes], None] | None = None,
+) -> httpx.Response:
     """GET `url` into `destination`, refusing private addresses (checked again for every
     redirect, and connecting only to the address checked, which defeats DNS rebinding)
-    and bodies over `max_bytes`. Returns the final response, whose body has been read."""
+    and bodies over `max_bytes`. Returns the final response, whose body has been read.
+    `on_chunk` sees each piece of the body as it is written (to hash it on the way)."""
     allowed_networks = list(allowed_networks)
     for _ in range(MAX_REDIRECTS + 1):
         # A new client for each hop: a kept connection is verified for the host it was made for.
@@ -136,7 +144,7 @@ def fetch_to_file(url: str, destination: Path, *, max_bytes: int, allowed_networ
                         continue
                     if response.status_code != 200:
                         raise FetchError(f"fetching it answered HTTP {response.status_code}")
-                    _save_body(response, destination, max_bytes)
+                    _save_body(response, destination, max_bytes, on_chunk)
                     return response
             except Refused as refused:
                 raise FetchError(f"the URL {refused}") from None
@@ -152,7 +160,9 @@ def _check_peer(response: httpx.Response, allowed_networks: list[str]) -> None:
         raise Refused("resolves to a private, loopback or link-local address")
 
 
-def _save_body(response: httpx.Response, destination: Path, max_bytes: int) -> None:
+def _save_body(
+    response: httpx.Response, destination: Path, max_bytes: int, on_chunk: Callable[[bytes], None] | None = None
+) -> None:
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes:
         raise FetchError(f"the file is larger than {max_bytes} bytes")
@@ -162,4 +172,6 @@ def _save_body(response: httpx.Response, destination: Path, max_bytes: int) -> N
             received += len(chunk)
             if received > max_bytes:
                 raise FetchError(f"the file is larger than {max_bytes} bytes")
+            if on_chunk is not None:
+                on_chunk(chunk)
             file.write(chunk)

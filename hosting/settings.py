@@ -144,6 +144,10 @@ RUNTIME_DIR = DATA_DIR / "runtime"
 PREDICTION_SCRATCH_DIR = Path(tempfile.gettempdir()) / "cog"
 ENVIRONMENTS_DIR = DATA_DIR / "environments"
 UV_CACHE_DIR = DATA_DIR / "uv-cache"
+# cog.yaml `weights:` fetched on this machine, one read-only file per sha256 (inference/registry/weights.py).
+WEIGHTS_DIR = DATA_DIR / "weights"
+WEIGHTS_ALLOWED_NETWORKS = comma_list(ENV.WEIGHTS_ALLOWED_NETWORKS)
+WEIGHTS_MAX_BYTES = ENV.WEIGHTS_MAX_BYTES
 PACKAGE_INDEX_URL = ENV.PACKAGE_INDEX_URL
 PACKAGE_EXTRA_INDEX_URLS = comma_list(ENV.PACKAGE_EXTRA_INDEX_URLS)
 PACKAGE_FIND_LINKS = comma_list(ENV.PACKAGE_FIND_LINKS)

@@ -1,7 +1,8 @@
 """The per-prediction event log: one Redis Stream `prediction:{id}` (ARCHITECTURE §6).
 
 The worker appends `start`, `output`, `logs`, `error` and `done` entries as the runner
-reports them; every reader (Prefer: wait, SSE, websockets, webhooks) reads the same stream,
+reports them (`start` says `{"booting": true}` when no runner of the version is up, and then
+a `running` entry marks the end of that cold boot); every reader (Prefer: wait, SSE, websockets, webhooks) reads the same stream,
 so none of them polls the database. `done` carries the prediction's final state so a waiter
 can answer without another query.
 """
@@ -20,7 +21,7 @@ from hosting.redis_clients import async_client, sync_client
 
 logger = logging.getLogger(__name__)
 
-EventType = Literal["start", "output", "logs", "error", "done"]
+EventType = Literal["start", "running", "output", "logs", "error", "done"]
 
 # How long a finished prediction's stream stays readable for late subscribers.
 STREAM_RETENTION_SECONDS = 60 * 60

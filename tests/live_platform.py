@@ -45,6 +45,7 @@ def server_env(port: int, text_model: Path | None = None) -> dict[str, str]:
         "WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",
         "WEBHOOK_RETRY_BASE_SECONDS": "0.2",
         "INPUT_URL_ALLOWED_NETWORKS": "127.0.0.0/8",  # the tests' own HTTP server stands for the internet
+        "WEIGHTS_ALLOWED_NETWORKS": "127.0.0.0/8",  # and for where cog.yaml weights come from
         "FILE_MAX_BYTES": str(E2E_FILE_MAX_BYTES),
     }
     if text_model is not None:

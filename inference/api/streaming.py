@@ -47,7 +47,7 @@ def frames_for_entry(entry_id: str, fields: dict[str, str]) -> tuple[str, bool]:
         return sse_frame("output", entry_id, value if isinstance(value, str) else json.dumps(value)), False
     if kind == "done":
         return _done_frames(entry_id, json.loads(data)), True
-    return "", False  # `start` has no SSE counterpart the clients accept
+    return "", False  # `start` and `running` have no SSE counterpart the clients accept
 
 
 def _done_frames(entry_id: str, state: dict[str, Any]) -> str:

@@ -9,8 +9,9 @@ import re
 import shutil
 import tarfile
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import cog
 import yaml
@@ -54,12 +55,26 @@ class BuildSection:
     packages_field: str = "build.python_packages"
 
 
+@dataclass(frozen=True)
+class WeightSpec:
+    """One entry of cog.yaml's `weights:` as read at push, before anything is fetched (the
+    fetching and the digests are `inference.registry.weights`'s)."""
+
+    name: str
+    source: str  # as written in cog.yaml
+    kind: str  # "package", "url" or "file" (an upload to POST /v1/files)
+    location: str  # the package path, the URL, or the file's id
+    target: str  # relative to the project root (Cog's /src), POSIX
+    sha256: str | None = None  # declared in cog.yaml (Hearth's own key); else recorded at push
+
+
 @dataclass
 class CogConfig:
     predictor_ref: str
     concurrency: int = 1
     environment: dict[str, str] = field(default_factory=dict)
     build: BuildSection = field(default_factory=BuildSection)
+    weights: tuple[WeightSpec, ...] = ()
 
     @property
     def python_packages(self) -> list[str]:
@@ -83,12 +98,6 @@ def read_cog_config(project_dir: Path) -> CogConfig:
         raise PackageError(f"cog.yaml is not valid YAML: {exc}") from exc
     if not isinstance(raw, dict):
         raise PackageError("cog.yaml must be a mapping")
-    if raw.get("weights"):
-        raise PackageError(
-            "cog.yaml weights: managed weights are not supported yet; load them in setup() from files in the "
-            "package or from a URL",
-            "weights",
-        )
     ref = raw.get("run") or raw.get("predict")
     if not isinstance(ref, str) or ":" not in ref:
         raise PackageError('cog.yaml needs `predict: "predict.py:Predictor"` (or `run:`)')
@@ -97,7 +106,146 @@ def read_cog_config(project_dir: Path) -> CogConfig:
         concurrency=_concurrency(raw),
         environment=_environment(raw.get("environment") or []),
         build=_build_section(project_dir, raw.get("build") or {}),
+        weights=_weights_section(project_dir, raw.get("weights")),
     )
+
+
+# --- weights: -----------------------------------------------------------------------------------
+# Cog's managed weights: a list of `{name, source, target}`, `source` a URI or `{uri: ...}`.
+# Hearth takes three kinds of source (what a self-hosted platform can reach): a path in the
+# package, an http(s) URL, and a file uploaded with POST /v1/files (its `urls.get` URL, or
+# `hearth://files/<id>`). `sha256` is Hearth's own key: the digest the bytes must have.
+
+_WEIGHT_KEYS = {"name", "source", "target", "sha256"}
+_SCHEME = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*):")
+# An upload's `urls.get` (`…/v1/files/<id>`), on whatever host, as file inputs take it.
+_FILE_URL_PATH = re.compile(r"/v1/files/(?P<id>[a-z2-7]{26})/?$")
+_HEARTH_FILE = re.compile(r"hearth://files/(?P<id>[a-z2-7]{26})/?")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_SOURCES_TAKEN = "a path in the package, an http(s) URL, or an uploaded file (its urls.get URL or hearth://files/<id>)"
+
+
+def _weights_section(project_dir: Path, section: object) -> tuple[WeightSpec, ...]:
+    if section is None or section == []:
+        return ()
+    if not isinstance(section, list):
+        raise PackageError("cog.yaml weights must be a list of {name, source, target} entries", "weights")
+    packaged = {path.relative_to(project_dir).as_posix() for path in _package_files(project_dir)}
+    specs: list[WeightSpec] = []
+    for index, entry in enumerate(section):
+        spec = _weight_spec(entry, index, packaged)
+        if any(spec.name == other.name for other in specs):
+            raise PackageError(f"cog.yaml weights: two entries are named {spec.name!r}", "weights")
+        for other in specs:
+            if _overlaps(spec.target, other.target):
+                raise PackageError(
+                    f"cog.yaml weights entry {spec.name!r}: its target /src/{spec.target} overlaps the target "
+                    f"/src/{other.target} of {other.name!r}",
+                    "weights",
+                )
+        specs.append(spec)
+    return tuple(specs)
+
+
+def _weight_spec(entry: object, index: int, packaged: set[str]) -> WeightSpec:
+    if not isinstance(entry, dict):
+        raise PackageError(
+            f"cog.yaml weights entry {index + 1} must be a mapping with name, source and target", "weights"
+        )
+    name = entry.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise PackageError(f"cog.yaml weights entry {index + 1} needs a name", "weights")
+    where = f"cog.yaml weights entry {name!r}"
+    unknown = sorted(str(key) for key in entry if key not in _WEIGHT_KEYS)
+    if unknown:
+        raise PackageError(f"{where} has keys Hearth does not know: {', '.join(unknown)}", "weights")
+    source = _weight_source(entry.get("source"), where)
+    kind, location = _weight_location(source, where, packaged)
+    target = _project_path(entry.get("target"), f"{where}: target")
+    # A package path that is its own target stays where it is; any other target must be free.
+    if (kind != "package" or target != location) and any(_overlaps(target, path) for path in packaged):
+        raise PackageError(
+            f"{where}: target /src/{target} is already in the package; choose a path nothing else uses", "weights"
+        )
+    declared = entry.get("sha256")
+    if declared is not None:
+        if not isinstance(declared, str):  # all digits, YAML read a number: quote it
+            raise PackageError(f"{where}: sha256 must be a quoted string of 64 hexadecimal digits", "weights")
+        declared = declared.strip().lower().removeprefix("sha256:")
+        if not _SHA256.fullmatch(declared):
+            raise PackageError(f"{where}: sha256 must be 64 hexadecimal digits", "weights")
+        if kind == "package" and location not in packaged:
+            raise PackageError(
+                f"{where}: sha256 applies to one file; {source} is a directory (its files are part of the version)",
+                "weights",
+            )
+    return WeightSpec(name=name, source=source, kind=kind, location=location, target=target, sha256=declared)
+
+
+def _weight_source(value: object, where: str) -> str:
+    """The source URI: a string, or Cog's `{uri: ...}` mapping."""
+    if isinstance(value, dict):
+        extra = sorted(str(key) for key in value if key != "uri")
+        if extra:
+            raise PackageError(
+                f"{where}: source {', '.join(extra)} is not supported; name one file or directory in `uri`", "weights"
+            )
+        value = value.get("uri")
+    if not isinstance(value, str) or not value.strip():
+        raise PackageError(f"{where} needs a source: {_SOURCES_TAKEN}", "weights")
+    return value.strip()
+
+
+def _weight_location(source: str, where: str, packaged: set[str]) -> tuple[str, str]:
+    """The kind of the source and where its bytes are: a package path, a URL or a file id."""
+    scheme = _SCHEME.match(source)
+    if scheme is None or source.startswith("/"):
+        path = _project_path(source, f"{where}: source")
+        if not _in_package(path, packaged):
+            raise PackageError(f"{where}: source {source} is not in the package", "weights")
+        return "package", path
+    name = scheme["scheme"].lower()
+    if name == "hearth":
+        if (match := _HEARTH_FILE.fullmatch(source)) is None:
+            raise PackageError(f"{where}: source {source} is not of the form hearth://files/<file id>", "weights")
+        return "file", match["id"]
+    if name in ("http", "https"):
+        if (match := _FILE_URL_PATH.search(source.split("?", 1)[0].split("#", 1)[0])) is not None:
+            return "file", match["id"]
+        return "url", source
+    hint = (
+        " (a Hugging Face file is at https://huggingface.co/<repo>/resolve/<revision>/<path>)" if name == "hf" else ""
+    )
+    raise PackageError(f"{where}: source scheme {name}:// is not supported; use {_SOURCES_TAKEN}{hint}", "weights")
+
+
+def _project_path(value: object, what: str) -> str:
+    """A path in the project, relative and POSIX: `weights/x` or `/src/weights/x` (Cog runs the
+    project at /src); refused if it is absolute elsewhere or climbs out with `..`."""
+    if not isinstance(value, str) or not value.strip():
+        raise PackageError(f"{what} is missing: a path under /src or relative to the project", "weights")
+    path = PurePosixPath(value.strip())
+    if path.is_absolute():
+        if path.parts[:2] != ("/", "src"):
+            raise PackageError(
+                f"{what} {value} is outside the project: use a path under /src (the project root)", "weights"
+            )
+        path = PurePosixPath(*path.parts[2:]) if len(path.parts) > 2 else PurePosixPath(".")
+    if ".." in path.parts:
+        raise PackageError(f"{what} {value} climbs out of the project with ..", "weights")
+    if str(path) in ("", "."):
+        raise PackageError(f"{what} {value} is the project root itself, not a path in it", "weights")
+    return path.as_posix()
+
+
+def _in_package(path: str, packaged: set[str]) -> bool:
+    """Whether `path` is a packaged file or a directory holding one."""
+    return path in packaged or any(item.startswith(path + "/") for item in packaged)
+
+
+def _overlaps(first: str, second: str) -> bool:
+    """Whether one path is the other or lies inside it."""
+    return first == second or first.startswith(second + "/") or second.startswith(first + "/")
 
 
 # The `build:` keys Cog 0.23 knows. `gpu` routes nothing by itself (a model's hardware does) but
@@ -278,8 +426,10 @@ def package_digest(archive: bytes) -> str:
     return hashlib.sha256(archive).hexdigest()
 
 
-def extract_package(archive: Path, destination: Path) -> Path:
-    """Unpack once into `destination`; concurrent callers race safely through a rename."""
+def extract_package(archive: Path, destination: Path, *, prepare: Callable[[Path], None] | None = None) -> Path:
+    """Unpack once into `destination`; concurrent callers race safely through a rename.
+    `prepare` runs on the unpacked files before the rename (a version's weights are put in
+    place there), so whoever finds `destination` finds it complete."""
     if destination.is_dir():
         return destination
     destination.parent.mkdir(parents=True, exist_ok=True)
@@ -287,6 +437,8 @@ def extract_package(archive: Path, destination: Path) -> Path:
     try:
         with tarfile.open(archive, mode="r:gz") as tar:
             tar.extractall(staging, filter="data")
+        if prepare is not None:
+            prepare(staging)
         staging.rename(destination)
     except OSError:
         if not destination.is_dir():

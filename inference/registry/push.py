@@ -19,7 +19,7 @@ from django.db import transaction
 from accounts.models import Account
 from billing.models import Hardware
 from inference.models import Model, Version
-from inference.registry import environments, resolution
+from inference.registry import environments, resolution, weights
 from inference.registry.packaging import (
     CogConfig,
     PackageError,
@@ -100,32 +100,46 @@ class BuiltVersion:
     environment: dict
     schema: dict
     build_log: str
+    weights: list[dict]
+
+    def config_json(self) -> dict:
+        """`Version.config`: cog.yaml as the workers need it, with the resolved weights."""
+        return {**self.config.as_json(), "weights": self.weights} if self.weights else self.config.as_json()
 
 
-def version_build(project_dir: Path, *, log: Log = _quiet, existing: Model | None = None) -> BuiltVersion | Version:
+def version_build(
+    project_dir: Path,
+    *,
+    log: Log = _quiet,
+    existing: Model | None = None,
+    owner: Account | None = None,
+) -> BuiltVersion | Version:
     """Everything a push checks, with nothing stored: a PackageError names what cannot be met.
 
     Resolving and building print to `log` as they go; the build happens here, on the pushing
     machine, so a requirement that fails to build is refused now rather than on a worker. Where
     `existing` already has a version of this very content, that version is the answer: pushing
     the same directory again (as `make run` does with the zoo at each start) costs no build and
-    no schema generation.
+    no schema generation. `owner` (else `existing`'s) is the account whose uploads cog.yaml
+    `weights:` may name; the weights are fetched here and their digests recorded.
     """
     config = read_cog_config(project_dir)
     archive = build_package(project_dir)
-    digest = package_digest(archive)
-    if existing is not None and (version := existing.versions.filter(sha256=digest).first()) is not None:
-        return version
     lines: list[str] = []
 
     def logged(line: str) -> None:
         lines.append(line)
         log(line)
 
+    owner = owner if owner is not None else existing.owner if existing is not None else None
+    resolved = weights.resolve(config.weights, project_dir=project_dir, owner=owner, log=logged)
+    digest = weights.version_digest(package_digest(archive), resolved)
+    if existing is not None and (version := existing.versions.filter(sha256=digest).first()) is not None:
+        return version
     environment = resolution.resolve(config.build, log=logged)
     python, _ = _python_built(environment, config, log=logged)
     schema = _schema_for(project_dir, config.predictor_ref, python)
-    return BuiltVersion(digest, archive, config, environment, schema, "".join(lines))
+    return BuiltVersion(digest, archive, config, environment, schema, "".join(lines), resolved)
 
 
 def _python_built(environment: dict, config: CogConfig, *, log: Log) -> tuple[str, Path | None]:
@@ -148,7 +162,7 @@ def version_save(*, model: Model, built: BuiltVersion | Version) -> Version:
             predictor_ref=built.config.predictor_ref,
             openapi_schema=built.schema,
             cog_version=cog.__version__,
-            config=built.config.as_json(),
+            config=built.config_json(),
             environment=built.environment,
             build_log=built.build_log,
         )

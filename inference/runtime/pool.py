@@ -97,6 +97,12 @@ class RunnerPool:
         finally:
             lease.release()
 
+    def has_runner(self, key: str) -> bool:
+        """Whether a lease of version `key` would find its runner up (else it boots one)."""
+        with self._lock:
+            slot = self._slots.get(key)
+            return slot is not None and slot.runner.is_alive()
+
     def acquire(self, spec: RunnerSpec) -> Lease:
         """Like `lease()`, for a prediction that ends in another thread than it began."""
         with self._lock:

@@ -26,7 +26,9 @@ def _watchable(user, prediction_id: str) -> bool:
 
 
 def browser_event(entry_id: str, fields: dict[str, str]) -> dict:
-    """`start` tells the page a worker picked the prediction up (its status is then processing)."""
+    """`start` tells the page a worker picked the prediction up (its status is then processing),
+    and whether its model boots first; `running`, that such a boot is over. `id` is the entry's
+    id, whose first part is the server's time of it in milliseconds."""
     kind, data = fields["type"], fields["data"]
     return {"event": kind, "id": entry_id, "data": data if kind == "logs" else json.loads(data)}
 

@@ -3,6 +3,8 @@ prediction history. Signed-in users act for their personal account; everything i
 through `selectors`, so another tenant's private objects are 404s here as in the API."""
 
 import json
+import time
+from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
@@ -134,6 +136,24 @@ def prediction_links(prediction: Prediction) -> dict[str, str]:
     }
 
 
+def _epoch_ms(moment: datetime | None) -> float | None:
+    return None if moment is None else moment.timestamp() * 1000
+
+
+def prediction_times(prediction: Prediction) -> dict[str, dict[str, float | None]]:
+    """When it was created, started and completed, and the server's time now (ms since the
+    epoch): the page shows how long it has been queued, booting or running by the server's
+    clock, whatever the browser's says (`now` gives the difference)."""
+    return {
+        "times": {
+            "created": _epoch_ms(prediction.created_at),
+            "started": _epoch_ms(prediction.started_at),
+            "completed": _epoch_ms(prediction.completed_at),
+            "now": time.time() * 1000,
+        }
+    }
+
+
 @login_required
 @require_POST
 def model_run(request: HttpRequest, owner: str, name: str) -> HttpResponse:
@@ -157,7 +177,8 @@ def model_run(request: HttpRequest, owner: str, name: str) -> HttpResponse:
         errors, status = {"__all__": [f"{problem.title}. {problem.detail}"]}, problem.status
     else:
         if _wants_json(request):
-            return JsonResponse(prediction_links(prediction) | {"status": prediction.status}, status=201)
+            body = prediction_links(prediction) | prediction_times(prediction) | {"status": prediction.status}
+            return JsonResponse(body, status=201)
         return redirect("prediction-detail", prediction.id)
     if _wants_json(request):
         return JsonResponse({"errors": errors}, status=status)
@@ -181,6 +202,7 @@ def prediction_state(prediction: Prediction, *, origin: str) -> dict[str, Any]:
     Web predictions are kept for good, so their output files get fresh links on each view."""
     return {
         **prediction_links(prediction),
+        **prediction_times(prediction),
         "status": prediction.status,
         "output": storage.output_with_renewed_urls(prediction, origin=origin),
         "logs": prediction.logs,

@@ -30,7 +30,7 @@ from inference import cancellation, enqueue, events, webhooks
 from inference.files import inputs
 from inference.files.outputs import OutputFileError, OutputFiles
 from inference.models import Prediction, Version
-from inference.registry import environments
+from inference.registry import environments, weights
 from inference.registry.packaging import extract_package
 from inference.representations import prediction_json, prediction_state_json, public_origin
 from inference.runtime.pool import Lease, RunnerPool, RunnerSpec
@@ -50,6 +50,9 @@ atexit.register(_pool.close)
 
 
 def _package_dir(version: Version) -> Path:
+    """The version's project, unpacked once on this machine, its cog.yaml `weights:` fetched
+    (once per machine, `weights.fetch`) and put at their targets before anyone can see it;
+    raises WeightsError when one cannot be had."""
     destination = Path(settings.RUNTIME_DIR) / "versions" / version.sha256
     if destination.is_dir():
         return destination
@@ -58,7 +61,10 @@ def _package_dir(version: Version) -> Path:
         archive.parent.mkdir(parents=True, exist_ok=True)
         with version.package.open("rb") as source:
             archive.write_bytes(source.read())
-    return extract_package(archive, destination)
+    records = version.config.get("weights") or []
+    return extract_package(
+        archive, destination, prepare=(lambda project: weights.place(records, project)) if records else None
+    )
 
 
 def _runner_spec(version: Version) -> RunnerSpec:
@@ -205,15 +211,19 @@ def _deadline_timer(prediction: Prediction, runner: Any) -> threading.Timer | No
     return timer
 
 
-def _claim(prediction_id: str) -> Prediction | None:
+def _claim(prediction_id: str) -> tuple[Prediction, bool] | None:
+    """The claimed prediction, and whether its model must boot first (no runner of its
+    version is up here): its `start` entry says so, and a `running` entry follows the boot."""
     prediction = records.claim(prediction_id, now=timezone.now())
-    if prediction is not None:
-        # One round trip for the liveness key and the stream's `start` entry.
-        pipe = sync_client().pipeline(transaction=False)
-        _heartbeat.start(prediction_id, via=pipe)
-        events.publish(prediction_id, "start", {}, via=pipe)
-        pipe.execute()
-    return prediction
+    if prediction is None:
+        return None
+    booting = not _pool.has_runner(prediction.version.sha256)
+    # One round trip for the liveness key and the stream's `start` entry.
+    pipe = sync_client().pipeline(transaction=False)
+    _heartbeat.start(prediction_id, via=pipe)
+    events.publish(prediction_id, "start", {"booting": booting}, via=pipe)
+    pipe.execute()
+    return prediction, booting
 
 
 def storable(value: Any) -> Any:
@@ -251,12 +261,13 @@ def _send_webhook(prediction: Prediction, event: str) -> None:
 def prediction_run(*, prediction_id: str) -> None:
     """Run a queued prediction to a terminal state. A prediction no longer `starting`
     (canceled while queued, or already claimed) is left alone."""
-    prediction = _claim(prediction_id)
-    if prediction is None:
+    claimed = _claim(prediction_id)
+    if claimed is None:
         return
+    prediction, booting = claimed
     run = None
     try:
-        run = _prepare(prediction)
+        run = _prepare(prediction, booting=booting)
     finally:
         if run is None:  # it ended before reaching a runner
             _heartbeat.stop(prediction_id)
@@ -296,9 +307,10 @@ class _PreparedRun:
     outputs: OutputFiles
 
 
-def _prepare(prediction: Prediction) -> _PreparedRun | None:
+def _prepare(prediction: Prediction, *, booting: bool) -> _PreparedRun | None:
     """Its input files and a runner, or None when it has already ended (canceled past its
-    deadline in the queue, an input that cannot be read, its model's setup failed)."""
+    deadline in the queue, an input that cannot be read, its model's setup failed).
+    `booting`: its `start` entry announced a cold boot, so a `running` entry ends it."""
     _send_webhook(prediction, "start")
     if _seconds_to_deadline(prediction) == 0:  # its Cancel-After deadline passed in the queue
         _finish(
@@ -342,9 +354,22 @@ def _prepare(prediction: Prediction) -> _PreparedRun | None:
             metrics={"cold_boot": True},
         )
         return None
+    except weights.WeightsError as exc:  # cog.yaml weights that this machine could not fetch
+        scratch.cleanup()
+        _finish(
+            prediction,
+            status=Prediction.Status.FAILED,
+            output=None,
+            error=f"Model setup failed: {exc}",
+            logs=f"{prediction.logs}{exc}\n",
+            metrics={"cold_boot": True},
+        )
+        return None
     except BaseException:
         scratch.cleanup()
         raise
+    if booting:  # the one extra entry of a cold boot: the browser shows the boot is over
+        events.publish(prediction.id, "running", {})
     return _PreparedRun(lease, scratch, runner_input, OutputFiles(prediction, scratch.path / "outputs"))
 
 

@@ -6,6 +6,7 @@ document.addEventListener("DOMContentLoaded", () => {
   const form = document.querySelector("[data-playground]");
   if (!form) return;
   const view = new window.HearthPrediction.PredictionView(document.querySelector("[data-prediction-view]"));
+  const panel = document.querySelector("[data-output-panel]");
   const placeholder = document.querySelector("[data-output-placeholder]");
   const formError = form.querySelector("[data-form-error]");
   const runButton = form.querySelector("[data-run]");
@@ -42,6 +43,19 @@ document.addEventListener("DOMContentLoaded", () => {
     (first || formError).focus?.();
   }
 
+  // After Run the output panel is where things happen: on a long form, or a narrow screen
+  // where it sits below the form, it is scrolled into view unless enough of it shows already;
+  // focus moves there too (Run was disabled while posting, which took focus from it).
+  function revealOutput() {
+    const rect = panel.getBoundingClientRect();
+    const enough = Math.min(rect.height, window.innerHeight / 2);
+    if (rect.top < 0 || rect.top > window.innerHeight - enough) {
+      const still = window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+      panel.scrollIntoView({ block: "start", behavior: still ? "auto" : "smooth" });
+    }
+    panel.focus({ preventScroll: true });
+  }
+
   form.addEventListener("reset", clearErrors);
 
   form.addEventListener("submit", async (event) => {
@@ -60,6 +74,7 @@ document.addEventListener("DOMContentLoaded", () => {
       }
       placeholder.hidden = true;
       view.show({ ...body, output: null, logs: "", error: null, metrics: {}, display: form.dataset.display });
+      revealOutput();
     } catch (error) {
       showErrors({ __all__: [`Could not reach the server: ${error.message}`] });
     } finally {

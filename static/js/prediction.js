@@ -3,6 +3,35 @@
 "use strict";
 
 const TERMINAL = new Set(["succeeded", "failed", "canceled"]);
+// What the page says a prediction is doing: queued (no worker has it yet), booting (a worker
+// has it and is starting its model: a cold boot), running, then its final status.
+const PHASES = {
+  queued: { label: "Queued", note: "waiting for a worker" },
+  booting: { label: "Booting", note: "starting the model (cold boot)" },
+  running: { label: "Running", note: "" },
+  succeeded: { label: "Succeeded" },
+  failed: { label: "Failed" },
+  canceled: { label: "Canceled" },
+};
+
+function phaseOf(status) {
+  if (status === "starting") return "queued";
+  if (status === "processing") return "running";
+  return status;
+}
+
+// A stream entry's id starts with the server's time of it in milliseconds.
+function entryTime(id) {
+  const ms = Number(String(id || "").split("-")[0]);
+  return Number.isFinite(ms) && ms > 0 ? ms : null;
+}
+
+function duration(seconds, precise) {
+  const s = Math.max(0, seconds);
+  if (s < 60) return precise ? `${s.toFixed(1)} s` : `${Math.floor(s)} s`;
+  return `${Math.floor(s / 60)} min ${Math.floor(s % 60)} s`;
+}
+
 const IMAGE = /\.(png|jpe?g|gif|webp|bmp|svg|avif)$/i;
 const AUDIO = /\.(mp3|wav|ogg|oga|flac|m4a|aac)$/i;
 const VIDEO = /\.(mp4|webm|mov|m4v|ogv)$/i;
@@ -57,7 +86,7 @@ class PredictionView {
   constructor(root) {
     this.root = root;
     this.parts = {};
-    for (const name of ["status", "output", "logs", "error", "metrics", "link"]) {
+    for (const name of ["status", "elapsed", "output", "logs", "error", "metrics", "link"]) {
       this.parts[name] = root.querySelector(`[data-${name}]`);
     }
     this.cancelForm = root.querySelector("[data-cancel-form]");
@@ -67,6 +96,11 @@ class PredictionView {
   show(state) {
     this.close();
     this.state = { ...state, output: state.output, logs: state.logs || "" };
+    const times = state.times || {};
+    this.times = { ...times };
+    this.clockOffset = times.now ? times.now - Date.now() : 0; // the server's clock minus ours
+    this.phase = phaseOf(state.status);
+    this.phaseSince = this.phase === "queued" ? times.created : (times.started ?? times.created);
     this.root.hidden = false;
     this.parts.link.href = state.url;
     this.parts.link.textContent = state.id;
@@ -77,9 +111,8 @@ class PredictionView {
 
   render() {
     const { status, error, logs, metrics } = this.state;
-    this.parts.status.textContent = status;
-    this.parts.status.dataset.statusValue = status;
-    this.cancelForm.hidden = TERMINAL.has(status);
+    if (TERMINAL.has(status)) this.phase = status;
+    this.renderStatus();
     this.parts.error.hidden = !error;
     this.parts.error.textContent = error || "";
     this.parts.logs.textContent = logs;
@@ -131,24 +164,74 @@ class PredictionView {
     socket.addEventListener("message", (message) => this.onEvent(JSON.parse(message.data)));
     socket.addEventListener("close", () => {
       if (this.socket === socket && !TERMINAL.has(this.state.status)) {
+        this.stopTicking();
         this.parts.error.hidden = false;
         this.parts.error.textContent = "Lost the live connection; reload the page to see the latest state.";
       }
     });
   }
 
-  setStatus(status) {
-    this.state.status = status;
-    this.parts.status.textContent = status;
-    this.parts.status.dataset.statusValue = status;
-    this.cancelForm.hidden = TERMINAL.has(status);
+  serverNow() {
+    return Date.now() + this.clockOffset;
   }
 
-  onEvent({ event, data }) {
+  // The status badge says the phase (announced once per change); beside it, how long it has
+  // lasted, ticking while it is not over, then how long the whole prediction took.
+  renderStatus() {
+    const { status } = this.state;
+    const phase = PHASES[this.phase] ? this.phase : phaseOf(status);
+    const badge = this.parts.status;
+    badge.textContent = PHASES[phase]?.label || status;
+    badge.dataset.statusValue = status;
+    badge.dataset.phase = phase;
+    this.cancelForm.hidden = TERMINAL.has(status);
+    if (TERMINAL.has(status)) this.stopTicking();
+    else this.startTicking();
+    this.renderElapsed();
+  }
+
+  renderElapsed() {
+    const box = this.parts.elapsed;
+    if (!box) return;
+    const { status, metrics } = this.state;
+    const { created, completed } = this.times;
+    let text = "";
+    if (TERMINAL.has(status)) {
+      const total = metrics?.total_time ?? (created ? ((completed ?? this.serverNow()) - created) / 1000 : null);
+      if (total !== null && total !== undefined) text = `in ${duration(total, true)}`;
+    } else if (this.phaseSince) {
+      const note = PHASES[this.phase]?.note;
+      text = [note, duration((this.serverNow() - this.phaseSince) / 1000, false)].filter(Boolean).join(" · ");
+    }
+    box.textContent = text;
+  }
+
+  startTicking() {
+    if (!this.ticker) this.ticker = setInterval(() => this.renderElapsed(), 250);
+  }
+
+  stopTicking() {
+    clearInterval(this.ticker);
+    this.ticker = null;
+  }
+
+  setPhase(phase, since) {
+    if (this.state.status === "starting") this.state.status = "processing";
+    if (this.phase !== phase) {
+      this.phase = phase;
+      this.phaseSince = since ?? this.serverNow();
+    }
+    this.renderStatus();
+  }
+
+  onEvent({ event, data, id }) {
+    const at = entryTime(id);
     if (event === "start") {
-      this.setStatus("processing");
+      this.setPhase(data && data.booting ? "booting" : "running", at);
+    } else if (event === "running") {
+      this.setPhase("running", at);
     } else if (event === "output") {
-      if (this.state.status === "starting") this.setStatus("processing");
+      if (this.phase === "queued" || this.phase === "booting") this.setPhase("running", at);
       if (Array.isArray(this.state.output)) {
         this.state.output.push(data);
         if (this.streamText && typeof data === "string") {
@@ -161,12 +244,13 @@ class PredictionView {
         this.renderOutput();
       }
     } else if (event === "logs") {
-      if (this.state.status === "starting") this.setStatus("processing");
+      if (this.phase === "queued" || this.phase === "booting") this.setPhase("running", at);
       this.state.logs += data;
       this.parts.logs.append(data);
       this.parts.logs.scrollTop = this.parts.logs.scrollHeight;
     } else if (event === "done") {
       Object.assign(this.state, data);
+      if (data.completed_at) this.times.completed = Date.parse(data.completed_at);
       this.close();
       this.render();
     }
@@ -188,6 +272,7 @@ class PredictionView {
   }
 
   close() {
+    this.stopTicking();
     if (this.socket) {
       const socket = this.socket;
       this.socket = null;

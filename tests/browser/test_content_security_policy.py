@@ -81,12 +81,12 @@ def test_clicking_through_the_dashboard_breaks_no_rule_of_the_policy(watched: Wa
     page.get_by_label("Text").fill("one two three")
     page.get_by_label("Delay").fill("0.1")
     page.get_by_role("button", name="Run").click()
-    expect(page.locator(".output-panel [data-status]")).to_have_text("succeeded", timeout=20_000)
+    expect(page.locator(".output-panel [data-status]")).to_have_text("Succeeded", timeout=20_000)
 
     page = visit(watched, "/alice/painter")  # an image output shown inline
     page.get_by_role("button", name="Run").click()
     panel = page.locator(".output-panel")
-    expect(panel.locator("[data-status]")).to_have_text("succeeded", timeout=30_000)
+    expect(panel.locator("[data-status]")).to_have_text("Succeeded", timeout=30_000)
     image = panel.locator("[data-output] img")
     expect(image).to_be_visible()
     page.wait_for_function("() => document.querySelector('.output-panel [data-output] img').naturalWidth > 0")

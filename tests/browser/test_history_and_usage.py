@@ -28,7 +28,7 @@ def test_history_filters_and_a_prediction_page(alice_page: Page, platform):
 
     rows.nth(1).get_by_role("link").first.click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Prediction")
-    expect(page.locator("[data-status]")).to_have_text("succeeded")
+    expect(page.locator("[data-status]")).to_have_text("Succeeded")
     expect(page.locator("[data-output]")).to_have_text("from the api")
     expect(page.locator("[data-metrics]")).to_contain_text("Cost")
     expect(page.get_by_role("heading", name="Webhook deliveries")).to_be_visible()
@@ -44,11 +44,11 @@ def test_a_running_predictions_page_follows_it_live(alice_page: Page, platform):
         """() => {
             const text = document.querySelector('[data-output]').textContent;
             return text.startsWith('alpha') && !text.includes('theta')
-                && document.querySelector('[data-status]').textContent === 'processing';
+                && document.querySelector('[data-status]').textContent === 'Running';
         }""",
         timeout=20_000,
     )
-    expect(page.locator("[data-status]")).to_have_text("succeeded", timeout=20_000)
+    expect(page.locator("[data-status]")).to_have_text("Succeeded", timeout=20_000)
     expect(page.locator("[data-output]")).to_have_text("alpha beta gamma delta epsilon zeta eta theta")
     expect(page.get_by_role("button", name="Cancel")).to_be_hidden()
 

@@ -29,11 +29,11 @@ def test_tokens_appear_before_the_prediction_completes(alice_page: Page, platfor
         """() => {
             const text = document.querySelector('.output-panel [data-output]').textContent;
             const status = document.querySelector('.output-panel [data-status]').textContent;
-            return text.startsWith('one two') && !text.includes('eight') && status === 'processing';
+            return text.startsWith('one two') && !text.includes('eight') && status === 'Running';
         }""",
         timeout=20_000,
     )
-    expect(panel.locator("[data-status]")).to_have_text("succeeded", timeout=20_000)
+    expect(panel.locator("[data-status]")).to_have_text("Succeeded", timeout=20_000)
     expect(panel.locator("[data-output]")).to_have_text("one two three four five six seven eight")
     expect(panel.locator("[data-metrics]")).to_contain_text("Run time")
     expect(panel.get_by_role("button", name="Cancel")).to_be_hidden()
@@ -61,7 +61,7 @@ def test_a_bad_field_shows_the_servers_error_next_to_it(alice_page: Page, platfo
 
     page.get_by_label("Delay").fill("0")  # fixed, it runs and the error goes away
     page.get_by_role("button", name="Run").click()
-    expect(output_panel(page).locator("[data-status]")).to_have_text("succeeded", timeout=20_000)
+    expect(output_panel(page).locator("[data-status]")).to_have_text("Succeeded", timeout=20_000)
     expect(error).to_be_hidden()
 
 
@@ -73,7 +73,7 @@ def test_an_image_output_is_shown_inline(alice_page: Page, platform):
     page.get_by_role("button", name="Run").click()
 
     panel = output_panel(page)
-    expect(panel.locator("[data-status]")).to_have_text("succeeded", timeout=30_000)
+    expect(panel.locator("[data-status]")).to_have_text("Succeeded", timeout=30_000)
     image = panel.locator("[data-output] img")
     expect(image).to_be_visible()
     assert image.evaluate("img => [img.complete, img.naturalWidth, img.naturalHeight]") == [True, 24, 24]
@@ -88,9 +88,9 @@ def test_cancel_a_running_prediction(alice_page: Page, platform):
 
     panel = output_panel(page)
     expect(panel.locator("[data-logs]")).to_contain_text("sleeping", timeout=30_000)  # it is running
-    expect(panel.locator("[data-status]")).to_have_text("processing")
+    expect(panel.locator("[data-status]")).to_have_text("Running")
     panel.get_by_role("button", name="Cancel").click()
-    expect(panel.locator("[data-status]")).to_have_text("canceled", timeout=15_000)
+    expect(panel.locator("[data-status]")).to_have_text("Canceled", timeout=15_000)
     expect(panel.get_by_role("button", name="Cancel")).to_be_hidden()
     prediction_id = panel.locator("[data-link]").text_content()
     assert platform.client().predictions.get(prediction_id).status == "canceled"

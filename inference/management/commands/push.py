@@ -34,7 +34,7 @@ class Command(BaseCommand):
         # Resolving and building come first, printed as they go to stderr: a package that cannot
         # be met leaves nothing behind, not even the new model.
         try:
-            built = push.version_build(directory.resolve(), log=self.stderr.write, existing=target)
+            built = push.version_build(directory.resolve(), log=self.stderr.write, existing=target, owner=owner)
         except PackageError as exc:
             raise CommandError(str(exc)) from exc
         with transaction.atomic():

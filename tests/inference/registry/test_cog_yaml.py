@@ -25,7 +25,11 @@ def config_of(tmp_path, cog_yaml: str, **files: str):
         ('build:\n  python_version: "three"\n', "build.python_version", "not a Python version"),
         ("build:\n  sdk_version: 0.16.0\n", "build.sdk_version", f"runs the cog {cog.__version__} SDK"),
         ("build:\n  pyhton_version: '3.11'\n", "build.pyhton_version", "keys Cog does not know: pyhton_version"),
-        ("weights:\n  - source: https://example.com/w\n    target: /src/w\n", "weights", "not supported yet"),
+        (
+            "weights:\n  - source: https://example.com/w\n    target: /src/w\n",
+            "weights",
+            "weights entry 1 needs a name",
+        ),
         ("build:\n  run: [{mounts: []}]\n", "build.run", "is not a command"),
         ("build:\n  system_packages: {ffmpeg: 1}\n", "build.system_packages", "must be a list"),
     ],

@@ -1,5 +1,7 @@
 """The browser's websocket view of a prediction, with Channels' WebsocketCommunicator."""
 
+import time
+
 import pytest
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
@@ -57,6 +59,21 @@ async def test_the_owner_receives_every_event_in_order(prediction):
     done = await communicator.receive_json_from(timeout=5)
     assert done["event"] == "done" and done["data"]["status"] == "succeeded"
     assert (await communicator.receive_output(timeout=5))["type"] == "websocket.close"
+
+
+async def test_a_cold_boot_reaches_the_page_with_the_time_of_each_entry(prediction):
+    await sync_to_async(events.publish)(prediction.id, "start", {"booting": True})
+    await sync_to_async(events.publish)(prediction.id, "running", {})
+    communicator = communicator_for(await database_sync_to_async(user)("alice"), prediction.id)
+    assert (await communicator.connect())[0]
+    start = await communicator.receive_json_from(timeout=5)
+    running = await communicator.receive_json_from(timeout=5)
+    assert (start["event"], start["data"]) == ("start", {"booting": True})
+    assert (running["event"], running["data"]) == ("running", {})
+    # The page reads the server's time of each entry (ms) from the first part of its id.
+    booted_at, ran_at = (int(entry["id"].split("-")[0]) for entry in (start, running))
+    assert 0 <= ran_at - booted_at < 5_000 and abs(ran_at / 1000 - time.time()) < 60
+    await communicator.disconnect()
 
 
 async def test_another_tenant_is_refused_at_the_handshake(prediction, bob):

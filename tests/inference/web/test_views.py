@@ -4,6 +4,7 @@
 import html
 import json
 import re
+import time
 
 import pytest
 
@@ -191,13 +192,19 @@ def test_run_creates_a_web_prediction_with_typed_input(browser, alice, cpu):
         {"prompt": "a fox", "steps": 7},
         alice.account,
     )
-    assert response.json() == {
+    body = response.json()
+    times = body.pop("times")
+    assert body == {
         "id": prediction.id,
         "status": "starting",
         "url": f"/p/{prediction.id}",
         "cancel_url": f"/p/{prediction.id}/cancel",
         "websocket": f"/ws/predictions/{prediction.id}/",
     }
+    # The server's clock, in ms since the epoch: the page counts the seconds it has been queued.
+    assert times["created"] == prediction.created_at.timestamp() * 1000
+    assert times["started"] is None and times["completed"] is None
+    assert times["created"] <= times["now"] <= time.time() * 1000
 
 
 def test_a_file_picked_in_the_playground_is_sent_as_a_data_uri(browser, alice, cpu):
@@ -306,6 +313,7 @@ def test_the_prediction_page_has_input_state_and_webhook_deliveries(browser, ali
     state = json.loads(re.search(r'id="prediction-state" type="application/json">(.*?)</script>', page).group(1))
     assert state["output"] == "hi" and state["logs"] == "said hi\n" and state["status"] == "succeeded"
     assert state["display"] == "single" and state["websocket"] == f"/ws/predictions/{prediction.id}/"
+    assert state["times"]["created"] == prediction.created_at.timestamp() * 1000
     assert "&quot;text&quot;: &quot;hi&quot;" in page and "https://example.com/hook" in page and ">204<" in page
 
 
