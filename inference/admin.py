@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from billing.admin import DisabledModelInline, DisabledVersionInline, disable, enable, is_disabled
-from inference.models import File, Model, Prediction, Version, WebhookDelivery
+from inference.models import Collection, File, Model, Prediction, Version, WebhookDelivery
 
 
 class VersionInline(admin.TabularInline):
@@ -95,3 +95,13 @@ class FileAdmin(admin.ModelAdmin):
     search_fields = ["id", "name", "account__username"]
     raw_id_fields = ["account", "prediction"]
     readonly_fields = ["kind", "size", "sha256", "md5", "content", "prediction"]
+
+
+@admin.register(Collection)
+class CollectionAdmin(admin.ModelAdmin):
+    """Operators curate collections here; each caller sees only the models they may see."""
+
+    list_display = ["name", "slug", "created_at"]
+    search_fields = ["name", "slug", "description"]
+    prepopulated_fields = {"slug": ["name"]}
+    autocomplete_fields = ["models"]

@@ -40,6 +40,25 @@ class Model(models.Model):
         return f"{self.owner.username}/{self.name}"
 
 
+class Collection(models.Model):
+    """A curated list of models (`GET /v1/collections`), kept by operators in the Django admin.
+    Who sees which of its models is decided per request: a private model shows only to its owner."""
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    # Last: from here on in the class body, `models` is this field, not django.db.models.
+    models = models.ManyToManyField(Model, blank=True, related_name="collections")
+
+    class Meta:
+        # Newest first with a unique tiebreaker: the order cursor pages need.
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return self.slug
+
+
 class Version(models.Model):
     """An immutable model package. Its public id is the SHA-256 of the package archive."""
 

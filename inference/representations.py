@@ -7,6 +7,7 @@ path (a serializer took 167 µs for a prediction, this 7 µs), and the shapes ar
 client.
 """
 
+from collections.abc import Iterable
 from typing import Annotated, Any, NotRequired
 
 from django.conf import settings
@@ -16,7 +17,7 @@ from typing_extensions import TypedDict
 
 from hosting.shapes import Timestamp, Url, shape
 from hosting.timestamps import timestamp
-from inference.models import File, Model, Prediction, Version
+from inference.models import Collection, File, Model, Prediction, Version
 from inference.runtime.schema import output_is_iterator
 
 Status = Annotated[str, Field(json_schema_extra={"enum": list(Prediction.Status.values)})]
@@ -101,6 +102,42 @@ class ModelJSON(TypedDict):
     latest_version: VersionJSON | None
 
 
+@shape
+class CollectionJSON(TypedDict):
+    name: str
+    slug: str
+    description: str
+
+
+@shape
+class CollectionDetailJSON(CollectionJSON):
+    models: Annotated[list[ModelJSON], Field(description="Only the models the caller may see")]
+
+
+class SearchModelMetadataJSON(TypedDict):
+    generated_description: str
+    score: Annotated[float, Field(description="Relevance, 1.0 for the best match")]
+    tags: list[str]
+
+
+class SearchModelJSON(TypedDict):
+    model: ModelJSON
+    metadata: SearchModelMetadataJSON
+
+
+class SearchPageResultJSON(TypedDict):
+    name: str
+    href: Url
+
+
+@shape
+class SearchJSON(TypedDict):
+    query: str
+    models: list[SearchModelJSON]
+    collections: list[CollectionJSON]
+    pages: Annotated[list[SearchPageResultJSON], Field(description="Always empty: Hearth has no pages to search")]
+
+
 class FileChecksumsJSON(TypedDict):
     sha256: str
     md5: str
@@ -144,6 +181,13 @@ class ModelPageJSON(TypedDict):
     previous: Url | None
     next: Url | None
     results: list[ModelJSON]
+
+
+@shape
+class CollectionPageJSON(TypedDict):
+    previous: Url | None
+    next: Url | None
+    results: list[CollectionJSON]
 
 
 @shape
@@ -246,4 +290,20 @@ def file_json(file: File, *, origin: str) -> FileJSON:
         "created_at": timestamp(file.created_at),
         "expires_at": timestamp(file.expires_at),
         "urls": {"get": f"{origin}/v1/files/{file.id}"},
+    }
+
+
+def collection_json(collection: Collection) -> CollectionJSON:
+    return {"name": collection.name, "slug": collection.slug, "description": collection.description}
+
+
+def collection_detail_json(collection: Collection, models: Iterable[Model], *, origin: str) -> CollectionDetailJSON:
+    """`models`: those of the collection the caller may see (`selectors.collection_models`)."""
+    return {**collection_json(collection), "models": [model_json(model, origin=origin) for model in models]}
+
+
+def search_model_json(model: Model, *, score: float, origin: str) -> SearchModelJSON:
+    return {
+        "model": model_json(model, origin=origin),
+        "metadata": {"generated_description": model.description, "score": score, "tags": []},
     }

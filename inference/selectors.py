@@ -8,7 +8,7 @@ from accounts.models import Account
 from hosting.expiring_cache import ExpiringCache
 from hosting.ids import is_public_id
 from hosting.problems import NotFound
-from inference.models import File, Model, Prediction, Version
+from inference.models import Collection, File, Model, Prediction, Version
 
 
 def _visible_models(*, account: Account) -> QuerySet[Model]:
@@ -176,3 +176,36 @@ def prediction_history(*, account: Account, status: str = "", model: str = "") -
         owner, _, name = model.partition("/")
         predictions = predictions.filter(model__owner__username=owner, model__name=name)
     return predictions
+
+
+def collection_list() -> QuerySet[Collection]:
+    """Every collection (they are curated by operators and public), newest first with a unique
+    tiebreaker for cursor pages."""
+    return Collection.objects.order_by("-created_at", "-pk")
+
+
+def collection_get(*, slug: str) -> Collection:
+    collection = Collection.objects.filter(slug=slug).first()
+    if collection is None:
+        raise NotFound("The requested collection does not exist.")
+    return collection
+
+
+def collection_models(*, account: Account, collection: Collection) -> QuerySet[Model]:
+    """The collection's models that `account` may see: public ones and its own."""
+    return (
+        _visible_models(account=account)
+        .filter(collections=collection)
+        .select_related("owner", "hardware", "latest_version")
+        .order_by("owner__username", "name")
+    )
+
+
+def collection_search(*, query: str) -> QuerySet[Collection]:
+    """Collections whose name, slug or description holds every word of `query`."""
+    collections = collection_list()
+    for word in query.split():
+        collections = collections.filter(
+            Q(name__icontains=word) | Q(slug__icontains=word) | Q(description__icontains=word)
+        )
+    return collections

@@ -12,6 +12,8 @@ PAGES = [
     "/admin/inference/version/",
     "/admin/inference/prediction/",
     "/admin/inference/file/",
+    "/admin/inference/collection/",
+    "/admin/inference/collection/add/",
     "/admin/billing/creditgrant/",
 ]
 

@@ -5,6 +5,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, URLResolver, get_resolver
 from drf_spectacular.validation import validate_schema
 
+from inference.models import Collection
+
 
 def _v1_routes() -> set[str]:
     """Every concrete /v1 route, in OpenAPI path syntax."""
@@ -85,6 +87,9 @@ def test_every_field_the_endpoints_return_is_documented(api, schema, alice, echo
     prediction = api.post(
         "/v1/models/alice/echo/predictions", data="{}", content_type="application/json", **alice.auth
     ).json()
+    Collection.objects.create(name="Echoes", slug="echoes").models.add(echo_version.model)
+    search = api.get("/v1/search", {"query": "echo"}, **alice.auth).json()
+    assert search["models"] and search["collections"]
     responses = {
         "Prediction": prediction,
         "Model": api.get("/v1/models/alice/echo", **alice.auth).json(),
@@ -95,10 +100,18 @@ def test_every_field_the_endpoints_return_is_documented(api, schema, alice, echo
         "WebhookSecret": api.get("/v1/webhooks/default/secret", **alice.auth).json(),
         "Usage": api.get("/v1/account/usage", **alice.auth).json(),
         "File": api.post("/v1/files", {"content": SimpleUploadedFile("a.txt", b"hi")}, **alice.auth).json(),
+        "CollectionPage": api.get("/v1/collections", **alice.auth).json(),
+        "CollectionDetail": api.get("/v1/collections/echoes", **alice.auth).json(),
+        "Search": search,
     }
     for name, body in responses.items():
         assert set(body) <= documented[name], (name, set(body) - documented[name])
     nested = schema["components"]["schemas"]["Prediction"]["properties"]
+    for nested_body, component in [
+        (search["models"][0], "SearchModel"),
+        (search["models"][0]["metadata"], "SearchModelMetadata"),
+    ]:
+        assert set(nested_body) <= documented[component], (component, set(nested_body))
     for field in ("urls", "metrics"):
         component = nested[field]["$ref"].rsplit("/", 1)[-1]
         assert set(prediction[field]) <= documented[component], (field, set(prediction[field]))
