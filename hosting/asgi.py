@@ -14,6 +14,30 @@ from django.core.handlers.asgi import ASGIHandler  # noqa: E402
 from hosting.request_threads import ReusedRequestThreads  # noqa: E402
 
 
+def _leave_form_bodies_to_django() -> None:
+    """Under Daphne, Twisted parses a POST's multipart/form-data body into `request.args`
+    before Daphne sees the request, and answers one it cannot parse (no boundary, a wrong
+    one) with a bare `400 Bad Request`: no headers, no body, never reaching /v1's problem
+    answers. Daphne builds the ASGI scope from the raw body and never reads `args`, so the
+    parse is turned off (Twisted's `parsePOSTFormSubmission`), which also spares a second
+    copy of every upload in memory. Django parses the form, and a malformed one is a problem."""
+    from daphne.http_protocol import WebRequest
+
+    original = WebRequest.__init__
+    if getattr(original, "leaves_forms_to_django", False):
+        return
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("parsePOSTFormSubmission", False)
+        original(self, *args, **kwargs)
+
+    __init__.leaves_forms_to_django = True  # type: ignore[attr-defined]
+    WebRequest.__init__ = __init__
+
+
+_leave_form_bodies_to_django()
+
+
 class WebASGIHandler(ReusedRequestThreads, ASGIHandler):
     """The dashboard, admin and playground pages: Django's full middleware stack."""
 

@@ -240,7 +240,7 @@ REST_FRAMEWORK = {
     # ApiTokenAuthentication refuses requests without a valid token, so no permission class is needed.
     "DEFAULT_PERMISSION_CLASSES": [],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["hosting.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "hosting.problems.drf_exception_handler",
     "UNAUTHENTICATED_USER": None,
     # Prediction creation is counted in inference.api.predictions (scope "create").

@@ -20,7 +20,10 @@ def parse_cancel_after(value: str) -> timedelta:
         seconds = sum(float(number) * _UNIT_SECONDS[unit] for number, unit in _PART.findall(text))
     else:
         raise InvalidRequest(f"Cancel-After {value!r} is not a duration like 30s, 5m or 1h30m.", field="Cancel-After")
-    duration = timedelta(seconds=seconds)
+    try:
+        duration = timedelta(seconds=seconds)
+    except OverflowError as exc:  # past timedelta's 999999999 days (or an infinite float)
+        raise InvalidRequest(f"Cancel-After {value!r} is too long.", field="Cancel-After", kind="maximum") from exc
     if duration < MINIMUM:
         raise InvalidRequest("Cancel-After must be at least 5 seconds.", field="Cancel-After", kind="minimum")
     return duration

@@ -43,8 +43,13 @@ def wait_seconds(prefer: str | None) -> int | None:
     for preference in (prefer or "").split(","):
         match = _PREFER_WAIT.match(preference)
         if match:
-            seconds = int(match.group(1)) if match.group(1) else MAX_WAIT_SECONDS
-            return min(max(seconds, 1), MAX_WAIT_SECONDS) if seconds else None
+            if match.group(1) is None:
+                return MAX_WAIT_SECONDS
+            digits = match.group(1).lstrip("0")
+            if not digits:
+                return None  # wait=0
+            # int() refuses texts of over 4300 digits; anything past 9 is clamped anyway.
+            return min(int(digits) if len(digits) <= 9 else MAX_WAIT_SECONDS, MAX_WAIT_SECONDS)
     return None
 
 
@@ -56,10 +61,16 @@ def _body(request: HttpRequest) -> dict[str, Any]:
         raise ApiProblem(
             413, "Request too large", f"The request body is over {limit}; upload large files with POST /v1/files."
         ) from exc
+    except ValueError as exc:  # a Content-Length that is not a number
+        raise InvalidRequest("The Content-Length header is not a number.", field="Content-Length") from exc
     try:
-        body = json.loads(raw or b"{}", parse_constant=_refuse_constant, parse_float=_finite_float)
+        # UTF-8 only (RFC 8259 §8.1): json.loads would also take UTF-16 and UTF-32 bytes.
+        text = raw.decode("utf-8-sig") or "{}"
+        body = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
     except _NumberOutOfRange as exc:
         raise InvalidRequest(f"The request body has a number out of range: {exc}", field="body") from exc
+    except RecursionError as exc:
+        raise InvalidRequest("The request body is nested too deeply.", field="body", kind="parse") from exc
     except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, an integer of over 4300 digits
         raise InvalidRequest(f"The request body is not valid JSON: {exc}", field="body", kind="parse") from exc
     if not isinstance(body, dict):
@@ -153,9 +164,9 @@ async def _respond(endpoint: AccountEndpoint, request: HttpRequest, create, *arg
     body = _body(request)
     cancel_after_header = request.headers.get("Cancel-After")
     cancel_after = parse_cancel_after(cancel_after_header) if cancel_after_header else None
+    wait = wait_seconds(request.headers.get("Prefer"))
     prediction = await sync_to_async(create)(endpoint.account, body, cancel_after, *args)
     document = prediction_json(prediction, origin=base_url(request))
-    wait = wait_seconds(request.headers.get("Prefer"))
     response_headers = {}
     if wait:
         response_headers["Preference-Applied"] = f"wait={wait}"
