@@ -138,20 +138,11 @@ def boot_runs(env_a: Path, env_b: Path, boots: int) -> tuple[float, dict[str, li
 
 
 def together(*directories: Path) -> int:
-    """Bytes of disk under all `directories`, each inode counted once (as environments.disk_usage)."""
+    """Bytes of disk under all `directories`, each inode counted once."""
+    from inference.registry.environments import disk_usage
+
     seen: set[tuple[int, int]] = set()
-    total = 0
-    for directory in directories:
-        for root, _dirs, files in os.walk(directory):
-            for name in files:
-                try:
-                    stat = os.lstat(os.path.join(root, name))
-                except OSError:
-                    continue
-                if (stat.st_dev, stat.st_ino) not in seen:
-                    seen.add((stat.st_dev, stat.st_ino))
-                    total += stat.st_blocks * 512
-    return total
+    return sum(disk_usage(directory, seen) for directory in directories)
 
 
 def mib(size: int) -> str:

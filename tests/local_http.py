@@ -30,6 +30,38 @@ def serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
         server.shutdown()
 
 
+class FileHost:
+    """What a `file_host` serves: `files` (path -> bytes, changeable while it runs; any other
+    path is a 404), the paths asked for in `requests`, and its base `url`."""
+
+    def __init__(self, files: dict[str, bytes] | None = None) -> None:
+        self.files = dict(files or {})
+        self.requests: list[str] = []
+        self.url = ""
+
+
+@contextlib.contextmanager
+def file_host(files: dict[str, bytes] | None = None) -> Iterator[FileHost]:
+    """A server on 127.0.0.1 answering GET with the bytes of `FileHost.files`."""
+    host = FileHost(files)
+
+    class Handler(QuietHandler):
+        def do_GET(self) -> None:
+            host.requests.append(self.path)
+            body = host.files.get(self.path)
+            if body is None:
+                self.not_found()
+                return
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    with serving(Handler) as url:
+        host.url = url
+        yield host
+
+
 class HostRecorder:
     """A server on 127.0.0.1 that answers every POST with 204 and records its Host header;
     over TLS when given a server `ssl_context` (tests of where outbound requests connect)."""

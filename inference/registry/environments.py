@@ -150,7 +150,7 @@ def _build_lock(root: Path, key: str) -> Iterator[None]:
         yield
 
 
-def disk_usage(directory: Path, seen: set[int] | None = None) -> int:
+def disk_usage(directory: Path, seen: set[tuple[int, int]] | None = None) -> int:
     """Bytes of disk under `directory`, each hard-linked file counted once (across calls that
     share `seen`)."""
     seen = set() if seen is None else seen
@@ -161,8 +161,9 @@ def disk_usage(directory: Path, seen: set[int] | None = None) -> int:
                 stat = os.lstat(os.path.join(root, name))
             except OSError:
                 continue
-            if stat.st_ino not in seen:
-                seen.add(stat.st_ino)
+            inode = (stat.st_dev, stat.st_ino)
+            if inode not in seen:
+                seen.add(inode)
                 total += stat.st_blocks * 512
     return total
 
@@ -212,7 +213,7 @@ def _alive(pid: int) -> bool:
 
 
 def _used(environments: list[Path]) -> int:
-    seen: set[int] = set()
+    seen: set[tuple[int, int]] = set()
     return sum(disk_usage(path, seen) for path in environments)
 
 

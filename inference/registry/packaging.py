@@ -130,7 +130,7 @@ def _weights_section(project_dir: Path, section: object) -> tuple[WeightSpec, ..
         return ()
     if not isinstance(section, list):
         raise PackageError("cog.yaml weights must be a list of {name, source, target} entries", "weights")
-    packaged = {path.relative_to(project_dir).as_posix() for path in _package_files(project_dir)}
+    packaged = {path.relative_to(project_dir).as_posix() for path in package_files(project_dir)}
     specs: list[WeightSpec] = []
     for index, entry in enumerate(section):
         spec = _weight_spec(entry, index, packaged)
@@ -398,7 +398,7 @@ def _environment(entries: list) -> dict[str, str]:
     return environment
 
 
-def _package_files(project_dir: Path) -> list[Path]:
+def package_files(project_dir: Path) -> list[Path]:
     files = []
     for root, dirs, names in os.walk(project_dir):
         dirs[:] = sorted(d for d in dirs if d not in _SKIPPED_NAMES)
@@ -413,7 +413,7 @@ def build_package(project_dir: Path) -> bytes:
     """A gzip'd tar of the directory with fixed metadata, so equal content gives equal bytes."""
     buffer = io.BytesIO()
     with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as gz, tarfile.open(fileobj=gz, mode="w") as tar:
-        for path in _package_files(project_dir):
+        for path in package_files(project_dir):
             info = tarfile.TarInfo(path.relative_to(project_dir).as_posix())
             info.size = path.stat().st_size
             info.mode = 0o755 if os.access(path, os.X_OK) else 0o644

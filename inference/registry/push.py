@@ -29,6 +29,7 @@ from inference.registry.packaging import (
     read_cog_config,
 )
 from inference.registry.uv_commands import Log
+from inference.runtime.runner import module_command
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_TIMEOUT_SECONDS = 120
@@ -60,7 +61,7 @@ def _schema_for(project_dir: Path, predictor_ref: str, python: str) -> dict:
     """Generate the OpenAPI schema in a child process of the version's own interpreter: user
     code never runs in ours, and it imports what the version's environment has."""
     completed = subprocess.run(
-        [python, "-c", _SCHEMA_BOOTSTRAP, str(project_dir), predictor_ref],
+        [python, *module_command("inference.runtime.schema"), str(project_dir), predictor_ref],
         capture_output=True,
         text=True,
         cwd=project_dir,
@@ -77,12 +78,6 @@ def _schema_for(project_dir: Path, predictor_ref: str, python: str) -> dict:
         reason = document.get("error") or stderr_tail[0]
         raise PackageError(f"Could not read the predictor {predictor_ref}: {reason}", "predict")
     return document
-
-
-# `python -m inference.runtime.schema`, without the working directory on sys.path (see runner.child_command).
-_SCHEMA_BOOTSTRAP = (
-    "import runpy, sys; del sys.path[0]; runpy.run_module('inference.runtime.schema', run_name='__main__')"
-)
 
 
 def _quiet(line: str) -> None:

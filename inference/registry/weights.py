@@ -42,7 +42,7 @@ from accounts.models import Account
 from hosting import outbound
 from hosting.problems import NotFound
 from inference import selectors
-from inference.registry.packaging import PackageError, WeightSpec, _package_files
+from inference.registry.packaging import PackageError, WeightSpec, package_files
 from inference.registry.uv_commands import Log
 
 STORAGE_PREFIX = "weights/"
@@ -133,7 +133,7 @@ def _tree_digest(directory: Path) -> tuple[str, int]:
     """A directory's digest: the sha256 of its listing, one `path NUL sha256 NUL size` line per
     packaged file in path order; and the bytes of those files."""
     listing, total = hashlib.sha256(), 0
-    for path in sorted(_package_files(directory), key=lambda p: p.relative_to(directory).as_posix()):
+    for path in sorted(package_files(directory), key=lambda p: p.relative_to(directory).as_posix()):
         digest, size = _file_digest(path)
         listing.update(f"{path.relative_to(directory).as_posix()}\0{digest}\0{size}\n".encode())
         total += size

@@ -358,15 +358,17 @@ class Runner:
         self._channel.close()
 
 
-def child_command(fd: int, project_dir: Path, predictor_ref: str) -> list[str]:
-    """The interpreter arguments that start `inference.runtime.child`.
+def module_command(module: str) -> list[str]:
+    """The interpreter arguments that run `module` as `python -m` would, but with the working
+    directory (the model's project) off sys.path while our own package imports, so a model's
+    inference.py cannot shadow it (the module adds the project itself). `-P` would do it, but
+    only from Python 3.11 on, and a version's environment may be 3.10."""
+    return ["-c", f"import runpy, sys; del sys.path[0]; runpy.run_module({module!r}, run_name='__main__')"]
 
-    The project directory stays off sys.path while our own package imports, so a model's
-    inference.py cannot shadow it (the child adds the project itself). `-P` would do it, but
-    only from Python 3.11 on, and a version's environment may be 3.10.
-    """
-    bootstrap = "import runpy, sys; del sys.path[0]; runpy.run_module('inference.runtime.child', run_name='__main__')"
-    return ["-c", bootstrap, "--fd", str(fd), str(project_dir), predictor_ref]
+
+def child_command(fd: int, project_dir: Path, predictor_ref: str) -> list[str]:
+    """The interpreter arguments that start `inference.runtime.child`."""
+    return [*module_command("inference.runtime.child"), "--fd", str(fd), str(project_dir), predictor_ref]
 
 
 @contextlib.contextmanager

@@ -321,56 +321,32 @@ def _prepare(prediction: Prediction, *, booting: bool) -> _PreparedRun | None:
     try:
         runner_input = inputs.materialise(prediction=prediction, directory=scratch.path / "inputs")
         lease = _pool.acquire(_runner_spec(prediction.version))
-    except inputs.InputFileError as exc:
+    except BaseException as exc:
         scratch.cleanup()
-        _finish(
-            prediction,
-            status=Prediction.Status.FAILED,
-            output=None,
-            logs=prediction.logs,
-            metrics={},
-            error=f"Could not read input {exc}",
-        )
+        ended = _ended_before_running(prediction, exc)
+        if ended is None:
+            raise
+        error, logs, metrics = ended
+        _finish(prediction, status=Prediction.Status.FAILED, output=None, error=error, logs=logs, metrics=metrics)
         return None
-    except environments.EnvironmentBuildError as exc:
-        scratch.cleanup()
-        _finish(
-            prediction,
-            status=Prediction.Status.FAILED,
-            output=None,
-            error=str(exc),
-            logs=exc.log,
-            metrics={"cold_boot": True},
-        )
-        return None
-    except RunnerSetupError as exc:
-        scratch.cleanup()
-        _finish(
-            prediction,
-            status=Prediction.Status.FAILED,
-            output=None,
-            error=f"Model setup failed: {exc}",
-            logs=exc.logs,
-            metrics={"cold_boot": True},
-        )
-        return None
-    except weights.WeightsError as exc:  # cog.yaml weights that this machine could not fetch
-        scratch.cleanup()
-        _finish(
-            prediction,
-            status=Prediction.Status.FAILED,
-            output=None,
-            error=f"Model setup failed: {exc}",
-            logs=f"{prediction.logs}{exc}\n",
-            metrics={"cold_boot": True},
-        )
-        return None
-    except BaseException:
-        scratch.cleanup()
-        raise
     if booting:  # the one extra entry of a cold boot: the browser shows the boot is over
         events.publish(prediction.id, "running", {})
     return _PreparedRun(lease, scratch, runner_input, OutputFiles(prediction, scratch.path / "outputs"))
+
+
+def _ended_before_running(prediction: Prediction, exc: BaseException) -> tuple[str, str, dict] | None:
+    """The error, logs and metrics of a prediction that failed before reaching a runner (an input
+    that cannot be read, an environment or weights that cannot be had, a setup that failed), or
+    None for an exception that is no such end."""
+    if isinstance(exc, inputs.InputFileError):
+        return f"Could not read input {exc}", prediction.logs, {}
+    if isinstance(exc, environments.EnvironmentBuildError):
+        return str(exc), exc.log, {"cold_boot": True}
+    if isinstance(exc, RunnerSetupError):
+        return f"Model setup failed: {exc}", exc.logs, {"cold_boot": True}
+    if isinstance(exc, weights.WeightsError):  # cog.yaml weights that this machine could not fetch
+        return f"Model setup failed: {exc}", f"{prediction.logs}{exc}\n", {"cold_boot": True}
+    return None
 
 
 def _complete_in_thread(prediction: Prediction, run: _PreparedRun) -> None:

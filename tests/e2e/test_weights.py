@@ -17,7 +17,7 @@ from django.test import override_settings
 from inference.models import Version
 from tests.conftest import FIXTURE_MODELS
 from tests.live_platform import _push
-from tests.local_http import QuietHandler, serving
+from tests.local_http import file_host
 
 pytestmark = pytest.mark.e2e
 
@@ -29,33 +29,10 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-class WeightHost:
-    """Stands for a weights host on the internet (allowed through WEIGHTS_ALLOWED_NETWORKS)."""
-
-    def __init__(self) -> None:
-        self.files: dict[str, bytes] = {}
-        self.requests: list[str] = []
-        self.url = ""
-
-
 @pytest.fixture(scope="module")
 def weight_host():
-    host = WeightHost()
-
-    class Handler(QuietHandler):
-        def do_GET(self):
-            host.requests.append(self.path)
-            body = host.files.get(self.path)
-            if body is None:
-                self.not_found()
-                return
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-    with serving(Handler) as url:
-        host.url = url
+    """Stands for a weights host on the internet (allowed through WEIGHTS_ALLOWED_NETWORKS)."""
+    with file_host() as host:
         yield host
 
 

@@ -18,7 +18,7 @@ from inference.models import Model, Version
 from inference.registry import weights
 from inference.registry.packaging import PackageError, read_cog_config
 from tests.conftest import FIXTURE_MODELS
-from tests.local_http import QuietHandler, serving
+from tests.local_http import file_host
 
 PREDICT_PY = (FIXTURE_MODELS / "weights" / "predict.py").read_text()
 URL_BYTES = b"weights served over http\n"
@@ -38,31 +38,10 @@ def weights_dir(settings, tmp_path) -> Path:
     return settings.WEIGHTS_DIR
 
 
-class WeightServer:
-    def __init__(self) -> None:
-        self.files = {"/w.bin": URL_BYTES}
-        self.requests: list[str] = []
-
-
 @pytest.fixture
 def server():
-    state = WeightServer()
-
-    class Handler(QuietHandler):
-        def do_GET(self):
-            state.requests.append(self.path)
-            body = state.files.get(self.path)
-            if body is None:
-                self.not_found()
-                return
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-    with serving(Handler) as url:
-        state.url = url  # type: ignore[attr-defined]
-        yield state
+    with file_host({"/w.bin": URL_BYTES}) as host:
+        yield host
 
 
 def project(tmp_path: Path, weights_yaml: str, name: str = "m") -> Path:
