@@ -31,6 +31,11 @@ class BenchPlatform:
     token: str
     web_pid: int
     worker_pids: list[int]
+    env: dict[str, str]
+
+    def manage(self, *args: str) -> str:
+        """A manage.py command on the bench's database (what an operator would run)."""
+        return _manage(self.env, *args)
 
     def client(self):
         import replicate
@@ -126,19 +131,22 @@ def _prepare(env: dict[str, str], models: dict[str, Path]) -> str:
         conn.execute(f"CREATE DATABASE {DATABASE}")
     redis.Redis.from_url(REDIS_URL).flushdb()
 
-    def manage(*args: str) -> str:
-        command = [sys.executable, "manage.py", *args]
-        return subprocess.run(command, cwd=REPO_ROOT, env=env, check=True, capture_output=True, text=True).stdout
-
-    manage("migrate", "--no-input")
-    token = manage("createuser", "bench").strip()
+    _manage(env, "migrate", "--no-input")
+    token = _manage(env, "createuser", "bench").strip()
     for name, directory in models.items():
-        manage("push", str(directory), f"bench/{name}")
+        _manage(env, "push", str(directory), f"bench/{name}")
     return token
 
 
+def _manage(env: dict[str, str], *args: str) -> str:
+    command = [sys.executable, "manage.py", *args]
+    return subprocess.run(command, cwd=REPO_ROOT, env=env, check=True, capture_output=True, text=True).stdout
+
+
 @contextlib.contextmanager
-def bench_platform(models: dict[str, Path], *, workers: int = 1) -> Iterator[BenchPlatform]:
+def bench_platform(
+    models: dict[str, Path], *, workers: int = 1, extra_env: dict[str, str] | None = None
+) -> Iterator[BenchPlatform]:
     port = processes.free_port()
     env = {
         **os.environ,
@@ -151,6 +159,7 @@ def bench_platform(models: dict[str, Path], *, workers: int = 1) -> Iterator[Ben
         "LOG_LEVEL": "WARNING",
         "RATE_LIMIT_CREATE_PER_MINUTE": RATE_LIMIT,
         "RATE_LIMIT_API_PER_MINUTE": RATE_LIMIT,
+        **(extra_env or {}),
     }
     token = _prepare(env, models)
     children = [processes.start_daphne(host="127.0.0.1", port=port, env=env, output=subprocess.DEVNULL)]
@@ -162,6 +171,7 @@ def bench_platform(models: dict[str, Path], *, workers: int = 1) -> Iterator[Ben
             token=token,
             web_pid=children[0].pid,
             worker_pids=[child.pid for child in children[1:]],
+            env=env,
         )
     finally:
         for child in children:

@@ -49,6 +49,12 @@ class UsageJSON(TypedDict):
     by_day: Annotated[list[UsageByDayJSON], Field(description="Every day of the month so far, oldest first")]
 
 
+def list_hardware_skus(schema: dict[str, Any]) -> None:
+    """pydantic `json_schema_extra` for a field that names a SKU: the document lists the SKUs
+    there are when it is made (operators edit them in the admin), so a SKU it allows exists."""
+    schema["enum"] = list(Hardware.objects.values_list("sku", flat=True))
+
+
 def hardware_json(hardware: Hardware) -> HardwareJSON:
     return {"sku": hardware.sku, "name": hardware.name}
 

@@ -70,14 +70,13 @@ def _reserved_in_flight(account: Account) -> Decimal:
     # inference app that sits above it.
     in_flight = (
         account.predictions.filter(status__in=IN_FLIGHT_STATUSES)
-        .values("model__hardware__price_per_second", "reserved_seconds")
+        .values("hardware__price_per_second", "reserved_seconds")
         .annotate(count=Count("id"))
     )
     return sum(
         (
             quantize_amount(
-                row["model__hardware__price_per_second"]
-                * (row["reserved_seconds"] or settings.BILLING_RESERVATION_SECONDS)
+                row["hardware__price_per_second"] * (row["reserved_seconds"] or settings.BILLING_RESERVATION_SECONDS)
             )
             * row["count"]
             for row in in_flight
@@ -133,7 +132,7 @@ def reservation_extend(*, prediction) -> str | None:
     """
     account = Account.objects.select_for_update().get(pk=prediction.account_id)
     step = settings.BILLING_RESERVATION_SECONDS
-    problem = _shortfall(account, reservation(hardware=prediction.model.hardware))
+    problem = _shortfall(account, reservation(hardware=prediction.hardware))
     if problem is not None:
         if problem.title == "Insufficient credit":
             return f"Stopped: the account's prepaid credit ran out (${account.credit:.6f} left). Add credit."
@@ -156,7 +155,7 @@ def _billed_seconds(prediction, predict_time: float) -> Decimal:
 def usage_record_for(*, prediction, predict_time: float) -> UsageRecord:
     """Bill a prediction that ran. Idempotent: a retried task finds the existing record and
     neither bills nor draws credit again."""
-    hardware = prediction.model.hardware
+    hardware = prediction.hardware
     seconds = _billed_seconds(prediction, predict_time)
     record, created = UsageRecord.objects.get_or_create(
         prediction=prediction,
@@ -198,8 +197,8 @@ usage AS (
 
 
 def usage_record_sql_params(*, prediction, predict_time: float, at: datetime) -> dict[str, Any]:
-    """The parameters of `USAGE_RECORD_CTES` for a prediction (its model's hardware loaded)."""
-    hardware = prediction.model.hardware
+    """The parameters of `USAGE_RECORD_CTES` for a prediction (its hardware loaded)."""
+    hardware = prediction.hardware
     seconds = _billed_seconds(prediction, predict_time)
     return {
         "usage_prediction_id": prediction.pk,

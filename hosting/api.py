@@ -17,9 +17,11 @@ import logging
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from django.db import InterfaceError, OperationalError, connection
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
+from rest_framework.permissions import SAFE_METHODS
 from rest_framework.views import APIView
 
 from hosting.problems import ApiProblem, internal_error, method_not_allowed, problem_response, unavailable
@@ -30,6 +32,30 @@ logger = logging.getLogger(__name__)
 class Endpoint(APIView):
     # The view DRF builds serves only the sync handlers; `as_view` routes the async ones itself.
     view_is_async = False
+
+    def handle_exception(self, exc: Exception) -> Any:
+        """A read whose database connection died under it (a restarted or failed-over PostgreSQL,
+        a terminated backend) is tried once more on a new connection: it changed nothing, so the
+        client gets its answer rather than a 503. Anything else, and a second failure, leaves as
+        problem+json (`drf_exception_handler`)."""
+        if (
+            isinstance(exc, (OperationalError, InterfaceError))
+            and self.request.method in SAFE_METHODS
+            and not connection.in_atomic_block
+            and not getattr(self, "_retried_read", False)
+        ):
+            self._retried_read = True
+            logger.warning(
+                "%s %s lost its database connection (%r); trying once more", self.request.method, self.request.path, exc
+            )
+            try:
+                connection.close()  # back to the pool, which drops it: the retry gets another
+                self.initial(self.request, *self.args, **self.kwargs)  # it may have failed there
+                handler = getattr(self, (self.request.method or "").lower())
+                return handler(self.request, *self.args, **self.kwargs)
+            except Exception as again:
+                exc = again
+        return super().handle_exception(exc)
 
     async def authenticate_async(self, request: HttpRequest) -> None:
         """Resolve the caller before an async handler runs (raise an ApiProblem to refuse).

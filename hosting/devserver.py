@@ -143,6 +143,22 @@ def _weights_summary() -> str:
     return "\n".join(lines)
 
 
+def runs_demo_weights(package: str) -> bool:
+    """Whether the zoo model runs the tiny random weights `_demo_weights` built (its variable,
+    set by then, names them), not real ones."""
+    variable = next((name for name, weights_of in DEMO_WEIGHTS.items() if weights_of == package), None)
+    return variable is not None and os.environ[variable].startswith(str(DATA_DIR / "demo-weights"))
+
+
+def push_demo_model(name: str) -> None:
+    """Push zoo/<name> as the public demo/<name>, then its catalogue entry (`manage.py catalogue`):
+    description, README, cover, a default example (queued now, run once the worker is up; run
+    again only when the model changed) and the demo-weights banner while it runs demo weights."""
+    directory, ref = str(REPO_ROOT / "zoo" / name), f"{DEMO_USER}/{name}"
+    _manage("push", directory, ref, "--visibility", "public")
+    _manage("catalogue", directory, ref, *(["--demo-weights"] if runs_demo_weights(name) else []))
+
+
 def _manage(*args: str) -> str:
     result = subprocess.run(
         [sys.executable, "manage.py", *args], cwd=REPO_ROOT, check=True, stdout=subprocess.PIPE, text=True
@@ -206,7 +222,7 @@ def _start(supervisor: processes.Supervisor) -> None:
     _manage("collectstatic", "--no-input", "-v", "0")
     token = _manage("createuser", DEMO_USER, "--password", DEMO_PASSWORD, "--token-name", "make run", "--staff")
     for name in DEMO_MODELS:
-        _manage("push", str(REPO_ROOT / "zoo" / name), f"{DEMO_USER}/{name}", "--visibility", "public")
+        push_demo_model(name)
     for spec in platform_specs():
         supervisor.start(spec)
     url = os.environ["PUBLIC_BASE_URL"]

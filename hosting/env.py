@@ -52,6 +52,17 @@ class HearthEnv(BaseSettings):
     # Resident memory (MiB) a worker's runners may hold before idle ones are evicted, least
     # recently used first, to make room for another; 0: no budget (MAX_WARM_RUNNERS only).
     RUNNER_MEMORY_BUDGET_MB: int = Field(default=0, ge=0)
+    # Hardware SKUs this machine's worker serves (comma-separated): it consumes only their queues
+    # (and `default`), and keeps deployments' minimum instances of only these SKUs warm.
+    WORKER_HARDWARE: str = "cpu"
+    # How often a worker checks which deployments' instances it should keep booted, and reports
+    # its runners (warm, busy, booting) for the dashboard and the autoscaling figures.
+    KEEP_WARM_INTERVAL_SECONDS: float = Field(default=5.0, gt=0, le=300)
+    # The most instances one deployment may ask for (`max_instances`).
+    DEPLOYMENT_MAX_INSTANCES: int = Field(default=20, ge=1, le=1000)
+    # Bearer token that Prometheus and KEDA send to /metrics and /metrics/scaling; empty: those
+    # answer only requests from this machine (127.0.0.1, ::1).
+    METRICS_TOKEN: str = ""
     # A worker proves it still runs a prediction this often; 3 missed beats and it is lost.
     PREDICTION_HEARTBEAT_SECONDS: float = Field(default=10.0, gt=0, le=300)
     # A queued prediction no worker has claimed this long is queued again (its message may be

@@ -12,6 +12,7 @@ from django.urls import path
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
+from hosting.pagination import INTEGER_KEY_CURSOR, PUBLIC_ID_CURSOR
 from hosting.problems import PROBLEM_CONTENT_TYPE
 from hosting.shapes import registered_schemas
 
@@ -32,6 +33,8 @@ _PROBLEM_DESCRIPTIONS = {
     415: "Unsupported media type",
     422: "Invalid input (`invalid_fields` names each field)",
     429: "Rate limited; see Retry-After",
+    500: "A bug on our side (logged)",
+    503: "A dependency (database, Redis) is unreachable; retry after Retry-After",
 }
 
 
@@ -56,12 +59,60 @@ def json_response(name: str, description: str = "OK") -> OpenApiResponse:
 
 # Every operation that takes a token can answer these.
 AUTHENTICATED_PROBLEMS = problems(401, 429)
-CURSOR = OpenApiParameter("cursor", str, description="From a page's `next` or `previous` link")
+# ... and every operation at all these (added to each by `add_shapes`).
+_EVERY_OPERATION_PROBLEMS = (500, 503)
+
+
+def _cursor(pattern: str) -> OpenApiParameter:
+    return OpenApiParameter(
+        "cursor",
+        {"type": "string", "pattern": pattern},
+        description="From a page's `next` link: `<created_at, microseconds since 1970>.<key>`",
+    )
+
+
+# Lists of objects keyed by an integer (models, collections, deployments) and by a public id
+# (predictions, files): `hosting.pagination` takes exactly the cursors these patterns allow.
+CURSOR = _cursor(INTEGER_KEY_CURSOR)
+PUBLIC_ID_CURSOR_PARAMETER = _cursor(PUBLIC_ID_CURSOR)
+
+_RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds to wait before trying again",
+        "required": True,
+        "schema": {"type": "string", "pattern": "^[0-9]+$"},
+    }
+}
+
+
+def _problem(status: int) -> dict[str, Any]:
+    return {
+        "description": _PROBLEM_DESCRIPTIONS[status],
+        "content": {PROBLEM_CONTENT_TYPE: {"schema": ref("Problem")}},
+    }
+
+
+# An operation's request body is required unless its `extend_schema(extensions=...)` holds this.
+OPTIONAL_BODY = "x-optional-body"
 
 
 def add_shapes(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
-    """drf-spectacular postprocessing hook: the registered shapes become component schemas."""
+    """drf-spectacular postprocessing hook: the registered shapes become component schemas,
+    request bodies are required (but where OPTIONAL_BODY says not), every operation lists the
+    statuses any request can meet (a bug, a dependency down), and each 429 and 503 says it
+    carries Retry-After."""
     result.setdefault("components", {}).setdefault("schemas", {}).update(registered_schemas())
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            optional_body = operation.pop(OPTIONAL_BODY, False)
+            if "requestBody" in operation:
+                operation["requestBody"]["required"] = not optional_body
+            responses = operation["responses"]
+            for status in _EVERY_OPERATION_PROBLEMS:
+                responses.setdefault(str(status), _problem(status))
+            for retried in ("429", "503"):
+                if retried in responses:
+                    responses[retried]["headers"] = _RETRY_AFTER
     return result
 
 

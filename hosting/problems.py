@@ -8,6 +8,7 @@ handler is logged and answered as a 500 problem, never Django's HTML page.
 
 import json
 import logging
+import threading
 from typing import Any, NotRequired
 
 import redis
@@ -80,16 +81,41 @@ def method_not_allowed(method: str, allowed: str) -> ApiProblem:
 
 def unavailable(exc: BaseException) -> ApiProblem | None:
     """A 503 for a dependency that is down (its connection dropped or refused), else None.
-    Nothing was half done: the handler stopped at the first call that failed."""
+    Nothing was half done: the handler stopped at the first call that failed. For the database,
+    the pool's other connections are checked too (`_drop_dead_connections`)."""
     if isinstance(exc, (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)):
         dependency = "its event store (Redis)"
     elif isinstance(exc, (OperationalError, InterfaceError)):
         dependency = "its database"
+        _drop_dead_connections()
     else:
         return None
     problem = ApiProblem(503, "Service unavailable", f"Hearth could not reach {dependency}; try again in a moment.")
     problem.headers["Retry-After"] = "1"
     return problem
+
+
+_pool_check = threading.Lock()
+
+
+def _drop_dead_connections() -> None:
+    """One pooled connection found dead (a PostgreSQL restarted, failed over, or its backends
+    terminated) means those idle beside it are dead too; each would answer a request with a 503
+    when it came to be used, 10 s later in tests/chaos. Check them all now, in a thread of its own
+    (a request must not wait on it, and an async one runs on the event loop), one check at a time."""
+    pool = getattr(connection, "pool", None)  # Django's psycopg pool; None when not configured
+    if pool is None or not _pool_check.acquire(blocking=False):
+        return
+
+    def check() -> None:
+        try:
+            pool.check()
+        except Exception:  # the database down altogether: the next failure checks again
+            logger.warning("could not check the database pool's connections", exc_info=True)
+        finally:
+            _pool_check.release()
+
+    threading.Thread(target=check, name="database-pool-check", daemon=True).start()
 
 
 def internal_error() -> ApiProblem:

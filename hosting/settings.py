@@ -118,16 +118,19 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+_SWEEP_PERIOD = max(5.0, ENV.PREDICTION_HEARTBEAT_SECONDS)
+# `beat_period` marks a message as beat's: its task runs once per period however many beat
+# schedulers send it (inference/worker/tasks.py `_first_of_period`).
 CELERY_BEAT_SCHEDULE = {
     "sweep-lost-predictions": {
         "task": "inference.sweep_lost_predictions",
-        "schedule": max(5.0, ENV.PREDICTION_HEARTBEAT_SECONDS),
-        "options": {"queue": "default"},
+        "schedule": _SWEEP_PERIOD,
+        "options": {"queue": "default", "headers": {"beat_period": _SWEEP_PERIOD}},
     },
     "remove-expired-data": {
         "task": "inference.remove_expired_data",
         "schedule": 60.0,
-        "options": {"queue": "default"},
+        "options": {"queue": "default", "headers": {"beat_period": 60.0}},
     },
 }
 # A prediction's own deadline stops it first; these only catch a wedged task.
@@ -162,6 +165,10 @@ MAX_WARM_RUNNERS = ENV.MAX_WARM_RUNNERS
 RUNNER_MEMORY_BUDGET = ENV.RUNNER_MEMORY_BUDGET_MB * 1024**2 or None
 STREAM_KEEPALIVE_SECONDS = ENV.STREAM_KEEPALIVE_SECONDS
 PREDICTION_HEARTBEAT_SECONDS = ENV.PREDICTION_HEARTBEAT_SECONDS
+WORKER_HARDWARE = comma_list(ENV.WORKER_HARDWARE)
+KEEP_WARM_INTERVAL_SECONDS = ENV.KEEP_WARM_INTERVAL_SECONDS
+DEPLOYMENT_MAX_INSTANCES = ENV.DEPLOYMENT_MAX_INSTANCES
+METRICS_TOKEN = ENV.METRICS_TOKEN
 PREDICTION_REQUEUE_SECONDS = ENV.PREDICTION_REQUEUE_SECONDS
 PREDICTION_MAX_QUEUE_SECONDS = ENV.PREDICTION_MAX_QUEUE_SECONDS
 MAX_PACKAGE_BYTES = ENV.MAX_PACKAGE_BYTES
@@ -240,6 +247,9 @@ REST_FRAMEWORK = {
     # ApiTokenAuthentication refuses requests without a valid token, so no permission class is needed.
     "DEFAULT_PERMISSION_CLASSES": [],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # JSON whatever Accept says (no 406), and no `?format=` override (no 404 for an unknown one).
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "hosting.negotiation.JsonWhateverTheAccept",
+    "URL_FORMAT_OVERRIDE": None,
     "DEFAULT_PARSER_CLASSES": ["hosting.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "hosting.problems.drf_exception_handler",
     "UNAUTHENTICATED_USER": None,

@@ -1,7 +1,16 @@
 from django.contrib import admin
 
 from billing.admin import DisabledModelInline, DisabledVersionInline, disable, enable, is_disabled
-from inference.models import Collection, File, Model, Prediction, Version, WebhookDelivery
+from inference.models import (
+    Collection,
+    Deployment,
+    DeploymentRelease,
+    File,
+    Model,
+    Prediction,
+    Version,
+    WebhookDelivery,
+)
 
 
 class VersionInline(admin.TabularInline):
@@ -20,7 +29,8 @@ class ModelAdmin(admin.ModelAdmin):
     list_filter = ["visibility", "hardware", ("disabled", admin.EmptyFieldListFilter)]
     list_select_related = ["owner", "hardware", "disabled"]
     search_fields = ["name", "owner__username"]
-    raw_id_fields = ["owner", "latest_version"]
+    # default_example: a select of every prediction would load them all into the page.
+    raw_id_fields = ["owner", "latest_version", "default_example"]
     inlines = [DisabledModelInline, VersionInline]
     actions = [disable, enable]
 
@@ -105,3 +115,25 @@ class CollectionAdmin(admin.ModelAdmin):
     search_fields = ["name", "slug", "description"]
     prepopulated_fields = {"slug": ["name"]}
     autocomplete_fields = ["models"]
+
+
+class DeploymentReleaseInline(admin.TabularInline):
+    """The release history, read-only: releases are made through the API or the dashboard."""
+
+    model = DeploymentRelease
+    extra = 0
+    fields = ("number", "version", "hardware", "min_instances", "max_instances", "created_by", "created_at")
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Deployment)
+class DeploymentAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "current_release", "created_at"]
+    list_select_related = ["owner", "current_release"]
+    search_fields = ["name", "owner__username"]
+    readonly_fields = ["owner", "name", "current_release", "created_at"]
+    inlines = [DeploymentReleaseInline]

@@ -1,3 +1,6 @@
+from functools import cached_property
+from typing import Any
+
 from django.core.exceptions import SuspiciousFileOperation
 from django.db import models
 from django.utils.text import get_valid_filename
@@ -5,6 +8,7 @@ from django.utils.text import get_valid_filename
 from accounts.models import Account
 from billing.models import Hardware
 from hosting.ids import new_public_id
+from inference.runtime.validation import InputValidator
 
 
 class Model(models.Model):
@@ -22,6 +26,16 @@ class Model(models.Model):
     paper_url = models.URLField(blank=True)
     license_url = models.URLField(blank=True)
     cover_image_url = models.URLField(blank=True)
+    # An image the platform serves itself at /<owner>/<name>/cover (the pages' CSP allows only
+    # their own origin and data: images, so an external cover_image_url cannot show there).
+    cover_image = models.FileField(upload_to="covers/", blank=True)
+    # A prediction of this model whose input and output its page and `default_example` show.
+    default_example = models.ForeignKey(
+        "Prediction", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Runs tiny random demo weights (`make run` without HEARTH_*_MODEL): its pages say so, so
+    # that its nonsense output is not taken for a broken product.
+    demo_weights = models.BooleanField(default=False)
     latest_version = models.ForeignKey("Version", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     run_count = models.PositiveBigIntegerField(default=0)
     # Seconds a worker keeps an idle runner loaded; keep_warm pins it until memory is needed.
@@ -84,6 +98,13 @@ class Version(models.Model):
     def __str__(self) -> str:
         return f"{self.model_id}:{self.sha256[:12]}"
 
+    @cached_property
+    def input_validator(self) -> InputValidator:
+        # Compiled once per instance and dropped with it. The hot paths hold a version for
+        # MODEL_CACHE_SECONDS and then load a fresh one (a new schema dict); the id()-keyed
+        # `compile_input_validator` cache kept every such copy alive, up to 256 of them per process.
+        return InputValidator(self.openapi_schema)
+
 
 class Prediction(models.Model):
     class Status(models.TextChoices):
@@ -92,8 +113,12 @@ class Prediction(models.Model):
         SUCCEEDED = "succeeded"
         FAILED = "failed"
         CANCELED = "canceled"
+        # Its Cancel-After deadline passed before it started running (queued or booting): it
+        # ended without running and is not billed. Clients that predate this status see
+        # `canceled` (inference/api/deadlines.py `as_seen_by`).
+        ABORTED = "aborted"
 
-    TERMINAL_STATUSES = frozenset({Status.SUCCEEDED, Status.FAILED, Status.CANCELED})
+    TERMINAL_STATUSES = frozenset({Status.SUCCEEDED, Status.FAILED, Status.CANCELED, Status.ABORTED})
 
     class Source(models.TextChoices):
         API = "api"
@@ -103,6 +128,12 @@ class Prediction(models.Model):
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="predictions")
     model = models.ForeignKey(Model, on_delete=models.CASCADE, related_name="predictions")
     version = models.ForeignKey(Version, on_delete=models.CASCADE, related_name="predictions")
+    # The SKU it is queued on and billed for: its model's, or its deployment release's.
+    hardware = models.ForeignKey(Hardware, on_delete=models.PROTECT, related_name="predictions")
+    # Made through POST /v1/deployments/{owner}/{name}/predictions; kept when the deployment goes.
+    deployment = models.ForeignKey(
+        "Deployment", null=True, blank=True, on_delete=models.SET_NULL, related_name="predictions"
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.STARTING)
     source = models.CharField(max_length=8, choices=Source.choices, default=Source.API)
     input = models.JSONField(default=dict)
@@ -129,6 +160,11 @@ class Prediction(models.Model):
 
     def __str__(self) -> str:
         return self.id
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.hardware_id is None and self.model_id is not None:  # a prediction runs on its model's SKU
+            self.hardware_id = self.model.hardware_id
+        super().save(*args, **kwargs)
 
     @property
     def is_terminal(self) -> bool:
@@ -198,3 +234,54 @@ class File(models.Model):
 
     def __str__(self) -> str:
         return f"{self.id} ({self.name})"
+
+
+class Deployment(models.Model):
+    """A stable name (`owner/name`) that runs a version on a hardware SKU, with instances kept
+    warm (`min_instances`) and capped (`max_instances`). What it runs is its current release;
+    every change makes a new release, and the old ones stay as history."""
+
+    owner = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="deployments")
+    name = models.SlugField(max_length=100)
+    current_release = models.ForeignKey(
+        "DeploymentRelease", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["owner", "name"], name="unique_deployment_name_per_owner")]
+        # Newest first with a unique tiebreaker: the order cursor pages need.
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return self.full_name
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.owner.username}/{self.name}"
+
+
+class DeploymentRelease(models.Model):
+    """One configuration of a deployment, numbered from 1; never changed once made."""
+
+    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="releases")
+    number = models.PositiveIntegerField()
+    model = models.ForeignKey(Model, on_delete=models.PROTECT, related_name="deployment_releases")
+    version = models.ForeignKey(Version, on_delete=models.PROTECT, related_name="deployment_releases")
+    hardware = models.ForeignKey(Hardware, on_delete=models.PROTECT, related_name="deployment_releases")
+    min_instances = models.PositiveSmallIntegerField()
+    max_instances = models.PositiveSmallIntegerField()
+    created_by = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="deployment_releases")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["deployment", "number"], name="unique_release_number"),
+            models.CheckConstraint(
+                condition=models.Q(min_instances__lte=models.F("max_instances")), name="release_min_within_max"
+            ),
+        ]
+        ordering = ["-number"]
+
+    def __str__(self) -> str:
+        return f"{self.deployment_id} release {self.number}"

@@ -15,12 +15,21 @@ from django.core.signing import Signer
 from pydantic import Field
 from typing_extensions import TypedDict
 
+from accounts.api import AccountJSON, account_json
 from hosting.shapes import Timestamp, Url, shape
 from hosting.timestamps import timestamp
-from inference.models import Collection, File, Model, Prediction, Version
+from inference.models import Collection, Deployment, DeploymentRelease, File, Model, Prediction, Version
 from inference.runtime.schema import output_is_iterator
 
-Status = Annotated[str, Field(json_schema_extra={"enum": list(Prediction.Status.values)})]
+Status = Annotated[
+    str,
+    Field(
+        json_schema_extra={"enum": list(Prediction.Status.values)},
+        description="`aborted`: its Cancel-After deadline passed before it started, so it never ran and is "
+        "not billed; the official clients (replicate-python, replicate-javascript User-Agents) are told "
+        "`canceled` instead, since they break on `aborted`",
+    ),
+]
 Visibility = Annotated[str, Field(json_schema_extra={"enum": list(Model.Visibility.values)})]
 WebhookEvent = Annotated[str, Field(json_schema_extra={"enum": ["start", "output", "logs", "completed"]})]
 
@@ -30,6 +39,11 @@ class PredictionMetricsJSON(TypedDict, total=False):
     total_time: Annotated[float, Field(description="Seconds from creation to completion")]
     setup_time: Annotated[float, Field(description="Seconds setup() took, when this prediction booted the model")]
     cold_boot: Annotated[bool, Field(description="Whether this prediction waited for the model to boot")]
+    queue_time: Annotated[float, Field(description="Seconds from creation until a worker took it")]
+    boot_time: Annotated[
+        float,
+        Field(description="Seconds from starting the model's process to ready (setup() included), on a cold boot"),
+    ]
     cost: Annotated[
         str, Field(json_schema_extra={"format": "decimal"}, description="What the prediction was billed, US dollars")
     ]
@@ -63,18 +77,13 @@ class PredictionJSON(PredictionStateJSON):
     source: Annotated[str, Field(json_schema_extra={"enum": list(Prediction.Source.values)})]
     data_removed: bool
     created_at: Timestamp | None
-    urls: PredictionUrlsJSON
-
-
-@shape
-class PredictionRequestJSON(TypedDict, total=False):
-    version: Annotated[
-        str, Field(description="A version id, or owner/name:id; POST /v1/predictions only, where it is required")
+    deadline: Annotated[
+        Timestamp | None, Field(description="When it is canceled (or aborted) if not done: creation + Cancel-After")
     ]
-    input: Annotated[dict[str, Any], Field(description="Checked against the version's Input schema")]
-    webhook: Url
-    webhook_events_filter: list[WebhookEvent]
-    stream: Annotated[bool, Field(description="Accepted for compatibility; iterator models always stream")]
+    urls: PredictionUrlsJSON
+    deployment: NotRequired[
+        Annotated[str, Field(examples=["alice/echo-prod"], description="owner/name, when made through a deployment")]
+    ]
 
 
 @shape
@@ -98,7 +107,9 @@ class ModelJSON(TypedDict):
     cover_image_url: str | None
     run_count: int
     hardware: Annotated[str, Field(examples=["gpu-t4"])]
-    default_example: Any
+    default_example: Annotated[
+        PredictionJSON | None, Field(description="A prediction of this model that shows what it does")
+    ]
     latest_version: VersionJSON | None
 
 
@@ -227,7 +238,7 @@ def prediction_json(prediction: Prediction, *, origin: str) -> PredictionJSON:
     # Only models that yield an iterator stream; `urls` must hold no nulls (replicate-api.md §5.1).
     if output_is_iterator(prediction.version.openapi_schema):
         urls["stream"] = stream_url(prediction, origin=origin)
-    return {
+    document: PredictionJSON = {
         "id": prediction.id,
         "model": prediction.model.full_name,
         "version": prediction.version.sha256,
@@ -236,8 +247,13 @@ def prediction_json(prediction: Prediction, *, origin: str) -> PredictionJSON:
         "source": prediction.source,
         "data_removed": prediction.data_removed,
         "created_at": timestamp(prediction.created_at),
+        "deadline": timestamp(prediction.deadline),
         "urls": urls,
     }
+    deployment = prediction.deployment if prediction.deployment_id is not None else None
+    if deployment is not None:  # made through one (`deployment` and its owner loaded)
+        document["deployment"] = deployment.full_name
+    return document
 
 
 def stream_url(prediction: Prediction, *, origin: str) -> str:
@@ -258,8 +274,33 @@ def version_json(version: Version) -> VersionJSON:
     }
 
 
+def cover_url(model: Model, *, origin: str) -> str | None:
+    """The cover the platform serves (inference.web.views.model_cover), else the URL the owner
+    gave, else None. A capability URL: whoever may read the Model JSON may show its cover (API
+    clients hold a token, not the session the pages use), and it stops working when the cover
+    changes."""
+    if model.cover_image:
+        return f"{origin}/{model.full_name}/cover?signature={cover_signature(model)}"
+    return model.cover_image_url or None
+
+
+def cover_signature(model: Model) -> str:
+    return Signer(salt="hearth.model-cover").signature(f"{model.pk}:{model.cover_image.name}")
+
+
+def shown_example(model: Model) -> Prediction | None:
+    """The default example (inference.catalogue), once it has run: what the Model JSON and the
+    model page show."""
+    example = model.default_example
+    if example is None or example.status != Prediction.Status.SUCCEEDED:
+        return None
+    example.model = model  # a prediction of this very model: no query for it
+    return example
+
+
 def model_json(model: Model, *, origin: str) -> ModelJSON:
     latest = model.latest_version
+    example = shown_example(model)
     return {
         "url": f"{origin}/{model.full_name}",
         "owner": model.owner.username,
@@ -269,10 +310,12 @@ def model_json(model: Model, *, origin: str) -> ModelJSON:
         "github_url": model.github_url or None,
         "paper_url": model.paper_url or None,
         "license_url": model.license_url or None,
-        "cover_image_url": model.cover_image_url or None,
+        "cover_image_url": cover_url(model, origin=origin),
         "run_count": model.run_count,
         "hardware": model.hardware.sku,
-        "default_example": None,
+        # A whole Prediction, as the Python client requires of it (replicate-api.md §5.3). Its
+        # output file links are those made when it ran (OUTPUT_URL_SECONDS); the page renews them.
+        "default_example": prediction_json(example, origin=origin) if example else None,
         "latest_version": version_json(latest) if latest else None,
     }
 
@@ -306,4 +349,58 @@ def search_model_json(model: Model, *, score: float, origin: str) -> SearchModel
     return {
         "model": model_json(model, origin=origin),
         "metadata": {"generated_description": model.description, "score": score, "tags": []},
+    }
+
+
+class DeploymentConfigurationJSON(TypedDict):
+    hardware: Annotated[str, Field(examples=["gpu-t4"])]
+    min_instances: Annotated[int, Field(description="Instances kept booted, busy or not")]
+    max_instances: Annotated[int, Field(description="The most instances that run at once")]
+
+
+class DeploymentReleaseJSON(TypedDict):
+    number: Annotated[int, Field(description="1 for the deployment's first configuration, then one more per update")]
+    model: Annotated[str, Field(examples=["alice/echo"])]
+    version: str
+    created_at: Timestamp | None
+    created_by: AccountJSON
+    configuration: DeploymentConfigurationJSON
+
+
+@shape
+class DeploymentJSON(TypedDict):
+    owner: str
+    name: str
+    current_release: DeploymentReleaseJSON | None
+
+
+@shape
+class DeploymentPageJSON(TypedDict):
+    previous: Url | None
+    next: Url | None
+    results: list[DeploymentJSON]
+
+
+def deployment_release_json(release: DeploymentRelease) -> DeploymentReleaseJSON:
+    return {
+        "number": release.number,
+        "model": release.model.full_name,
+        "version": release.version.sha256,
+        "created_at": timestamp(release.created_at),
+        "created_by": account_json(release.created_by),
+        "configuration": {
+            "hardware": release.hardware.sku,
+            "min_instances": release.min_instances,
+            "max_instances": release.max_instances,
+        },
+    }
+
+
+def deployment_json(deployment: Deployment) -> DeploymentJSON:
+    """For deployments loaded by `deployments.selectors` (owner and current release joined)."""
+    release = deployment.current_release
+    return {
+        "owner": deployment.owner.username,
+        "name": deployment.name,
+        "current_release": deployment_release_json(release) if release is not None else None,
     }

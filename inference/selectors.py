@@ -11,7 +11,8 @@ from hosting.problems import NotFound
 from inference.models import Collection, File, Model, Prediction, Version
 
 
-def _visible_models(*, account: Account) -> QuerySet[Model]:
+def _visible_models(*, account: Account | None) -> QuerySet[Model]:
+    """None: a visitor who is not signed in, who sees public models only."""
     return Model.objects.filter(Q(visibility=Model.Visibility.PUBLIC) | Q(owner=account))
 
 
@@ -20,10 +21,10 @@ def _may_run(model: Model, *, account: Account) -> bool:
     return model.visibility == Model.Visibility.PUBLIC or model.owner_id == account.pk
 
 
-def model_get(*, account: Account, owner: str, name: str) -> Model:
+def model_get(*, account: Account | None, owner: str, name: str) -> Model:
     model = (
         _visible_models(account=account)
-        .select_related("owner", "hardware", "latest_version")
+        .select_related("owner", "hardware", "latest_version", "default_example__version")
         .filter(owner__username=owner, name=name)
         .first()
     )
@@ -103,7 +104,10 @@ def _predictions(*, account: Account) -> QuerySet[Prediction]:
 
 def prediction_get(*, account: Account, prediction_id: str) -> Prediction:
     prediction = (
-        _predictions(account=account).select_related("model__owner", "version").filter(id=prediction_id).first()
+        _predictions(account=account)
+        .select_related("model__owner", "version", "deployment__owner")
+        .filter(id=prediction_id)
+        .first()
         if is_public_id(prediction_id)
         else None
     )
@@ -124,7 +128,11 @@ async def aprediction_get(*, account: Account, prediction_id: str) -> Prediction
 
 def prediction_list(*, account: Account) -> QuerySet[Prediction]:
     """Newest first, with a unique tiebreaker so cursor pages never skip or repeat a row."""
-    return _predictions(account=account).select_related("model__owner", "version").order_by("-created_at", "-id")
+    return (
+        _predictions(account=account)
+        .select_related("model__owner", "version", "deployment__owner")
+        .order_by("-created_at", "-id")
+    )
 
 
 def _uploads(*, account: Account) -> QuerySet[File]:
@@ -163,7 +171,9 @@ def model_catalogue(*, account: Account, query: str = "") -> QuerySet[Model]:
 def model_list(*, account: Account, query: str = "") -> QuerySet[Model]:
     """`model_catalogue` for GET and QUERY /v1/models: the same models, newest first with a
     unique tiebreaker, the order cursor pages need (a run count changes between pages)."""
-    models = _visible_models(account=account).select_related("owner", "hardware", "latest_version")
+    models = _visible_models(account=account).select_related(
+        "owner", "hardware", "latest_version", "default_example__version"
+    )
     return _matching(models, query).order_by("-created_at", "-pk")
 
 
@@ -196,7 +206,7 @@ def collection_models(*, account: Account, collection: Collection) -> QuerySet[M
     return (
         _visible_models(account=account)
         .filter(collections=collection)
-        .select_related("owner", "hardware", "latest_version")
+        .select_related("owner", "hardware", "latest_version", "default_example__version")
         .order_by("owner__username", "name")
     )
 

@@ -14,9 +14,9 @@ from billing.services import admission_check, needs_admission_check
 from hosting.problems import ApiProblem
 from inference import cancellation, enqueue, events
 from inference.files import inputs
-from inference.models import Prediction, Version
+from inference.models import Deployment, Prediction, Version
 from inference.representations import prediction_state_json
-from inference.runtime.validation import InputValidationError, compile_input_validator
+from inference.runtime.validation import InputValidationError
 
 
 class InvalidInput(ApiProblem):
@@ -31,7 +31,7 @@ def prediction_input(*, account: Account, version: Version, input: Any) -> dict[
     """`input` checked against the version's schema (types, required, bounds, choices; defaults
     filled in) and its file inputs against what the account may read. Raises InvalidInput."""
     try:
-        validator = compile_input_validator(version.openapi_schema)
+        validator = version.input_validator
         cleaned = validator(input)
         inputs.check(account=account, validator=validator, cleaned=cleaned)
     except InputValidationError as exc:
@@ -48,16 +48,24 @@ def prediction_create(
     webhook: str = "",
     webhook_events_filter: list[str] | None = None,
     cancel_after: timedelta | None = None,
+    deployment: Deployment | None = None,
 ) -> Prediction:
     """Validate `input` (`prediction_input`), store a `starting` prediction and queue it on its
-    model's hardware queue after commit. The API and the playground both create through here.
+    hardware's queue after commit. The API and the playground both create through here.
 
-    `cancel_after` sets a deadline from now, after which the prediction is canceled."""
+    `cancel_after` sets a deadline from now, after which the prediction is canceled. Made
+    through a `deployment`, it runs its current release: that release's version (the caller
+    passes it) on that release's hardware."""
     model = version.model
+    hardware = model.hardware
+    if deployment is not None and deployment.current_release is not None:
+        hardware = deployment.current_release.hardware
     refuse_if_disabled(version=version)
     fields = {
         "model": model,
         "version": version,
+        "hardware": hardware,
+        "deployment": deployment,
         "input": prediction_input(account=account, version=version, input=input),
         "source": source,
         "webhook": webhook,
@@ -68,14 +76,14 @@ def prediction_create(
         with transaction.atomic():
             # The lock makes concurrent creates of one account check the limit one at a time.
             account = Account.objects.select_for_update().get(pk=account.pk)
-            admission_check(account=account, hardware=model.hardware)
+            admission_check(account=account, hardware=hardware)
             prediction = Prediction.objects.create(
                 account=account, reserved_seconds=settings.BILLING_RESERVATION_SECONDS, **fields
             )
     else:
         # A single INSERT is atomic on its own: no BEGIN/COMMIT round trips on the hot path.
         prediction = Prediction.objects.create(account=account, **fields)
-    queue = model.hardware.sku
+    queue = hardware.sku
     transaction.on_commit(lambda: enqueue.run_prediction(prediction.id, queue=queue))
     return prediction
 

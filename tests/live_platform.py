@@ -42,6 +42,7 @@ def server_env(port: int, text_model: Path | None = None) -> dict[str, str]:
         "PYTHONUNBUFFERED": "1",
         "STREAM_KEEPALIVE_SECONDS": "1",
         "PREDICTION_HEARTBEAT_SECONDS": "1",
+        "KEEP_WARM_INTERVAL_SECONDS": "1",  # deployments' instances are booted within a second
         "WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",
         "WEBHOOK_RETRY_BASE_SECONDS": "0.2",
         "INPUT_URL_ALLOWED_NETWORKS": "127.0.0.0/8",  # the tests' own HTTP server stands for the internet

@@ -1,5 +1,7 @@
 """The Django admin is the operator console: every page opens for staff and for nobody else."""
 
+import re
+
 import pytest
 from django.contrib.auth import get_user_model
 
@@ -14,6 +16,7 @@ PAGES = [
     "/admin/inference/file/",
     "/admin/inference/collection/",
     "/admin/inference/collection/add/",
+    "/admin/inference/deployment/",
     "/admin/billing/creditgrant/",
 ]
 
@@ -43,13 +46,23 @@ from decimal import Decimal  # noqa: E402
 from accounts.models import Account  # noqa: E402
 from billing.models import CreditGrant, DisabledModel, Hardware, UsageRecord  # noqa: E402
 from billing.services import usage_record_for  # noqa: E402
+from inference.deployments.services import deployment_create  # noqa: E402
 from inference.models import Prediction  # noqa: E402
 
 
 def _objects_pages(alice, echo_version) -> list[str]:
     prediction = Prediction.objects.create(account=alice.account, model=echo_version.model, version=echo_version)
     usage = usage_record_for(prediction=prediction, predict_time=3)
+    deployment = deployment_create(
+        account=alice.account,
+        name="echo-prod",
+        version=echo_version,
+        hardware=echo_version.model.hardware,
+        min_instances=0,
+        max_instances=1,
+    )
     return [
+        f"/admin/inference/deployment/{deployment.pk}/change/",
         f"/admin/accounts/account/{alice.account.pk}/change/",
         f"/admin/accounts/apitoken/{alice.token.pk}/change/",
         f"/admin/inference/model/{echo_version.model.pk}/change/",
@@ -174,3 +187,18 @@ def test_predictions_are_read_only_in_the_console(client, staff, alice, echo_ver
     assert client.post(f"/admin/inference/prediction/{prediction.pk}/change/", {"status": "failed"}).status_code == 403
     assert client.post(f"/admin/inference/prediction/{prediction.pk}/delete/", {"post": "yes"}).status_code == 403
     assert Prediction.objects.get(pk=prediction.pk).status == "starting"
+
+
+def test_a_models_page_takes_its_catalogue_entry_with_the_example_by_id(client, staff, alice, echo_version):
+    from inference.models import Prediction
+
+    for text in ("one", "two", "three"):
+        Prediction.objects.create(
+            account=alice.account, model=echo_version.model, version=echo_version, input={"text": text}
+        )
+    client.force_login(staff)
+    page = client.get(f"/admin/inference/model/{echo_version.model.pk}/change/").content.decode()
+    # A prediction id to type, not a select that lists every prediction there is.
+    field = re.search(r'<(input|select)[^>]*name="default_example"[^>]*>', page)
+    assert field and field[1] == "input" and "vForeignKeyRawIdAdminField" in field[0]
+    assert 'name="cover_image"' in page and 'name="demo_weights"' in page and 'name="readme"' in page

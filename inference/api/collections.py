@@ -1,6 +1,8 @@
 """/v1/collections (curated lists of models, kept in the Django admin) and /v1/search (models
 and collections), as Replicate's API has them (replicate-api.md §2, §13)."""
 
+import re
+
 from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
@@ -9,8 +11,9 @@ from accounts.endpoints import AccountEndpoint
 from hosting.openapi import AUTHENTICATED_PROBLEMS, CURSOR, json_response, problems
 from hosting.pagination import cursor_page
 from hosting.problems import InvalidRequest
+from hosting.shapes import NO_NUL
 from inference import selectors
-from inference.api.model_versions import SEARCH_MAX_CHARS
+from inference.api.model_versions import SEARCH_MAX_CHARS, checked_search_text
 from inference.representations import (
     SearchJSON,
     base_url,
@@ -55,11 +58,9 @@ class CollectionDetail(AccountEndpoint):
 
 
 def _search_query(request) -> str:
-    query = request.query_params.get("query", "").strip()
+    query = checked_search_text(request.query_params.get("query", ""), field="query")
     if not query:
         raise InvalidRequest("Give the search text as `query`.", field="query", kind="required")
-    if len(query) > SEARCH_MAX_CHARS:
-        raise InvalidRequest(f"The search text is longer than {SEARCH_MAX_CHARS} characters.", field="query")
     return query
 
 
@@ -67,7 +68,8 @@ def _search_limit(request) -> int:
     text = request.query_params.get("limit")
     if text is None:
         return SEARCH_LIMIT_DEFAULT
-    limit = int(text) if text.strip().isdigit() else 0
+    # ASCII digits only: str.isdigit() and int() would take "٥" and " 5".
+    limit = int(text) if re.fullmatch(r"[0-9]{1,9}", text) else 0
     if not 1 <= limit <= SEARCH_LIMIT_MAX:
         raise InvalidRequest(f"`limit` must be a whole number from 1 to {SEARCH_LIMIT_MAX}.", field="limit")
     return limit
@@ -81,9 +83,21 @@ class Search(AccountEndpoint):
         "`pages` is always empty.",
         tags=["search"],
         parameters=[
-            OpenApiParameter("query", str, required=True, description="The search text"),
             OpenApiParameter(
-                "limit", int, description=f"At most this many models (1-{SEARCH_LIMIT_MAX}, {SEARCH_LIMIT_DEFAULT})"
+                "query",
+                # Some character that is not a space: the text is stripped of SPACES, and an empty one is refused.
+                {
+                    "type": "string",
+                    "maxLength": SEARCH_MAX_CHARS,
+                    "allOf": [{"pattern": NO_NUL}, {"pattern": r"[^ \t\n\r\f\v]"}],
+                },
+                required=True,
+                description="The search text",
+            ),
+            OpenApiParameter(
+                "limit",
+                {"type": "integer", "minimum": 1, "maximum": SEARCH_LIMIT_MAX, "default": SEARCH_LIMIT_DEFAULT},
+                description=f"At most this many models and collections (1-{SEARCH_LIMIT_MAX})",
             ),
         ],
         responses={200: json_response("Search"), **problems(400), **AUTHENTICATED_PROBLEMS},

@@ -15,16 +15,18 @@ from django.core.files.uploadhandler import (
 from django.http import HttpRequest, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.utils.http import content_disposition_header
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiRequest, OpenApiResponse, extend_schema
 from rest_framework.exceptions import UnsupportedMediaType
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
 from accounts.endpoints import AccountEndpoint
 from hosting.api import Endpoint
-from hosting.openapi import AUTHENTICATED_PROBLEMS, CURSOR, json_response, problems
+from hosting.openapi import AUTHENTICATED_PROBLEMS, PUBLIC_ID_CURSOR_PARAMETER, json_response, problems
 from hosting.pagination import cursor_page
 from hosting.problems import ApiProblem, InvalidRequest, NotFound
+from hosting.request_bodies import refuse_unstorable_strings
+from hosting.shapes import JSON_OBJECT
 from inference import selectors
 from inference.files import storage
 from inference.representations import base_url, file_json
@@ -76,13 +78,15 @@ def _form(request) -> tuple[Any, Any]:
 
 def _metadata(data, uploaded) -> dict:
     """`metadata` as a text field (Python client) or as a file part (JS client), a JSON object."""
-    text = data.get("metadata")
-    if text is None and "metadata" in uploaded:
-        part = uploaded["metadata"]
-        if part.size > METADATA_MAX_BYTES:
+    texts, parts = data.getlist("metadata"), uploaded.getlist("metadata")
+    if len(texts) + len(parts) > 1:
+        raise InvalidRequest("Send metadata once.", field="metadata")
+    text = texts[0] if texts else None
+    if parts:
+        if parts[0].size > METADATA_MAX_BYTES:
             raise InvalidRequest("metadata is too large.", field="metadata")
-        text = part.read().decode("utf-8", errors="replace")
-    if text is None or text == "":
+        text = parts[0].read().decode("utf-8", errors="replace")
+    if text is None:  # "" is no JSON object, and no client sends it for none
         return {}
     if len(text) > METADATA_MAX_BYTES:
         raise InvalidRequest("metadata is too large.", field="metadata")
@@ -92,8 +96,7 @@ def _metadata(data, uploaded) -> dict:
         raise InvalidRequest(f"metadata is not valid JSON: {exc}", field="metadata", kind="parse") from exc
     if not isinstance(value, dict):
         raise InvalidRequest("metadata must be a JSON object.", field="metadata", kind="type")
-    if "\\u0000" in json.dumps(value):  # PostgreSQL's jsonb cannot hold NUL characters
-        raise InvalidRequest("metadata must not contain NUL characters.", field="metadata")
+    refuse_unstorable_strings(value, field="metadata")
     return value
 
 
@@ -101,17 +104,24 @@ def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
 
 
+# `metadata` arrives as a text field (Python client) or a file part (JS client) holding JSON text.
 _UPLOAD_BODY = {
-    "multipart/form-data": {
-        "type": "object",
-        "required": ["content"],
-        "properties": {
-            "content": {"type": "string", "format": "binary"},
-            "metadata": {"type": "string", "description": "A JSON object, as text or a file part"},
-            "filename": {"type": "string"},
-            "type": {"type": "string", "description": "The content type; else guessed from the name"},
+    "multipart/form-data": OpenApiRequest(
+        {
+            "type": "object",
+            "required": ["content"],
+            "properties": {
+                "content": {"type": "string", "format": "binary", "description": "The file"},
+                "metadata": {**JSON_OBJECT, "description": "Yours to keep with the file: a JSON object"},
+                "filename": {"type": "string", "description": "The file's name; else the content part's filename"},
+                "type": {
+                    "type": "string",
+                    "description": "Its content type; else the part's, or a guess from the name",
+                },
+            },
         },
-    }
+        encoding={"metadata": {"contentType": "application/json"}},
+    )
 }
 
 
@@ -130,7 +140,7 @@ class FileCollection(AccountEndpoint):
     @extend_schema(
         summary="List your uploaded files, newest first",
         tags=["files"],
-        parameters=[CURSOR],
+        parameters=[PUBLIC_ID_CURSOR_PARAMETER],
         responses={200: json_response("FilePage"), **problems(400), **AUTHENTICATED_PROBLEMS},
     )
     def get(self, request):

@@ -10,25 +10,27 @@ import tempfile
 import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, NotRequired
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.db import IntegrityError, connection
 from django.http import HttpResponseBase, StreamingHttpResponse
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import serializers
-from rest_framework.renderers import JSONRenderer
+from pydantic import Field
 from rest_framework.response import Response
+from typing_extensions import TypedDict
 
 from accounts.endpoints import AccountEndpoint
 from accounts.models import Account
+from billing.api import list_hardware_skus
 from billing.models import Hardware
-from hosting.openapi import AUTHENTICATED_PROBLEMS, CURSOR, json_response, problems
+from hosting.openapi import AUTHENTICATED_PROBLEMS, CURSOR, json_response, problems, ref
 from hosting.pagination import cursor_page
 from hosting.problems import ApiProblem, InvalidRequest, NotFound, internal_error, problem_body
+from hosting.request_bodies import validated
+from hosting.shapes import NO_NUL, Text, no_nul_anywhere, shape
 from inference import selectors
 from inference.models import Model
 from inference.registry import push
@@ -40,24 +42,32 @@ logger = logging.getLogger(__name__)
 _CHUNK = 1024 * 1024
 # A search is a few words, and each word is one more filter in the SQL: longer text is refused.
 SEARCH_MAX_CHARS = 200
+# What a search text is stripped of: the spaces that `[^ \t\n\r\f\v]` means in every regular
+# expression dialect alike (str.strip() would also strip U+001C and others that JSON Schema's do not).
+SPACES = " \t\n\r\f\v"
 
 
-class ModelCreateInput(serializers.Serializer):
-    owner = serializers.CharField(max_length=64)
-    name = serializers.RegexField(
-        r"^[a-z0-9][a-z0-9._-]*$",
-        max_length=100,
-        error_messages={
-            "invalid": "Use lowercase letters, digits, dashes, underscores and dots, starting with a letter or digit."
-        },
-    )
-    visibility = serializers.ChoiceField(choices=Model.Visibility.values)
-    hardware = serializers.SlugRelatedField(slug_field="sku", queryset=Hardware.objects.all())
-    description = serializers.CharField(required=False, allow_blank=True, default="")
-    github_url = serializers.URLField(required=False, allow_blank=True, default="")
-    paper_url = serializers.URLField(required=False, allow_blank=True, default="")
-    license_url = serializers.URLField(required=False, allow_blank=True, default="")
-    cover_image_url = serializers.URLField(required=False, allow_blank=True, default="")
+# Account names (accounts.models.Account.username, a slug) and model names.
+OWNER_PATTERN = r"^[-a-zA-Z0-9_]{1,64}$"
+MODEL_NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,99}$"
+# An http(s) URL in printable ASCII (a non-ASCII host as punycode), or "" for none: what the
+# model's URLFields hold (at most 200 characters) and its pages link to.
+URL_PATTERN = r"^(?:https?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:[/?#][!-~]*)?)?$"
+_URL = Annotated[str, Field(pattern=URL_PATTERN, max_length=200, description="An http(s) URL, or empty for none")]
+
+
+@shape
+@no_nul_anywhere
+class ModelCreateRequestJSON(TypedDict):
+    owner: Annotated[str, Field(pattern=OWNER_PATTERN, description="Your own account's name; another is a 403")]
+    name: Annotated[str, Field(pattern=MODEL_NAME_PATTERN, max_length=100)]
+    visibility: Literal["public", "private"]
+    hardware: Annotated[str, Field(description="A SKU of GET /v1/hardware", json_schema_extra=list_hardware_skus)]
+    description: NotRequired[Text]
+    github_url: NotRequired[_URL]
+    paper_url: NotRequired[_URL]
+    license_url: NotRequired[_URL]
+    cover_image_url: NotRequired[_URL]
 
 
 def _too_large() -> ApiProblem:
@@ -103,9 +113,19 @@ def _search_text(request) -> str:
             decoded = None
         if isinstance(decoded, str):
             text = decoded
-    if text is None or len(text) > SEARCH_MAX_CHARS:
+    if text is None:
         raise InvalidRequest(f"The search text is longer than {SEARCH_MAX_CHARS} characters.", field="body")
-    return text.strip()
+    return checked_search_text(text, field="body")
+
+
+def checked_search_text(text: str, *, field: str) -> str:
+    """Search text as SEARCH_PARAMETER documents it, stripped; refused with a 400 naming `field`.
+    The length counts before stripping, as the document's maxLength does."""
+    if len(text) > SEARCH_MAX_CHARS:
+        raise InvalidRequest(f"The search text is longer than {SEARCH_MAX_CHARS} characters.", field=field)
+    if "\x00" in text:  # PostgreSQL cannot compare with a NUL character
+        raise InvalidRequest("The search text must not contain NUL characters.", field=field)
+    return text.strip(SPACES)
 
 
 def _model_page(request, account: Account, query: str) -> dict[str, Any]:
@@ -122,7 +142,9 @@ def _model_page(request, account: Account, query: str) -> dict[str, Any]:
 
 
 _SEARCH = OpenApiParameter(
-    "query", str, description="Only models whose owner/name holds every word (`owner/name` words match each half)"
+    "query",
+    {"type": "string", "maxLength": SEARCH_MAX_CHARS, "pattern": NO_NUL},
+    description="Only models whose owner/name holds every word (`owner/name` words match each half)",
 )
 
 
@@ -146,7 +168,8 @@ class ModelCollection(AccountEndpoint):
         responses={200: json_response("ModelPage"), **problems(400), **AUTHENTICATED_PROBLEMS},
     )
     def get(self, request):
-        return Response(_model_page(request, self.account, request.query_params.get("query", "").strip()))
+        query = checked_search_text(request.query_params.get("query", ""), field="query")
+        return Response(_model_page(request, self.account, query))
 
     def query(self, request):
         return Response(_model_page(request, self.account, _search_text(request)))
@@ -154,21 +177,22 @@ class ModelCollection(AccountEndpoint):
     @extend_schema(
         summary="Create a model",
         tags=["models"],
-        request=ModelCreateInput,
+        request={"application/json": ref("ModelCreateRequest")},
         responses={
             201: json_response("Model", "Created"),
-            **problems(400, 403, 409, e403="Not your account", e409="A model of that name exists"),
+            **problems(400, 403, 409, 413, 415, e403="Not your account", e409="A model of that name exists"),
             **AUTHENTICATED_PROBLEMS,
         },
     )
     def post(self, request):
-        data = ModelCreateInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        fields = dict(data.validated_data)
+        fields: dict[str, Any] = dict(validated(ModelCreateRequestJSON, request.data))
+        hardware = Hardware.objects.filter(sku=fields.pop("hardware")).first()
+        if hardware is None:  # the document lists the SKUs there are
+            raise InvalidRequest("hardware is not a SKU of GET /v1/hardware.", field="hardware", kind="enum")
         if fields.pop("owner") != self.account.username:
             raise ApiProblem(403, "Forbidden", "You can only create models in your own account.")
         try:
-            model = push.model_create(owner=self.account, **fields)
+            model = push.model_create(owner=self.account, hardware=hardware, **fields)
         except IntegrityError as exc:
             raise ApiProblem(409, "Model already exists", f"{self.account.username}/{fields['name']} exists.") from exc
         model.owner = self.account
@@ -262,31 +286,35 @@ class ModelDetail(AccountEndpoint):
         return Response(status=204)
 
 
-class _BuildLogRenderer(JSONRenderer):
-    """Lets `Accept: application/x-ndjson` through content negotiation (the build log streams
-    as such); a problem before the stream starts is one line of JSON all the same."""
-
-    media_type = "application/x-ndjson"
-    format = "ndjson"
+# The package, whatever the request calls its type (`hearth push` says application/gzip).
+_PACKAGE = {"type": "string", "format": "binary", "minLength": 1, "description": "A .tar.gz of a Cog directory"}
 
 
 class VersionCollection(AccountEndpoint):
     # The upload is a raw .tar.gz body, read from request.stream; no parser touches it.
     parser_classes = []
-    renderer_classes = [JSONRenderer, _BuildLogRenderer]
 
     @extend_schema(
         summary="Push a version: the body is a .tar.gz of a Cog directory",
         tags=["models"],
-        request={"application/gzip": {"type": "string", "format": "binary"}},
+        request={"application/gzip": _PACKAGE, "application/octet-stream": _PACKAGE},
         responses={
-            201: json_response("Version", "Created"),
+            (201, "application/json"): json_response("Version", "Created"),
             (200, "application/x-ndjson"): OpenApiResponse(
-                OpenApiTypes.STR,
+                {"type": "string"},
                 description="With `Accept: application/x-ndjson`: the build as it happens, one JSON object a line "
                 '(`{"log": ...}`), ending with `{"version": Version}` or `{"problem": Problem}`',
             ),
-            **problems(400, 404, 413, 422, e404="Not your model", e422="Not a valid Cog package"),
+            **problems(
+                400,
+                404,
+                413,
+                422,
+                e400="An empty body",
+                e404="Not your model",
+                e413="Larger than MAX_PACKAGE_BYTES",
+                e422="Not a valid Cog package",
+            ),
             **AUTHENTICATED_PROBLEMS,
         },
     )

@@ -18,16 +18,26 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 
 from accounts.endpoints import AccountEndpoint
-from hosting import ratelimit
-from hosting.openapi import AUTHENTICATED_PROBLEMS, CURSOR, Responses, json_response, problems, ref
+from hosting import database, ratelimit
+from hosting.openapi import (
+    AUTHENTICATED_PROBLEMS,
+    OPTIONAL_BODY,
+    PUBLIC_ID_CURSOR_PARAMETER,
+    Responses,
+    json_response,
+    problems,
+    ref,
+)
 from hosting.pagination import cursor_page
 from hosting.problems import ApiProblem, InvalidRequest
+from hosting.request_bodies import refuse_unstorable_strings
 from inference import events, selectors, services, webhooks
-from inference.api.deadlines import parse_cancel_after
+from inference.api.deadlines import as_seen_by, parse_cancel_after
+from inference.api.prediction_requests import CANCEL_AFTER, PREFER
 from inference.files import storage
 from inference.models import Model, Prediction, Version
 from inference.representations import base_url, prediction_json
@@ -75,9 +85,14 @@ def _body(request: HttpRequest) -> dict[str, Any]:
         raise InvalidRequest(f"The request body is not valid JSON: {exc}", field="body", kind="parse") from exc
     if not isinstance(body, dict):
         raise InvalidRequest("The request body must be a JSON object.", field="body", kind="type")
-    if b"\\u0000" in raw:  # PostgreSQL cannot store NUL characters in JSON
-        raise InvalidRequest("Strings in the request must not contain NUL characters.", field="body")
+    # Only a \u escape can put a NUL or a lone surrogate in a string, so most bodies skip the walk.
+    if _MAYBE_UNSTORABLE.search(raw):
+        refuse_unstorable_strings(body)
     return body
+
+
+# \u0000, or the escape of a UTF-16 surrogate (D800-DFFF), anywhere in the raw body.
+_MAYBE_UNSTORABLE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
 
 
 class _NumberOutOfRange(ValueError):
@@ -98,13 +113,21 @@ def _finite_float(text: str) -> float:
 
 
 def _webhook_fields(body: dict[str, Any]) -> dict[str, Any]:
-    webhook = body.get("webhook") or ""
+    # Absent, null and "" all mean none (PredictionRequest); any other value that is not a URL
+    # string is refused rather than taken for none.
+    webhook = body.get("webhook")
+    if webhook is None:
+        webhook = ""
     if not isinstance(webhook, str):
         raise InvalidRequest("webhook must be a URL string.", field="webhook", kind="type")
     if webhook:
         webhooks.validate_webhook_url(webhook)  # resolves the host: runs in the worker thread
-    events_filter = body.get("webhook_events_filter") or []
-    if not isinstance(events_filter, list) or not set(events_filter) <= set(webhooks.EVENTS):
+    events_filter = body.get("webhook_events_filter")
+    if events_filter is None:
+        events_filter = []
+    if not isinstance(events_filter, list) or not all(
+        isinstance(event, str) and event in webhooks.EVENTS for event in events_filter
+    ):
         raise InvalidRequest(
             f"webhook_events_filter must be a list of {', '.join(webhooks.EVENTS)}.",
             field="webhook_events_filter",
@@ -112,12 +135,23 @@ def _webhook_fields(body: dict[str, Any]) -> dict[str, Any]:
     return {"webhook": webhook, "webhook_events_filter": events_filter}
 
 
-def _create(account, version: Version, body: dict[str, Any], cancel_after: timedelta | None) -> Prediction:
+def _refuse_a_stream_that_is_not_a_boolean(body: dict[str, Any]) -> None:
+    # Ignored (iterator models always stream), but held to its documented type all the same.
+    if body.get("stream") is not None and not isinstance(body["stream"], bool):
+        raise InvalidRequest("stream must be true or false.", field="stream", kind="type")
+
+
+def create_prediction(
+    account, version: Version, body: dict[str, Any], cancel_after: timedelta | None, *, deployment=None
+) -> Prediction:
+    """A prediction of `version` from a create request's body (its input and webhook fields)."""
+    _refuse_a_stream_that_is_not_a_boolean(body)
     return services.prediction_create(
         account=account,
         version=version,
         input=body.get("input", {}),
         cancel_after=cancel_after,
+        deployment=deployment,
         **_webhook_fields(body),
     )
 
@@ -149,26 +183,30 @@ def _latest_version(account, owner: str, name: str) -> Version:
 
 
 def _create_for_version_in_body(account, body, cancel_after):
-    return _create(account, _version_from_body(account, body), body, cancel_after)
+    return create_prediction(account, _version_from_body(account, body), body, cancel_after)
 
 
 def _create_for_model(account, body, cancel_after, owner, name):
-    return _create(account, _latest_version(account, owner, name), body, cancel_after)
+    return create_prediction(account, _latest_version(account, owner, name), body, cancel_after)
 
 
-async def _respond(endpoint: AccountEndpoint, request: HttpRequest, create, *args) -> HttpResponse:
+async def respond(endpoint: AccountEndpoint, request: HttpRequest, create, *args) -> HttpResponse:
+    """A create request answered: `create(account, body, cancel_after, *args)` makes the
+    prediction; with `Prefer: wait` the answer waits for it to finish."""
     # The wait counts from the request's arrival: the client reads for at most 60.5 s, so a
     # slow create (a busy database, a file input's DNS look-up) must come out of the 60 s.
     arrived = time.monotonic()
     await ratelimit.acheck(ratelimit.CREATE, endpoint.token_id)
     body = _body(request)
     cancel_after_header = request.headers.get("Cancel-After")
-    cancel_after = parse_cancel_after(cancel_after_header) if cancel_after_header else None
+    # Present but empty is no duration either (CANCEL_AFTER's pattern): refused, not ignored.
+    cancel_after = parse_cancel_after(cancel_after_header) if cancel_after_header is not None else None
     wait = wait_seconds(request.headers.get("Prefer"))
     prediction = await sync_to_async(create)(endpoint.account, body, cancel_after, *args)
     document = prediction_json(prediction, origin=base_url(request))
     response_headers = {}
     if wait:
+        await database.give_back_connection()  # the wait needs none, and may last a minute
         response_headers["Preference-Applied"] = f"wait={wait}"
         try:
             final_state = await events.wait_for_done(prediction.id, max(0.0, wait - (time.monotonic() - arrived)))
@@ -181,39 +219,31 @@ async def _respond(endpoint: AccountEndpoint, request: HttpRequest, create, *arg
     # The Python client takes any status but `starting` as final (replicate-api.md §7).
     if document["status"] not in Prediction.TERMINAL_STATUSES:
         document["status"] = Prediction.Status.STARTING
-    return JsonResponse(document, status=201, headers=response_headers)
+    return JsonResponse(as_seen_by(request, document), status=201, headers=response_headers)
 
 
-_CREATE_PARAMETERS = [
-    OpenApiParameter(
-        "Prefer",
-        str,
-        OpenApiParameter.HEADER,
-        description="`wait[=1..60]`: hold the request until the prediction finishes",
-    ),
-    OpenApiParameter(
-        "Cancel-After",
-        str,
-        OpenApiParameter.HEADER,
-        description="Cancel the prediction if it has not finished this long after creation: "
-        "a duration such as `30s`, `5m` or `1h30m`, or seconds; at least 5 s",
-    ),
-]
-_CREATE_RESPONSES: Responses = {
-    201: json_response("Prediction", "Created (with its output when `Prefer: wait` saw it finish)"),
-    **problems(400, 402, 404, 413, 422, e404="No such model (or not yours to run)"),
-    **problems(409, e409="The model or version has been disabled by the operators"),
-    **AUTHENTICATED_PROBLEMS,
-}
+def _create_responses(e404: str) -> Responses:
+    return {
+        201: json_response("Prediction", "Created (with its output when `Prefer: wait` saw it finish)"),
+        **problems(400, 402, 404, 413, 422, e404=e404),
+        **problems(409, e409="The model or version has been disabled by the operators"),
+        **AUTHENTICATED_PROBLEMS,
+    }
 
 
-def _create_schema(summary: str) -> Any:
+def create_schema(
+    summary: str, *, e404: str = "No such model (or not yours to run)", request: str = "ModelPredictionRequest"
+) -> Any:
+    """The document of a create operation; `request` names its body's shape
+    (`inference.api.prediction_requests`): the version in the body, or in the path, where an
+    empty body is an empty input."""
     return extend_schema(
         summary=summary,
         tags=["predictions"],
-        request={"application/json": ref("PredictionRequest")},
-        parameters=_CREATE_PARAMETERS,
-        responses=_CREATE_RESPONSES,
+        request={"application/json": ref(request)},
+        parameters=[PREFER, CANCEL_AFTER],
+        responses=_create_responses(e404),
+        extensions={OPTIONAL_BODY: request == "ModelPredictionRequest"},
     )
 
 
@@ -226,7 +256,7 @@ class PredictionCollection(AccountEndpoint):
     @extend_schema(
         summary="List your predictions, newest first",
         tags=["predictions"],
-        parameters=[CURSOR],
+        parameters=[PUBLIC_ID_CURSOR_PARAMETER],
         responses={200: json_response("PredictionPage"), **problems(400), **AUTHENTICATED_PROBLEMS},
     )
     def get(self, request):
@@ -236,26 +266,26 @@ class PredictionCollection(AccountEndpoint):
             cursor=request.query_params.get("cursor"),
             page_size=settings.PREDICTIONS_PAGE_SIZE,
             page_url=f"{origin}/v1/predictions",
-            render=lambda prediction: prediction_json(prediction, origin=origin),
+            render=lambda prediction: as_seen_by(request, prediction_json(prediction, origin=origin)),
         )
         return Response(page)
 
-    @_create_schema("Create a prediction of a version")
+    @create_schema("Create a prediction of a version", request="PredictionRequest")
     async def post(self, request: HttpRequest) -> HttpResponse:
-        return await _respond(self, request, _create_for_version_in_body)
+        return await respond(self, request, _create_for_version_in_body)
 
 
 class ModelPredictionCollection(AccountEndpoint):
-    @_create_schema("Create a prediction of a model's latest version")
+    @create_schema("Create a prediction of a model's latest version")
     async def post(self, request: HttpRequest, owner: str, name: str) -> HttpResponse:
-        return await _respond(self, request, _create_for_model, owner, name)
+        return await respond(self, request, _create_for_model, owner, name)
 
 
 class PredictionDetail(AccountEndpoint):
     @extend_schema(summary="Get a prediction", tags=["predictions"], responses=_PREDICTION_RESPONSES)
     def get(self, request, prediction_id: str):
         prediction = selectors.prediction_get(account=self.account, prediction_id=prediction_id)
-        return Response(prediction_json(prediction, origin=base_url(request)))
+        return Response(as_seen_by(request, prediction_json(prediction, origin=base_url(request))))
 
 
 class PredictionCancel(AccountEndpoint):
@@ -263,4 +293,4 @@ class PredictionCancel(AccountEndpoint):
     def post(self, request, prediction_id: str):
         prediction = selectors.prediction_get(account=self.account, prediction_id=prediction_id)
         prediction = services.prediction_cancel(prediction=prediction)
-        return Response(prediction_json(prediction, origin=base_url(request)))
+        return Response(as_seen_by(request, prediction_json(prediction, origin=base_url(request))))

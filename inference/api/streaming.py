@@ -21,6 +21,7 @@ from django.http.response import HttpResponseBase
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 
 from accounts.authentication import aidentity_for_header
+from hosting import database
 from hosting.api import Endpoint
 from hosting.openapi import problems
 from hosting.problems import NotAuthenticated, NotFound
@@ -54,7 +55,8 @@ def _done_frames(entry_id: str, state: dict[str, Any]) -> str:
     if state["status"] == Prediction.Status.FAILED:
         error = json.dumps({"detail": state.get("error") or "Prediction failed"})
         return sse_frame("error", entry_id, error) + sse_frame("done", entry_id, '{"reason":"error"}')
-    if state["status"] == Prediction.Status.CANCELED:
+    # `aborted` too: the stream's documented reasons are `canceled` and `error` (replicate-api.md §8.1).
+    if state["status"] in (Prediction.Status.CANCELED, Prediction.Status.ABORTED):
         return sse_frame("done", entry_id, '{"reason":"canceled"}')
     return sse_frame("done", entry_id, "{}")
 
@@ -133,6 +135,22 @@ def _signature_matches(prediction_id: str, signature: str) -> bool:
     return hmac.compare_digest(stream_signature(prediction_id), signature)
 
 
+# One event of the stream, as OpenAPI 3.1 describes a text/event-stream (`schema` is each event).
+SSE_EVENT = {
+    "type": "object",
+    "required": ["event", "id", "data"],
+    "properties": {
+        "event": {"enum": ["output", "logs", "error", "done"]},
+        "id": {"type": "string", "pattern": "^[0-9]+-[0-9]+$", "description": "Send as Last-Event-ID to resume"},
+        "data": {
+            "type": "string",
+            "description": "output: the item, as JSON unless it is a string; logs: the text; error: "
+            '`{"detail": ...}`; done: `{}`, or `{"reason": "canceled"|"error"}`',
+        },
+    },
+}
+
+
 class PredictionStream(Endpoint):
     """GET urls.stream: the prediction's events as text/event-stream."""
 
@@ -147,13 +165,14 @@ class PredictionStream(Endpoint):
         ],
         responses={
             (200, "text/event-stream"): OpenApiResponse(
-                response={"type": "string"}, description="`output`, `logs`, `error` and `done` events"
+                response=SSE_EVENT, description="`output`, `logs`, `error` and `done` events, then the stream ends"
             ),
             **problems(401, 404, e401="Neither a token nor a signature", e404="Not found, or a bad signature"),
         },
     )
     async def get(self, request: HttpRequest, prediction_id: str) -> HttpResponseBase:
         prediction = await _visible_prediction(request, prediction_id)
+        await database.give_back_connection()  # the stream needs none, and may last minutes
         last_event_id = request.headers.get("Last-Event-ID", "")
         after = last_event_id if _EVENT_ID.match(last_event_id) else "0-0"
         return StreamingHttpResponse(

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from inference.api import collections, files, model_versions, predictions, streaming
+from inference.api import collections, deployments, files, model_versions, predictions, streaming
 
 urlpatterns = [
     path("predictions", predictions.PredictionCollection.as_view()),
@@ -14,6 +14,9 @@ urlpatterns = [
     path("models/<str:owner>/<str:name>/predictions", predictions.ModelPredictionCollection.as_view()),
     path("models/<str:owner>/<str:name>/versions", model_versions.VersionCollection.as_view()),
     path("models/<str:owner>/<str:name>/versions/<str:version_id>", model_versions.VersionDetail.as_view()),
+    path("deployments", deployments.DeploymentCollection.as_view()),
+    path("deployments/<str:owner>/<str:name>", deployments.DeploymentDetail.as_view()),
+    path("deployments/<str:owner>/<str:name>/predictions", deployments.DeploymentPredictionCollection.as_view()),
     path("collections", collections.CollectionList.as_view()),
     path("collections/<str:slug>", collections.CollectionDetail.as_view()),
     path("search", collections.Search.as_view()),

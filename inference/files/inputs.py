@@ -32,7 +32,7 @@ from hosting.problems import NotFound
 from inference import selectors
 from inference.files import storage
 from inference.models import File, Prediction
-from inference.runtime.validation import InputValidationError, InputValidator, compile_input_validator
+from inference.runtime.validation import InputValidationError, InputValidator
 
 _OUR_FILE_PATH = re.compile(r"/v1/files/(?P<id>[a-z2-7]{26})(?P<download>/download(?:/[^/]+)?)?/?$")
 _DATA_URI = re.compile(
@@ -171,7 +171,7 @@ def materialise(*, prediction: Prediction, directory: Path) -> dict:
     """The prediction's input with every file input replaced by the path of a local copy
     under `directory` (one sub-directory each, so equal names cannot collide).
     Raises InputFileError naming the input that could not be read."""
-    validator = compile_input_validator(prediction.version.openapi_schema)
+    validator = prediction.version.input_validator
     counter = itertools.count()
 
     def fetch(label: str, value: str) -> str:

@@ -1,7 +1,8 @@
 """The worker's warm runners: one child process per model version, kept loaded between
 predictions so only the first prediction of a version pays for `setup()`.
 
-Runners idle longer than their model's timeout are stopped (unless the model is kept warm).
+Runners idle longer than their model's timeout are stopped (unless the model is kept warm, or
+the runner is a deployment's minimum instance: `keep_warm`).
 The least recently used idle runners make room for a new one: before it boots, past
 `max_runners` or when the memory it took last time would not fit in `memory_budget` bytes
 (of resident memory); after it booted, while the runners together are over the budget. A
@@ -42,6 +43,8 @@ class _Slot:
     spec: RunnerSpec
     leases: int = 0
     idle_since: float = 0.0
+    # An instance a deployment keeps booted (`keep_warm`): never stopped for idling or for room.
+    pinned: bool = False
 
 
 @dataclass
@@ -83,6 +86,7 @@ class RunnerPool:
         self._sizes: dict[str, int] = {}  # memory each version's runner took when last measured
         self._lock = threading.Lock()
         self._lease_ended = threading.Condition(self._lock)
+        self._booting: set[str] = set()  # versions whose runner is starting, in some thread
         self._reaper: threading.Thread | None = None
 
     @contextlib.contextmanager
@@ -107,6 +111,9 @@ class RunnerPool:
         """Like `lease()`, for a prediction that ends in another thread than it began."""
         with self._lock:
             while True:
+                if spec.key in self._booting:  # another thread boots it: lease that one
+                    self._lease_ended.wait()
+                    continue
                 slot = self._slots.get(spec.key)
                 if slot is None or not slot.runner.is_alive():
                     break
@@ -118,19 +125,27 @@ class RunnerPool:
             if slot is not None:
                 del self._slots[spec.key]
             to_stop = self._make_room(incoming=1, expected_size=self._sizes.get(spec.key, 0))
-        for runner in to_stop:
-            runner.stop()
-        # Acquires come from the worker's one task thread (solo pool), so two boots of one
-        # version never race.
-        runner = self._start(
-            project_dir=spec.project_dir,
-            predictor_ref=spec.predictor_ref,
-            env=dict(spec.env),
-            python=spec.python,
-            in_use_lock=spec.in_use_lock,
-        )
+            # The task thread and the instance keeper both acquire: one boot per version at a time.
+            self._booting.add(spec.key)
+        try:
+            for runner in to_stop:
+                runner.stop()
+            runner = self._start(
+                project_dir=spec.project_dir,
+                predictor_ref=spec.predictor_ref,
+                env=dict(spec.env),
+                python=spec.python,
+                in_use_lock=spec.in_use_lock,
+            )
+        except BaseException:
+            with self._lock:
+                self._booting.discard(spec.key)
+                self._lease_ended.notify_all()
+            raise
         slot = _Slot(runner=runner, spec=spec, leases=1)
         with self._lock:
+            self._booting.discard(spec.key)
+            self._lease_ended.notify_all()
             self._slots[spec.key] = slot
             if self._memory_budget is not None:
                 self._sizes[spec.key] = self._memory_of(runner.pid)
@@ -154,7 +169,7 @@ class RunnerPool:
         for key in list(self._slots):
             if len(self._slots) + incoming <= self._max_runners and not self._over_budget(expected_size):
                 break
-            if self._slots[key].leases == 0:
+            if self._slots[key].leases == 0 and not self._slots[key].pinned:
                 evicted.append(self._slots.pop(key).runner)
         return evicted
 
@@ -172,6 +187,7 @@ class RunnerPool:
                 key
                 for key, slot in self._slots.items()
                 if slot.leases == 0
+                and not slot.pinned
                 and slot.spec.idle_timeout is not None
                 and now - slot.idle_since >= slot.spec.idle_timeout
             ]
@@ -179,6 +195,42 @@ class RunnerPool:
         for runner in stopped:
             runner.stop()
         return expired
+
+    def keep_warm(self, spec: RunnerSpec) -> bool:
+        """Boot `spec`'s runner if it is not up, and keep it up until `release_warm`: a
+        deployment's minimum instance. Returns whether it booted one (RunnerSetupError if
+        that failed)."""
+        if self.pin(spec.key):  # up already (perhaps busy): no lease, which could wait
+            return False
+        lease = self.acquire(spec)
+        with self._lock:
+            lease._slot.pinned = True
+        lease.release()
+        return lease.cold_boot
+
+    def pin(self, key: str) -> bool:
+        """Keep version `key`'s runner up, if it is up; whether it is."""
+        with self._lock:
+            slot = self._slots.get(key)
+            if slot is None or not slot.runner.is_alive():
+                return False
+            slot.pinned = True
+            return True
+
+    def release_warm(self, key: str) -> None:
+        """No longer a kept instance: it idles out like any runner, from now."""
+        with self._lock:
+            slot = self._slots.get(key)
+            if slot is not None and slot.pinned:
+                slot.pinned = False
+                slot.idle_since = time.monotonic()
+
+    def states(self) -> dict[str, str]:
+        """Each version's runner here: `booting`, `busy` (leased) or `warm` (idle)."""
+        with self._lock:
+            states = {key: "busy" if slot.leases else "warm" for key, slot in self._slots.items()}
+            states.update(dict.fromkeys(self._booting, "booting"))
+        return states
 
     def _ensure_reaper(self) -> None:
         with self._lock:

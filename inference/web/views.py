@@ -2,6 +2,7 @@
 prediction history. Signed-in users act for their personal account; everything is read
 through `selectors`, so another tenant's private objects are 404s here as in the API."""
 
+import hmac
 import json
 import time
 from datetime import datetime
@@ -9,7 +10,7 @@ from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -17,11 +18,11 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.services import personal_account_for
 from hosting.markdown import render_markdown
 from hosting.problems import ApiProblem, NotFound
-from inference import selectors, services
+from inference import catalogue, selectors, services
 from inference.files import storage
 from inference.models import Model, Prediction, Version
-from inference.representations import base_url
-from inference.web import examples, playground
+from inference.representations import base_url, cover_signature
+from inference.web import default_example, examples, playground
 
 CATALOGUE_LIMIT = 200
 HISTORY_PAGE_SIZE = 50
@@ -62,6 +63,16 @@ def _bound_fields(fields, posted, errors) -> list[dict[str, Any]]:
     return bound
 
 
+def playground_form(fields, *, display: str, posted=None, errors=None) -> dict[str, Any]:
+    """What templates/inference/playground.html needs besides where Run posts to."""
+    return {
+        "fields": _bound_fields(fields, posted, errors or {}),
+        "has_files": any(field.widget in ("file", "files") for field in fields),
+        "has_required": any(field.required for field in fields),
+        "display": display,
+    }
+
+
 def _model_page(
     request: HttpRequest, model: Model, version: Version | None, *, posted=None, errors=None, status: int = 200
 ) -> HttpResponse:
@@ -72,6 +83,7 @@ def _model_page(
         "versions": selectors.version_list(model=model),
         "readme": render_markdown(model.readme, heading_offset=2) if model.readme else "",
         "form_errors": errors.get("__all__", []),
+        "example": default_example.context(model, origin=base_url(request)),
     }
     if version is not None:
         schema = version.openapi_schema
@@ -81,11 +93,8 @@ def _model_page(
         example = examples.example_input(fields)
         display = playground.output_display(schema)
         components = schema.get("components", {}).get("schemas", {})
+        context |= playground_form(fields, display=display, posted=posted, errors=errors)
         context |= {
-            "fields": _bound_fields(fields, posted, errors),
-            "has_files": any(field.widget in ("file", "files") for field in fields),
-            "has_required": any(field.required for field in fields),
-            "display": display,
             "shell_example": examples.shell_environment(origin=origin),
             "python_example": examples.python_example(
                 model_ref=model.full_name if is_latest else f"{model.full_name}:{version.sha256}",
@@ -127,6 +136,35 @@ def model_detail(request: HttpRequest, owner: str, name: str) -> HttpResponse:
     return _model_page(request, model, _version(model, request.GET.get("version")))
 
 
+# An SVG cover opened on its own is a document: it may run nothing and load nothing.
+_COVER_POLICY = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
+
+
+@require_GET
+def model_cover(request: HttpRequest, owner: str, name: str) -> FileResponse:
+    """A model's own cover image (inference.catalogue). With the signature of its Model JSON's
+    `cover_image_url` (a capability URL), to whoever holds it; without, as the pages link it: a
+    public model's to anyone, a private one's to its signed-in owner."""
+    signature = request.GET.get("signature")
+    if signature is not None:
+        model = Model.objects.select_related("owner").filter(owner__username=owner, name=name).first()
+        if model is None or not model.cover_image or not hmac.compare_digest(cover_signature(model), signature):
+            raise Http404("No such cover.")
+    else:
+        account = _account(request) if request.user.is_authenticated else None
+        model = _or_404(selectors.model_get, account=account, owner=owner, name=name)
+        if not model.cover_image:
+            raise Http404("This model has no cover image.")
+    response = FileResponse(
+        model.cover_image.open("rb"), content_type=catalogue.cover_content_type(model.cover_image.name or "")
+    )
+    response.headers["Content-Security-Policy"] = _COVER_POLICY
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    # A signed URL names one cover for good; the page's plain one shows a new cover within 5 minutes.
+    response.headers["Cache-Control"] = f"private, max-age={86400 if signature else 300}"
+    return response
+
+
 def prediction_links(prediction: Prediction) -> dict[str, str]:
     return {
         "id": prediction.id,
@@ -164,10 +202,24 @@ def model_run(request: HttpRequest, owner: str, name: str) -> HttpResponse:
     version = _version(model, request.POST.get("version"))
     if version is None:
         raise Http404("This model has no version to run yet.")
+    return playground_run(
+        request,
+        account=account,
+        version=version,
+        page=lambda errors, status: _model_page(
+            request, model, version, posted=request.POST, errors=errors, status=status
+        ),
+    )
+
+
+def playground_run(request: HttpRequest, *, account, version: Version, page, deployment=None) -> HttpResponse:
+    """A `web` prediction from the playground's form, of `version` (through `deployment` if
+    given). Scripts get JSON (201, or 422 with errors per field); without JavaScript, the
+    prediction's page, or `page(errors, status)` with the errors shown."""
     try:
         input = playground.input_from_form(version.openapi_schema, request.POST, request.FILES)
         prediction = services.prediction_create(
-            account=account, version=version, input=input, source=Prediction.Source.WEB
+            account=account, version=version, input=input, source=Prediction.Source.WEB, deployment=deployment
         )
     except playground.PlaygroundInputError as exc:
         errors, status = exc.errors, 422
@@ -182,7 +234,7 @@ def model_run(request: HttpRequest, owner: str, name: str) -> HttpResponse:
         return redirect("prediction-detail", prediction.id)
     if _wants_json(request):
         return JsonResponse({"errors": errors}, status=status)
-    return _model_page(request, model, version, posted=request.POST, errors=errors, status=status)
+    return page(errors, status)
 
 
 @login_required

@@ -21,9 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import redis
 from django.conf import settings
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.utils import timezone
+from kombu.exceptions import OperationalError as KombuOperationalError
 
 from hosting.redis_clients import sync_client
 from inference import cancellation, enqueue, events, webhooks
@@ -32,11 +34,12 @@ from inference.files.outputs import OutputFileError, OutputFiles
 from inference.models import Prediction, Version
 from inference.registry import environments, weights
 from inference.registry.packaging import extract_package
-from inference.representations import prediction_json, prediction_state_json, public_origin
+from inference.representations import prediction_json, public_origin
 from inference.runtime.pool import Lease, RunnerPool, RunnerSpec
 from inference.runtime.runner import RunnerSetupError
 from inference.runtime.schema import output_is_iterator
 from inference.worker import records
+from inference.worker.instances import InstanceKeeper
 from inference.worker.liveness import Heartbeat
 from inference.worker.spending import SpendingGuard
 
@@ -89,6 +92,10 @@ def _runner_spec(version: Version) -> RunnerSpec:
     )
 
 
+# Deployments' minimum instances, started with the worker (tasks.py, on worker_ready).
+instance_keeper = InstanceKeeper(_pool, _runner_spec)
+
+
 class _Progress:
     """Collects what the runner reports, publishing each piece at once and saving to
     Postgres at most every PROGRESS_SAVE_INTERVAL (a trailing save catches the last piece)."""
@@ -137,6 +144,9 @@ class _Progress:
             )
             # The save interval is also the webhook throttle: output/logs at most every 0.5 s.
             _send_webhook(self.prediction, event)
+        except (DatabaseError, KombuOperationalError) as exc:
+            # The next save, or the final write (which retries), carries what this one had.
+            logger.warning("progress of prediction %s not saved: %r", self.prediction.id, exc)
         finally:
             connection.close()  # this timer thread's connection goes back to the pool
 
@@ -200,6 +210,15 @@ def _seconds_to_deadline(prediction: Prediction) -> float | None:
     return max(0.0, (prediction.deadline - timezone.now()).total_seconds())
 
 
+def _abort(prediction: Prediction) -> None:
+    """End a prediction whose Cancel-After deadline passed before it started running (queued,
+    or while its model booted): `aborted`, not billed (it has no predict_time), and with no
+    `started_at`, since it never started (inference/api/deadlines.py says who sees `canceled`)."""
+    Prediction.objects.filter(pk=prediction.pk, status=Prediction.Status.PROCESSING).update(started_at=None)
+    prediction.started_at = None
+    _finish(prediction, status=Prediction.Status.ABORTED, output=None, error=None, logs=prediction.logs, metrics={})
+
+
 def _deadline_timer(prediction: Prediction, runner: Any) -> threading.Timer | None:
     """Cancels the prediction through the normal cancel path when its Cancel-After deadline comes."""
     remaining = _seconds_to_deadline(prediction)
@@ -222,7 +241,12 @@ def _claim(prediction_id: str) -> tuple[Prediction, bool] | None:
     pipe = sync_client().pipeline(transaction=False)
     _heartbeat.start(prediction_id, via=pipe)
     events.publish(prediction_id, "start", {"booting": booting}, via=pipe)
-    pipe.execute()
+    try:
+        pipe.execute()
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
+        # Claimed in Postgres, so it runs: the heartbeat sets its key at the next beat once
+        # Redis answers (before, a claim that failed here left the prediction to the sweep).
+        logger.warning("prediction %s claimed but not announced (%r); running it", prediction_id, exc)
     return prediction, booting
 
 
@@ -246,7 +270,7 @@ def _finish(prediction: Prediction, *, status: str, output: Any, error: str | No
     # The charge, the run count and the final state are written together; it ran: bill it,
     # whatever the outcome.
     records.record_outcome(prediction, predict_time=metrics.get("predict_time"))
-    events.publish_done(prediction.id, prediction_state_json(prediction))
+    records.announce_done(prediction)
     _send_webhook(prediction, "completed")
 
 
@@ -308,15 +332,13 @@ class _PreparedRun:
 
 
 def _prepare(prediction: Prediction, *, booting: bool) -> _PreparedRun | None:
-    """Its input files and a runner, or None when it has already ended (canceled past its
-    deadline in the queue, an input that cannot be read, its model's setup failed).
+    """Its input files and a runner, or None when it has already ended (aborted past its
+    deadline in the queue or while booting, an input that cannot be read, its model's setup failed).
     `booting`: its `start` entry announced a cold boot, so a `running` entry ends it."""
-    _send_webhook(prediction, "start")
     if _seconds_to_deadline(prediction) == 0:  # its Cancel-After deadline passed in the queue
-        _finish(
-            prediction, status=Prediction.Status.CANCELED, output=None, error=None, logs=prediction.logs, metrics={}
-        )
+        _abort(prediction)
         return None
+    _send_webhook(prediction, "start")
     scratch = _ScratchDir(prediction)
     try:
         runner_input = inputs.materialise(prediction=prediction, directory=scratch.path / "inputs")
@@ -329,8 +351,17 @@ def _prepare(prediction: Prediction, *, booting: bool) -> _PreparedRun | None:
         error, logs, metrics = ended
         _finish(prediction, status=Prediction.Status.FAILED, output=None, error=error, logs=logs, metrics=metrics)
         return None
+    if _seconds_to_deadline(prediction) == 0:  # it passed while the model booted: it never ran
+        lease.release()  # the runner stays warm for the next prediction
+        scratch.cleanup()
+        _abort(prediction)
+        return None
     if booting:  # the one extra entry of a cold boot: the browser shows the boot is over
-        events.publish(prediction.id, "running", {})
+        try:
+            events.publish(prediction.id, "running", {})
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            # Only the browser's "Booting" misses it; raised here, it left the lease held for good.
+            logger.warning("prediction %s: the end of its boot was not announced (%r)", prediction.id, exc)
     return _PreparedRun(lease, scratch, runner_input, OutputFiles(prediction, scratch.path / "outputs"))
 
 
@@ -371,8 +402,11 @@ def _complete(prediction: Prediction, run: _PreparedRun) -> None:
         # The predictor's own metrics (cog's record_metric) first: Hearth's keys win over them,
         # as do total_time and cost, added later.
         metrics = {**result.metrics, "predict_time": result.predict_time, "cold_boot": run.lease.cold_boot}
+        if prediction.started_at is not None:  # claimed: the time it waited for a worker
+            metrics["queue_time"] = max(0.0, (prediction.started_at - prediction.created_at).total_seconds())
         if run.lease.cold_boot:
             metrics["setup_time"] = run.lease.runner.setup_time
+            metrics["boot_time"] = run.lease.runner.boot_time
         status, output, error = result.status, result.output, result.error
         if status == Prediction.Status.SUCCEEDED:
             try:

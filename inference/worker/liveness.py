@@ -20,10 +20,13 @@ from datetime import timedelta
 
 import redis
 from django.conf import settings
+from django.db.models import F, Value
+from django.db.models.functions import Concat
 from django.utils import timezone
 
 from hosting.redis_clients import sync_client
 from inference import enqueue, events
+from inference.deployments import instances
 from inference.models import Prediction
 from inference.representations import prediction_state_json
 
@@ -35,6 +38,10 @@ LOST_TWICE = "The worker running this prediction stopped unexpectedly, twice. It
 
 
 NEVER_CLAIMED = "No worker took this prediction from the queue within {minutes} minutes, so it was not run."
+UNSERVED = (
+    "[hearth] No worker serving the {sku} hardware is running, so this prediction waits in its queue "
+    "until one starts.\n"
+)
 
 
 def _key(prediction_id: str) -> str:
@@ -71,7 +78,10 @@ class Heartbeat:
     def stop(self, prediction_id: str) -> None:
         with self._lock:
             self._alive.discard(prediction_id)
-        sync_client().delete(_key(prediction_id))
+        try:
+            sync_client().delete(_key(prediction_id))
+        except redis.RedisError:  # Redis unreachable: the key lapses by itself within a TTL
+            logger.warning("could not remove the liveness key of %s; it lapses by itself", prediction_id)
 
     def _beat(self) -> None:
         stopped = threading.Event()
@@ -81,7 +91,10 @@ class Heartbeat:
             try:
                 pipe = sync_client().pipeline(transaction=False)
                 for prediction_id in alive:
-                    pipe.expire(_key(prediction_id), _ttl())
+                    # SET, not EXPIRE: a Redis restarted empty lost the keys, and EXPIRE on a
+                    # missing key does nothing, so the sweep took running predictions for lost
+                    # and ran them twice (tests/chaos). A key set just after `stop` lingers one TTL.
+                    pipe.set(_key(prediction_id), "1", ex=_ttl())
                 pipe.execute()
             except Exception:  # a Redis hiccup must not end the heartbeat for good
                 logger.exception("heartbeat failed; retrying")
@@ -91,11 +104,11 @@ def prediction_sweep_lost() -> int:
     """Requeue or fail `processing` predictions whose worker stopped beating. Returns how many."""
     claimed_before = timezone.now() - timedelta(seconds=_ttl())
     suspects = list(
-        Prediction.objects.select_related("model__hardware")
+        Prediction.objects.select_related("hardware")
         .filter(status=Prediction.Status.PROCESSING, started_at__lt=claimed_before)
-        .only("id", "attempts", "logs", "created_at", "model__hardware__sku")
+        .only("id", "attempts", "logs", "created_at", "hardware__sku")
     )
-    if not suspects:
+    if not suspects or not _keys_are_current():
         return 0
     pipe = sync_client().pipeline(transaction=False)
     for prediction in suspects:
@@ -109,6 +122,17 @@ def prediction_sweep_lost() -> int:
     return len(lost)
 
 
+def _keys_are_current() -> bool:
+    """Whether a missing liveness key means a lost worker. A Redis restarted without persistence
+    less than a TTL ago has lost every key, and the workers still running have not all beaten
+    since: the sweep waits until each has had a TTL to set its key again."""
+    uptime = sync_client().info("server")["uptime_in_seconds"]
+    if uptime < _ttl():
+        logger.warning("Redis restarted %s s ago; lost predictions are looked for after %s s", uptime, _ttl())
+        return False
+    return True
+
+
 def _requeue(prediction: Prediction) -> None:
     note = "\n[hearth] The worker running this prediction stopped unexpectedly; it was queued again.\n"
     requeued = Prediction.objects.filter(pk=prediction.pk, status=Prediction.Status.PROCESSING).update(
@@ -116,7 +140,7 @@ def _requeue(prediction: Prediction) -> None:
     )
     if requeued:
         logger.warning("prediction %s lost its worker; queued again", prediction.id)
-        enqueue.run_prediction(prediction.id, queue=prediction.model.hardware.sku)
+        enqueue.run_prediction(prediction.id, queue=prediction.hardware.sku)
 
 
 def _fail(prediction: Prediction) -> None:
@@ -136,9 +160,9 @@ def prediction_sweep_unclaimed() -> int:
     now = timezone.now()
     period = settings.PREDICTION_REQUEUE_SECONDS
     waiting = list(
-        Prediction.objects.select_related("model__hardware")
+        Prediction.objects.select_related("hardware")
         .filter(status=Prediction.Status.STARTING, created_at__lt=now - timedelta(seconds=period))
-        .only("id", "created_at", "model__hardware__sku")
+        .only("id", "created_at", "hardware__sku")
     )
     oldest_allowed = now - timedelta(seconds=settings.PREDICTION_MAX_QUEUE_SECONDS)
     expired = [prediction for prediction in waiting if prediction.created_at < oldest_allowed]
@@ -152,10 +176,26 @@ def prediction_sweep_unclaimed() -> int:
         # SET NX: only the first sweep in a period queues it (sweeps may overlap).
         pipe.set(_requeued_key(prediction.id), "1", ex=max(1, int(period)), nx=True)
     due = [prediction for prediction, first in zip(waiting, pipe.execute(), strict=True) if first]
+    served = {sku for report in instances.workers() for sku in report["hardware"]}
     for prediction in due:
         logger.warning("prediction %s not claimed after %.0f s; queued again", prediction.id, period)
-        enqueue.run_prediction(prediction.id, queue=prediction.model.hardware.sku)
+        enqueue.run_prediction(prediction.id, queue=prediction.hardware.sku)
+        if prediction.hardware.sku not in served:
+            _note_unserved(prediction)
     return len(expired) + len(due)
+
+
+def _note_unserved(prediction: Prediction) -> None:
+    """Say in its logs, once, why it waits: no worker serves its hardware (it never runs on
+    other hardware; it runs when one starts, or fails after PREDICTION_MAX_QUEUE_SECONDS)."""
+    note = UNSERVED.format(sku=prediction.hardware.sku)
+    noted = (
+        Prediction.objects.filter(pk=prediction.pk, status=Prediction.Status.STARTING)
+        .exclude(logs__contains=note)
+        .update(logs=Concat(F("logs"), Value(note)))
+    )
+    if noted:
+        events.publish(prediction.id, "logs", note)
 
 
 def _fail_unclaimed(prediction: Prediction) -> None:

@@ -16,25 +16,50 @@ path, `record_outcome_orm`; both paths keep the same rules, and the tests run bo
 import json
 import logging
 import time
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
+import redis
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F
 
+from billing.models import Hardware
 from billing.services import USAGE_RECORD_CTES, usage_record_for, usage_record_sql_params
 from hosting.expiring_cache import ExpiringCache
+from inference import events
 from inference.models import Model, Prediction, Version
+from inference.representations import prediction_state_json
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 # (version id, model id) -> the version with its model, and the model's owner and hardware
 _run_contexts: ExpiringCache[Version] = ExpiringCache(seconds=lambda: settings.MODEL_CACHE_SECONDS, max_entries=1_000)
 
 
+# Waits between tries of the claim when its connection fails (one a database restart left dead
+# in the pool): the first at once, on the next connection. A claim that failed ended its task,
+# and the prediction waited PREDICTION_REQUEUE_SECONDS for the sweep (tests/chaos).
+CLAIM_RETRY_DELAYS = (0.0, 0.2, 0.5, 1.0, 2.0, 4.0)
+
+
 def claim(prediction_id: str, *, now) -> Prediction | None:
     """Move a `starting` prediction to `processing` and return it; None if it is no longer
-    `starting` (canceled in the queue, or claimed by another delivery of the task)."""
+    `starting` (canceled in the queue, or claimed by another delivery of the task).
+
+    Tried again on a new connection when its connection fails. Should the connection die after
+    the UPDATE committed, the next try finds the prediction claimed and returns None: no
+    heartbeat ever starts for it, so the sweep finds it lost and queues it again."""
+    return _retried_on_a_new_connection(
+        lambda: _claim_once(prediction_id, now=now),
+        delays=CLAIM_RETRY_DELAYS,
+        what=f"claim of prediction {prediction_id}",
+    )
+
+
+def _claim_once(prediction_id: str, *, now) -> Prediction | None:
     claimed = Prediction.objects.raw(
         "UPDATE inference_prediction SET status = %s, started_at = %s, attempts = attempts + 1 "
         "WHERE id = %s AND status = %s RETURNING *",
@@ -44,7 +69,18 @@ def claim(prediction_id: str, *, now) -> Prediction | None:
     if prediction is not None:
         prediction.version = run_context(version_id=prediction.version_id, model_id=prediction.model_id)
         prediction.model = prediction.version.model
+        prediction.hardware = _hardware(prediction.hardware_id, usual=prediction.model.hardware)
     return prediction
+
+
+# SKU id -> the SKU with its price; only deployments' predictions run on another SKU than their model's.
+_hardware_by_id: ExpiringCache[Hardware] = ExpiringCache(seconds=lambda: settings.MODEL_CACHE_SECONDS, max_entries=100)
+
+
+def _hardware(hardware_id: int, *, usual: Hardware) -> Hardware:
+    if hardware_id == usual.pk:
+        return usual
+    return _hardware_by_id.get_or_load(hardware_id, lambda: Hardware.objects.get(pk=hardware_id))
 
 
 def run_context(*, version_id: int, model_id: int) -> Version:
@@ -76,15 +112,47 @@ def record_outcome(prediction: Prediction, *, predict_time: float | None) -> Non
     A connection that dies under the write (a terminated backend, a restarted PostgreSQL) is
     replaced and the write tried again: the prediction has run, and a result that could not be
     saved must not send it back to the queue to run twice. Every try is idempotent."""
-    for delay in (*FINAL_WRITE_RETRY_DELAYS, None):
+    _retried_on_a_new_connection(
+        lambda: _record_outcome_once(prediction, predict_time=predict_time),
+        delays=FINAL_WRITE_RETRY_DELAYS,
+        what=f"final write of prediction {prediction.id}",
+    )
+
+
+def _retried_on_a_new_connection(operation: Callable[[], T], *, delays: Sequence[float], what: str) -> T:
+    """`operation()`, tried again after each delay while its database connection fails; the last
+    failure is raised. Only for operations that are safe to run twice."""
+    for delay in delays:
         try:
-            _record_outcome_once(prediction, predict_time=predict_time)
-            return
+            return operation()
         except (OperationalError, InterfaceError):
-            if delay is None:
-                raise
-            logger.warning("final write of prediction %s failed; retrying in %.1f s", prediction.id, delay)
+            logger.warning("%s failed; retrying in %.1f s", what, delay)
             connection.close()  # the broken connection leaves the pool; the next try gets a new one
+            time.sleep(delay)
+    return operation()
+
+
+# Waits between tries of the `done` event when Redis does not answer (restarting, failing over):
+# about half a minute in all.
+DONE_RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0)
+
+
+def announce_done(prediction: Prediction) -> None:
+    """Append the `done` event with the final state just recorded. Every reader waiting on the
+    prediction (SSE streams, `Prefer: wait`, the playground) ends on it: one lost while Redis
+    restarted left their streams open for good (tests/chaos). So it is tried again until Redis
+    answers; a `done` appended twice is harmless, since readers stop at the first."""
+    state = prediction_state_json(prediction)
+    for delay in (*DONE_RETRY_DELAYS, None):
+        try:
+            events.publish_done(prediction.id, state)
+            return
+        except (redis.ConnectionError, redis.TimeoutError):
+            if delay is None:
+                # Its state is in Postgres, where GET and the dashboard read it.
+                logger.error("the done event of prediction %s could not be sent; Redis did not answer", prediction.id)
+                return
+            logger.warning("the done event of prediction %s failed; retrying in %.1f s", prediction.id, delay)
             time.sleep(delay)
 
 

@@ -1,10 +1,16 @@
-from celery import shared_task
+import logging
+
+from celery import Task, shared_task
+from celery.signals import worker_ready
 from django.conf import settings
 
+from hosting.redis_clients import sync_client
 from inference import enqueue, webhooks
 from inference.files import retention
 from inference.models import Prediction
 from inference.worker import execution, liveness
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(name=enqueue.RUN_PREDICTION, acks_late=True, reject_on_worker_lost=True)
@@ -14,9 +20,25 @@ def run_prediction(prediction_id: str) -> None:
     execution.prediction_run(prediction_id=prediction_id)
 
 
-@shared_task(name=enqueue.SWEEP_LOST_PREDICTIONS)
-def sweep_lost_predictions() -> int:
+def _first_of_period(task: Task) -> bool:
+    """False for a beat message whose period another beat scheduler's message already ran: two
+    beats (a second one started by mistake, or two during a rolling update) never double-run a
+    job. Messages sent by hand (tests, operators) carry no period and always run."""
+    period = getattr(task.request, "beat_period", None) or (task.request.headers or {}).get("beat_period")
+    if not period:
+        return True
+    # Expires before the next period's message comes, so that one runs.
+    taken = sync_client().set(f"hearth:beat:{task.name}", "1", nx=True, px=max(1, int(float(period) * 800)))
+    if not taken:
+        logger.info("%s already ran in this period (a second beat scheduler?); skipped", task.name)
+    return bool(taken)
+
+
+@shared_task(name=enqueue.SWEEP_LOST_PREDICTIONS, bind=True)
+def sweep_lost_predictions(self) -> int:
     """Beat task: requeue or fail predictions whose worker died or whose queue message was lost."""
+    if not _first_of_period(self):
+        return 0
     return liveness.prediction_sweep_lost() + liveness.prediction_sweep_unclaimed()
 
 
@@ -33,7 +55,15 @@ def deliver_webhook(self, prediction_id: str, event: str, body: dict, message_id
         raise self.retry(countdown=settings.WEBHOOK_RETRY_BASE_SECONDS * 2 ** (attempt - 1))
 
 
-@shared_task(name=enqueue.REMOVE_EXPIRED_DATA)
-def remove_expired_data() -> dict[str, int]:
+@shared_task(name=enqueue.REMOVE_EXPIRED_DATA, bind=True)
+def remove_expired_data(self) -> dict[str, int]:
     """Beat task: remove the data of old API predictions and expired files."""
+    if not _first_of_period(self):
+        return {}
     return retention.remove_expired_data()
+
+
+@worker_ready.connect
+def _keep_deployment_instances(**_: object) -> None:
+    """Deployments' minimum instances are kept by the worker processes themselves."""
+    execution.instance_keeper.start()

@@ -2,7 +2,7 @@
 // and follows its event stream over the websocket until it is done.
 "use strict";
 
-const TERMINAL = new Set(["succeeded", "failed", "canceled"]);
+const TERMINAL = new Set(["succeeded", "failed", "canceled", "aborted"]);
 // What the page says a prediction is doing: queued (no worker has it yet), booting (a worker
 // has it and is starting its model: a cold boot), running, then its final status.
 const PHASES = {
@@ -12,6 +12,7 @@ const PHASES = {
   succeeded: { label: "Succeeded" },
   failed: { label: "Failed" },
   canceled: { label: "Canceled" },
+  aborted: { label: "Aborted", note: "its deadline passed before it started" },
 };
 
 function phaseOf(status) {
@@ -199,6 +200,8 @@ class PredictionView {
     if (TERMINAL.has(status)) {
       const total = metrics?.total_time ?? (created ? ((completed ?? this.serverNow()) - created) / 1000 : null);
       if (total !== null && total !== undefined) text = `in ${duration(total, true)}`;
+      const note = PHASES[status]?.note; // why an aborted one never ran
+      if (note) text = [text, note].filter(Boolean).join(" · ");
     } else if (this.phaseSince) {
       const note = PHASES[this.phase]?.note;
       text = [note, duration((this.serverNow() - this.phaseSince) / 1000, false)].filter(Boolean).join(" · ");

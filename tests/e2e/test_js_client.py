@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -73,6 +74,10 @@ def js(platform) -> dict:
     outcomes = json.loads(result.stdout)
     outcomes["_seconds"] = time.monotonic() - started
     return outcomes
+
+
+def _moment(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def ok(js: dict, name: str):
@@ -243,6 +248,43 @@ def test_another_tenant_gets_404_on_alices_private_prediction_and_model(js):
     for name in ("bob_get", "bob_cancel", "bob_model", "bob_run"):
         outcome = value[name]
         assert outcome["threw"] and outcome["name"] == "ApiError" and outcome["status"] == 404, (name, outcome)
+
+
+def test_past_its_deadline_before_it_starts_the_js_client_sees_canceled_and_stops_waiting(js):
+    """inference/api/deadlines.py: 1.4.0's wait() stops only on succeeded, failed or canceled."""
+    value = ok(js, "deadline_passed_before_start")
+    created = value["created"]
+    assert created["status"] == "starting" and created["deadline"]
+    from_creation = _moment(created["deadline"]) - _moment(created["created_at"])
+    assert abs(from_creation.total_seconds() - 5) < 1
+    assert value["blocked_output"] is None and value["polled_output"] is None  # run() ended, with nothing
+    assert (value["waited"]["status"], value["got"]["status"], value["got"]["output"]) == ("canceled", "canceled", None)
+    assert value["got"]["deadline"] == created["deadline"]
+    plain = value["plain"]  # Node's own fetch: the API as it is today
+    assert (plain["status"], plain["started_at"], plain["deadline"]) == ("aborted", None, created["deadline"])
+    assert "cost" not in plain["metrics"]  # it never ran: not billed
+    # Told `aborted`, the same client's wait() polls on and on: here until its stop callback said so.
+    assert value["other"] == {"status": "aborted", "wait_status": "aborted", "polls": 3}
+
+
+def test_deployments_create_get_list_update_and_run(js, platform):
+    value = ok(js, "deployments")
+    release = value["created"]["current_release"]
+    assert (value["created"]["owner"], value["created"]["name"], release["number"]) == ("alice", "js-echo", 1)
+    assert release["configuration"] == {"hardware": "cpu", "min_instances": 0, "max_instances": 2}
+    assert value["got"] == value["created"]
+    assert "alice/js-echo" in value["listed_names"]
+    assert value["updated"]["current_release"]["number"] == 2
+    assert value["updated"]["current_release"]["configuration"]["max_instances"] == 3
+    waited = value["waited"]
+    assert (waited["status"], waited["output"], waited["deployment"]) == (
+        "succeeded",
+        "through a deployment",
+        "alice/js-echo",
+    )
+    assert (value["polled"]["status"], value["polled"]["output"]) == ("succeeded", "polled")
+    for call in ("bob_get", "bob_run", "bob_delete"):  # another tenant's deployment: a 404, nothing done
+        assert value[call]["threw"] and value[call]["status"] == 404, value[call]
 
 
 def test_the_checks_are_quick(js):

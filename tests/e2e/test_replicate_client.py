@@ -1,10 +1,12 @@
 """The unmodified `replicate` client against real Daphne + Celery + PostgreSQL + Redis."""
 
 import time
+from datetime import datetime
 from decimal import Decimal
 
 import httpx
 import pytest
+import replicate
 from replicate import paginate
 from replicate.exceptions import ModelError, ReplicateError
 
@@ -255,3 +257,66 @@ def test_nul_characters_in_logs_and_output_do_not_lose_the_prediction(platform):
     prediction.wait()
     assert (prediction.status, prediction.output) == ("succeeded", ["a\ufffdb", "c"])
     assert prediction.logs == "before\ufffdafter\n"
+
+
+def test_past_its_deadline_before_it_starts_the_client_sees_canceled_and_plain_http_aborted(platform):
+    """inference/api/deadlines.py: the Python client 1.0.7 refuses `aborted` (replicate-api.md
+    §12.2 item 3), so it is told `canceled`; other callers see `aborted`, and the deadline."""
+    token = platform.alice.plaintext
+
+    def with_cancel_after(duration: str) -> replicate.Client:  # the client sends default headers on every request
+        return replicate.Client(api_token=token, base_url=platform.url, headers={"Cancel-After": duration})
+
+    # The solo worker is busy with this one until its own deadline, 8 s after it was made.
+    blocker = with_cancel_after("8s").predictions.create(version=platform.versions["sleeper"], input={"seconds": 60})
+    wait_until_running(blocker)
+    late = with_cancel_after("5s").predictions.create(version=platform.versions["echo"], input={"text": "too late"})
+    # run() holds the create open (Prefer: wait) until it ends: a status the client knows, no output.
+    assert with_cancel_after("5s").run("alice/echo", input={"text": "too late as well"}) is None
+    late.wait()
+    assert (late.status, late.output, late.error, late.started_at) == ("canceled", None, None, None)
+    assert "canceled" in {prediction.status for prediction in platform.client().predictions.list().results}
+
+    over_http = httpx.get(f"{platform.url}/v1/predictions/{late.id}", headers={"Authorization": f"Bearer {token}"})
+    body = over_http.json()
+    assert (body["status"], body["started_at"]) == ("aborted", None)
+    assert "predict_time" not in body["metrics"] and "cost" not in body["metrics"]  # never ran: not billed
+    deadline = datetime.fromisoformat(body["deadline"].replace("Z", "+00:00"))
+    created = datetime.fromisoformat(body["created_at"].replace("Z", "+00:00"))
+    assert abs((deadline - created).total_seconds() - 5) < 1
+
+    blocker.wait()  # the one running at its deadline is canceled and billed for what it ran
+    assert blocker.status == "canceled" and 7 < blocker.metrics["predict_time"] < 10
+    assert Decimal(blocker.metrics["cost"]) > 0
+
+
+def test_a_catalogued_models_default_example_and_cover_through_the_client(platform, django_db_blocker):
+    """`manage.py catalogue` (what `make run` runs for each zoo model): the client takes the
+    Model JSON, its `default_example` a whole Prediction (replicate-api.md §5.3), once it has run."""
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from tests.conftest import ZOO
+
+    with django_db_blocker.unblock():
+        call_command("push", str(ZOO / "echo"), "alice/catalogued-echo", stdout=StringIO(), stderr=StringIO())
+        call_command("catalogue", str(ZOO / "echo"), "alice/catalogued-echo", stdout=StringIO(), stderr=StringIO())
+    client = platform.client()
+    deadline = time.monotonic() + 30
+    while (model := client.models.get("alice/catalogued-echo")).default_example is None:
+        assert time.monotonic() < deadline, "the worker did not run the example"
+        time.sleep(0.1)
+    assert model.description.startswith("Returns the text it is given")
+    example = model.default_example
+    assert (example.status, example.input, example.output) == (
+        "succeeded",
+        {"text": "Hello from Hearth!"},
+        "Hello from Hearth!",
+    )
+    assert example.model == "alice/catalogued-echo" and example.version == model.latest_version.id
+    cover = httpx.get(model.cover_image_url)  # a private model's: the link is the capability
+    assert (cover.status_code, cover.headers["content-type"]) == (200, "image/svg+xml")
+    assert cover.content == (ZOO / "echo" / "cover.svg").read_bytes()
+    listed = [m for page in paginate(client.models.list) for m in page if m.name == "catalogued-echo"]
+    assert listed[0].default_example.id == example.id

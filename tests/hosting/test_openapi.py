@@ -25,7 +25,7 @@ def _v1_routes() -> set[str]:
 
 
 @pytest.fixture
-def schema(api):
+def schema(api, db):  # the document lists the hardware SKUs there are
     response = api.get("/v1/openapi.json")  # no token needed
     assert response.status_code == 200
     return response.json()
@@ -47,8 +47,14 @@ def test_every_v1_route_is_in_the_schema_with_each_method(schema):
 def test_the_hot_path_operations_document_their_bodies_and_errors(schema):
     create = schema["paths"]["/v1/models/{owner}/{name}/predictions"]["post"]
     assert create["requestBody"]["content"]["application/json"]["schema"] == {
-        "$ref": "#/components/schemas/PredictionRequest"
+        "$ref": "#/components/schemas/ModelPredictionRequest"
     }
+    assert create["requestBody"]["required"] is False  # an empty body is an empty input
+    by_version = schema["paths"]["/v1/predictions"]["post"]["requestBody"]
+    assert by_version["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/PredictionRequest"}
+    assert by_version["required"] is True
+    assert schema["components"]["schemas"]["PredictionRequest"]["required"] == ["version"]
+    assert "version" not in schema["components"]["schemas"]["ModelPredictionRequest"]["properties"]
     assert {"201", "402", "409", "422", "429"} <= set(create["responses"])
     assert create["responses"]["402"]["content"]["application/problem+json"]
     prediction = schema["components"]["schemas"]["Prediction"]["properties"]

@@ -67,10 +67,26 @@ const summary = (p) => ({
   error: p.error,
   logs: p.logs,
   urls: p.urls,
+  created_at: p.created_at,
   started_at: p.started_at,
   completed_at: p.completed_at,
+  deadline: p.deadline,
   metrics: p.metrics,
 });
+
+// `promise`, or an error after `ms` instead of a run that hangs. The timer is cleared: a pending
+// one would keep node running until it fires.
+async function within(ms, promise) {
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`still pending after ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 await check("run_by_model_name", () => alice.run("alice/echo", { input: { text: "hello from js" } }));
 
@@ -152,6 +168,51 @@ await check("stream_of_a_model_that_does_not_stream", () =>
   }),
 );
 
+// Cancel-After (inference/api/deadlines.py): a prediction past its deadline before it starts is
+// `aborted`. This client is told `canceled`: its Status type lists `aborted`, but its wait(), which
+// run() polls through, stops only on succeeded, failed or canceled, as the last part shows with a
+// client under another User-Agent, which is told `aborted`. It keeps the solo worker busy for 7 s,
+// so it runs beside the checks that need no worker (models, versions, files, hardware, account).
+async function deadlinePassedBeforeStart() {
+  const withCancelAfter = (duration) =>
+    new Replicate({
+      auth: config.alice,
+      baseUrl,
+      fetch: (url, init = {}) => fetch(url, { ...init, headers: { ...init.headers, "Cancel-After": duration } }),
+    });
+  const late = withCancelAfter("5s");
+  // The solo worker is busy with this one for 7 s: the next ones pass their deadline in the queue.
+  const blocker = await alice.predictions.create({ version: versions.sleeper, input: { seconds: 7 } });
+  await pollUntil(alice, blocker.id, (p) => p.status === "processing");
+  const created = await late.predictions.create({ version: versions.echo, input: { text: "too late" } });
+  const [blocked, polled, waited] = await within(
+    30_000,
+    Promise.all([
+      late.run("alice/echo", { input: { text: "blocked, too late" } }), // Prefer: wait
+      late.run("alice/echo", { input: { text: "polled, too late" }, wait: { mode: "poll", interval: 200 } }),
+      alice.wait(created, { interval: 200 }),
+    ]),
+  );
+  const plain = await fetch(created.urls.get, { headers: { Authorization: `Bearer ${config.alice}` } });
+  const other = new Replicate({ auth: config.alice, baseUrl, userAgent: "my-app/2.0" });
+  let polls = 0;
+  const otherWait = await within(
+    10_000,
+    other.wait({ ...created, status: "starting" }, { interval: 50 }, async () => ++polls >= 3),
+  );
+  return {
+    created: summary(created),
+    blocked_output: blocked,
+    polled_output: polled,
+    waited: summary(waited),
+    got: summary(await alice.predictions.get(created.id)),
+    plain: await plain.json(),
+    other: { status: (await other.predictions.get(created.id)).status, wait_status: otherWait.status, polls },
+  };
+}
+
+const deadlineCheck = check("deadline_passed_before_start", deadlinePassedBeforeStart);
+
 await check("models_get", () => alice.models.get("alice", "echo"));
 
 await check("models_list", async () => {
@@ -201,6 +262,14 @@ await check("files", async () => {
   };
 });
 
+await check("hardware_list", () => alice.hardware.list());
+
+await check("accounts_current", () => alice.accounts.current());
+
+await check("webhook_secret", () => alice.webhooks.default.secret.get());
+
+await deadlineCheck; // the worker is free again from here on
+
 // File inputs with the default strategy: each Blob or Buffer is uploaded with files.create and
 // replaced by its urls.get. (The "data-uri" strategy cannot be tested: 1.4.0 passes the client
 // object where the inputs belong, lib/util.js transformFileInputs, so it sends no inputs at all.)
@@ -218,12 +287,6 @@ await check("file_input_and_output", async () => {
     reversed_equal: Buffer.from(await reversed.arrayBuffer()).equals(Buffer.from([...first].reverse())),
   };
 });
-
-await check("hardware_list", () => alice.hardware.list());
-
-await check("accounts_current", () => alice.accounts.current());
-
-await check("webhook_secret", () => alice.webhooks.default.secret.get());
 
 await check("failing_run", () => thrown(() => alice.run("alice/fails", { input: { reason: "out of cheese" } })));
 
@@ -250,6 +313,43 @@ await check("ownership", async () => {
     bob_model: await thrown(() => bob.models.get("alice", "echo")),
     bob_run: await thrown(() => bob.run("alice/echo", { input: {} })),
   };
+});
+
+await check("deployments", async () => {
+  const created = await alice.deployments.create({
+    name: "js-echo",
+    model: "alice/echo",
+    version: versions.echo,
+    hardware: "cpu",
+    min_instances: 0,
+    max_instances: 2,
+  });
+  try {
+    const got = await alice.deployments.get("alice", "js-echo");
+    const listed = await alice.deployments.list();
+    const updated = await alice.deployments.update("alice", "js-echo", { max_instances: 3 });
+    const waited = await alice.deployments.predictions.create("alice", "js-echo", {
+      input: { text: "through a deployment" },
+      wait: true,
+    });
+    const polled = await alice.wait(
+      await alice.deployments.predictions.create("alice", "js-echo", { input: { text: "polled" } }),
+      { interval: 100 },
+    );
+    return {
+      created,
+      got,
+      listed_names: listed.results.map((deployment) => `${deployment.owner}/${deployment.name}`),
+      updated,
+      waited: { ...summary(waited), deployment: waited.deployment },
+      polled: summary(polled),
+      bob_get: await thrown(() => bob.deployments.get("alice", "js-echo")),
+      bob_run: await thrown(() => bob.deployments.predictions.create("alice", "js-echo", { input: {} })),
+      bob_delete: await thrown(() => bob.deployments.delete("alice", "js-echo")),
+    };
+  } finally {
+    await alice.deployments.delete("alice", "js-echo");
+  }
 });
 
 process.stdout.write(`${JSON.stringify(results)}\n`);

@@ -150,3 +150,53 @@ def test_a_runner_in_use_is_not_evicted_for_memory(project):
 def test_resident_memory_is_read_for_a_live_process():
     assert resident_memory(os.getpid()) > 10 * 1024**2  # this interpreter, with Django loaded
     assert resident_memory(2**22 + 7) == 0  # no such process
+
+
+# --- deployments' kept instances (keep_warm) --------------------------------------------------
+
+
+def test_a_kept_instance_outlives_its_idle_timeout_and_room_making_until_released(pool, project):
+    assert pool.keep_warm(spec(project, key="kept", idle_timeout=0.0)) is True
+    assert pool.keep_warm(spec(project, key="kept", idle_timeout=0.0)) is False  # up already
+    assert pool.reap_idle() == []
+    with pool.lease(spec(project, key="b")):
+        pass
+    with pool.lease(spec(project, key="c")) as (_, cold):  # max_runners=2: b makes room, not kept
+        assert cold
+    assert pool.states() == {"kept": "warm", "c": "warm"}
+    pool.release_warm("kept")
+    assert pool.reap_idle() == ["kept"]
+
+
+def test_states_tell_booting_busy_and_warm(pool, project):
+    with pool.lease(spec(project, key="busy")):
+        assert pool.states() == {"busy": "busy"}
+        booting = threading.Thread(target=pool.keep_warm, args=(spec(project, key="new"),))
+        booting.start()
+        deadline = time.monotonic() + 10
+        while pool.states().get("new") != "booting":
+            assert time.monotonic() < deadline
+            time.sleep(0.005)
+        booting.join()
+    assert pool.states() == {"busy": "warm", "new": "warm"}
+
+
+def test_two_threads_asking_for_one_version_boot_it_once(project):
+    starts = []
+
+    def counting_start(**kwargs):
+        from inference.runtime.runner import Runner
+
+        starts.append(kwargs["project_dir"])
+        return Runner.start(**kwargs)
+
+    pool = RunnerPool(max_runners=2, start=counting_start)
+    try:
+        keeper = threading.Thread(target=pool.keep_warm, args=(spec(project),))
+        keeper.start()
+        with pool.lease(spec(project)) as (runner, _):
+            assert runner.predict(prediction_id="p", input={"text": "once"}).output == "once"
+        keeper.join()
+        assert len(starts) == 1
+    finally:
+        pool.close()

@@ -1,0 +1,222 @@
+"""Deployments' minimum instances kept by workers (real runners, Redis and PostgreSQL), and the
+autoscaling figures: /metrics/scaling and /metrics."""
+
+import pytest
+from django.test import override_settings
+
+from hosting.redis_clients import sync_client
+from inference.deployments import instances, scaling
+from inference.deployments.services import deployment_create, deployment_release
+from inference.models import Deployment, Prediction
+from inference.runtime.pool import RunnerPool, RunnerSpec
+from inference.worker.instances import InstanceKeeper
+
+PREDICTOR = """
+from cog import BasePredictor
+class Predictor(BasePredictor):
+    def predict(self, text: str = "hi") -> str:
+        return text
+"""
+
+
+@pytest.fixture(autouse=True)
+def _no_reports_of_other_tests():
+    client = sync_client()
+    for pattern in ("hearth:worker:*", "hearth:instance:*"):
+        for key in client.scan_iter(match=pattern):
+            client.delete(key)
+
+
+@pytest.fixture
+def project(tmp_path):
+    (tmp_path / "predict.py").write_text(PREDICTOR)
+    return tmp_path
+
+
+@pytest.fixture
+def workers(project):
+    """Two workers' keepers, each with its own pool of real runners."""
+    made = []
+    for number in (1, 2):
+        pool = RunnerPool(max_runners=2)
+        keeper = InstanceKeeper(
+            pool,
+            lambda version: RunnerSpec(
+                key=version.sha256, project_dir=project, predictor_ref="predict.py:Predictor", env={}, idle_timeout=0.0
+            ),
+        )
+        keeper.worker = f"test-worker-{number}"
+        made.append((keeper, pool))
+    yield made
+    for _, pool in made:
+        pool.close()
+
+
+@pytest.fixture
+def deployment(alice, echo_version, cpu):
+    return deployment_create(
+        account=alice.account, name="echo-prod", version=echo_version, hardware=cpu, min_instances=1, max_instances=3
+    )
+
+
+def _kept(pool) -> list[str]:
+    return [key for key, state in pool.states().items() if state == "warm"]
+
+
+def test_workers_together_keep_exactly_min_instances(workers, deployment, echo_version):
+    (first, first_pool), (second, second_pool) = workers
+    first.tick()
+    second.tick()
+    assert _kept(first_pool) == [echo_version.sha256] and _kept(second_pool) == []
+    assert first_pool.reap_idle() == []  # idle_timeout 0, but kept
+    counts = instances.instance_counts(version=echo_version.sha256, hardware="cpu")
+    assert counts == {"booting": 0, "busy": 0, "warm": 1}
+
+    deployment_release(deployment=deployment, created_by=deployment.owner, min_instances=2)
+    first.tick()
+    second.tick()
+    assert _kept(second_pool) == [echo_version.sha256]
+    assert instances.instance_counts(version=echo_version.sha256, hardware="cpu")["warm"] == 2
+
+    deployment_release(deployment=deployment, created_by=deployment.owner, min_instances=0)
+    first.tick()
+    second.tick()
+    assert first_pool.reap_idle() == [echo_version.sha256] and second_pool.reap_idle() == [echo_version.sha256]
+
+
+def test_a_slot_of_a_worker_that_died_is_taken_by_another(workers, deployment, echo_version):
+    (first, _), (second, second_pool) = workers
+    first.tick()
+    second.tick()
+    assert _kept(second_pool) == []
+    # The first worker is gone: its claim expires (three keep-warm intervals) and is not renewed.
+    for key in sync_client().scan_iter(match="hearth:instance:*"):
+        sync_client().delete(key)
+    second.tick()
+    assert _kept(second_pool) == [echo_version.sha256]
+
+
+def test_only_deployments_on_the_workers_hardware_are_kept(workers, deployment, echo_version):
+    (first, first_pool), _ = workers
+    with override_settings(WORKER_HARDWARE=["gpu-t4"]):
+        first.tick()
+    assert first_pool.states() == {}
+
+
+def test_a_deleted_deployment_lets_its_instance_go(workers, deployment, echo_version):
+    (first, first_pool), _ = workers
+    first.tick()
+    Deployment.objects.all().delete()
+    first.tick()
+    assert first_pool.reap_idle() == [echo_version.sha256]
+
+
+# --- the figures autoscalers read ----------------------------------------------------------------
+
+
+def _predictions(version, count, *, deployment=None, status="starting"):
+    for _ in range(count):
+        Prediction.objects.create(
+            account=version.model.owner, model=version.model, version=version, deployment=deployment, status=status
+        )
+
+
+def test_desired_instances_follow_the_queue_within_min_and_max(deployment, echo_version):
+    assert scaling.demand().deployments["alice/echo-prod"].desired_instances == 1  # min 1, nothing queued
+    _predictions(echo_version, 2, deployment=deployment)
+    _predictions(echo_version, 1, deployment=deployment, status="processing")
+    figures = scaling.demand()
+    target = figures.deployments["alice/echo-prod"]
+    assert (target.queued, target.running, target.desired_instances) == (2, 1, 3)
+    _predictions(echo_version, 4, deployment=deployment)  # 7 in flight, max 3
+    assert scaling.demand().deployments["alice/echo-prod"].desired_instances == 3
+    _predictions(echo_version, 2)  # the model's own predictions, on the same SKU
+    cpu = scaling.demand().hardware["cpu"]
+    assert (cpu.queued, cpu.running, cpu.desired_instances) == (8, 1, 3 + 2)
+    Prediction.objects.update(status="succeeded")
+    figures = scaling.demand()
+    assert figures.hardware["cpu"].desired_instances == 1 and figures.hardware["gpu-t4"].desired_instances == 0
+
+
+def test_scaling_json_for_keda(api, deployment, echo_version, workers):
+    workers[0][0].tick()
+    _predictions(echo_version, 2, deployment=deployment)
+    body = api.get("/metrics/scaling", REMOTE_ADDR="127.0.0.1").json()
+    assert body["hardware"]["cpu"] == {"queued": 2, "running": 0, "workers": 1, "desired_instances": 2}
+    assert body["deployments"]["alice/echo-prod"] == {
+        "name": "alice/echo-prod",
+        "hardware": "cpu",
+        "version": echo_version.sha256,
+        "min_instances": 1,
+        "max_instances": 3,
+        "queued": 2,
+        "running": 0,
+        "instances": {"booting": 0, "busy": 0, "warm": 1},
+        "desired_instances": 2,
+    }
+
+
+def test_prometheus_metrics(api, deployment, echo_version):
+    _predictions(echo_version, 3, deployment=deployment)
+    response = api.get("/metrics", REMOTE_ADDR="127.0.0.1")
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/plain")
+    text = response.content.decode()
+    assert 'hearth_queue_predictions{hardware="cpu",state="queued"} 3.0' in text
+    assert 'hearth_desired_instances{hardware="cpu"} 3.0' in text
+    assert 'hearth_deployment_desired_instances{deployment="alice/echo-prod"} 3.0' in text
+
+
+def test_metrics_need_the_token_or_this_machine(api, db):
+    assert api.get("/metrics", REMOTE_ADDR="10.0.0.5").status_code == 403
+    with override_settings(METRICS_TOKEN="s3cret"):
+        assert api.get("/metrics/scaling", REMOTE_ADDR="127.0.0.1").status_code == 401
+        assert api.get("/metrics/scaling", HTTP_AUTHORIZATION="Bearer wrong", REMOTE_ADDR="10.0.0.5").status_code == 401
+        assert (
+            api.get("/metrics/scaling", HTTP_AUTHORIZATION="Bearer s3cret", REMOTE_ADDR="10.0.0.5").status_code == 200
+        )
+
+
+# --- hardware no worker serves ---------------------------------------------------------------------
+
+
+def test_a_prediction_for_hardware_no_worker_serves_waits_with_a_note(echo_version, cpu):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from billing.models import Hardware
+    from inference.worker import liveness
+
+    instances.report(worker="cpu-worker", hardware=["cpu"], runners={})
+    gpu = Prediction.objects.create(
+        account=echo_version.model.owner,
+        model=echo_version.model,
+        version=echo_version,
+        hardware=Hardware.objects.get(sku="gpu-t4"),
+    )
+    served = Prediction.objects.create(account=echo_version.model.owner, model=echo_version.model, version=echo_version)
+    Prediction.objects.update(created_at=timezone.now() - timedelta(seconds=600))
+    with override_settings(PREDICTION_REQUEUE_SECONDS=1):
+        assert liveness.prediction_sweep_unclaimed() == 2
+        sync_client().delete(*sync_client().keys("hearth:requeued:*") or ["none"])
+        liveness.prediction_sweep_unclaimed()
+    gpu.refresh_from_db()
+    served.refresh_from_db()
+    assert gpu.status == "starting"
+    assert gpu.logs.count("No worker serving the gpu-t4 hardware is running") == 1
+    assert served.logs == ""
+
+
+# --- two beat schedulers -----------------------------------------------------------------------------
+
+
+def test_two_beats_messages_of_one_period_run_the_job_once(db):
+    from inference.worker.tasks import remove_expired_data
+
+    sync_client().delete("hearth:beat:inference.remove_expired_data")
+    # What two beat schedulers send at one tick: the first runs the job, the second is skipped.
+    first = remove_expired_data.apply(headers={"beat_period": 60.0}).get()
+    second = remove_expired_data.apply(headers={"beat_period": 60.0}).get()
+    assert first == {"predictions": 0, "files": 0} and second == {}
+    # Sent by hand (tests, an operator), with no period: it always runs.
+    assert remove_expired_data.apply().get() == {"predictions": 0, "files": 0}
