@@ -16,9 +16,13 @@ SWEEP_LOST_PREDICTIONS = "inference.sweep_lost_predictions"
 REMOVE_EXPIRED_DATA = "inference.remove_expired_data"
 
 
-def run_prediction(prediction_id: str, *, queue: str) -> None:
-    """Queue a prediction on its model's hardware queue (one queue per SKU)."""
-    app.send_task(RUN_PREDICTION, args=[prediction_id], queue=queue)
+def run_prediction(prediction_id: str, *, queue: str, version: str | None = None, forwarded: bool = False) -> None:
+    """Queue a prediction on its hardware's queue (one queue per SKU), or on one worker's own
+    queue (`forwarded`: to a worker where its `version` is warm). With `version` given, a worker
+    without it warm may pass the prediction on to one that has it (inference/worker/tasks.py)."""
+    app.send_task(
+        RUN_PREDICTION, args=[prediction_id], kwargs={"version": version, "forwarded": forwarded}, queue=queue
+    )
 
 
 def deliver_webhook(*, prediction_id: str, event: str, body: Mapping[str, Any], message_id: str) -> None:

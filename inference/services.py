@@ -83,8 +83,8 @@ def prediction_create(
     else:
         # A single INSERT is atomic on its own: no BEGIN/COMMIT round trips on the hot path.
         prediction = Prediction.objects.create(account=account, **fields)
-    queue = hardware.sku
-    transaction.on_commit(lambda: enqueue.run_prediction(prediction.id, queue=queue))
+    queue, version_id = hardware.sku, version.sha256
+    transaction.on_commit(lambda: enqueue.run_prediction(prediction.id, queue=queue, version=version_id))
     return prediction
 
 

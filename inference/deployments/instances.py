@@ -74,3 +74,16 @@ def instance_counts(*, version: str, hardware: str, reports: list[dict[str, Any]
         if hardware in state["hardware"] and version in state["runners"]:
             counts[state["runners"][version]] += 1
     return counts
+
+
+def worker_queue(worker: str) -> str:
+    """The queue that only this worker consumes (predictions passed on to it)."""
+    return f"hearth.worker.{worker}"
+
+
+def warm_worker(*, version: str, hardware: str, other_than: str) -> str | None:
+    """A live worker of `hardware`, not `other_than`, whose runner of `version` is up and idle."""
+    for state in workers():
+        if state["worker"] != other_than and hardware in state["hardware"] and state["runners"].get(version) == "warm":
+            return state["worker"]
+    return None

@@ -29,6 +29,7 @@ from kombu.exceptions import OperationalError as KombuOperationalError
 
 from hosting.redis_clients import sync_client
 from inference import cancellation, enqueue, events, webhooks
+from inference.deployments import instances
 from inference.files import inputs
 from inference.files.outputs import OutputFileError, OutputFiles
 from inference.models import Prediction, Version
@@ -94,6 +95,26 @@ def _runner_spec(version: Version) -> RunnerSpec:
 
 # Deployments' minimum instances, started with the worker (tasks.py, on worker_ready).
 instance_keeper = InstanceKeeper(_pool, _runner_spec)
+
+
+def passed_to_warm_worker(prediction_id: str, *, version: str, hardware: str) -> bool:
+    """Whether the prediction went to another worker of `hardware` where `version` is up and
+    idle (by the workers' last reports), because it would cold-boot here. A worker that died
+    before taking it leaves it `starting`: the sweep queues it again on its SKU's queue."""
+    if _pool.has_runner(version):
+        return False
+    try:
+        target = instances.warm_worker(version=version, hardware=hardware, other_than=instance_keeper.worker)
+    except redis.RedisError:  # no reports to go by: run it here
+        return False
+    if target is None:
+        return False
+    try:
+        enqueue.run_prediction(prediction_id, queue=instances.worker_queue(target), version=version, forwarded=True)
+    except KombuOperationalError:  # the broker refused it: run it here after all
+        return False
+    logger.info("prediction %s passed to %s, where version %s is warm", prediction_id, target, version[:12])
+    return True
 
 
 class _Progress:

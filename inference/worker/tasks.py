@@ -1,4 +1,5 @@
 import logging
+from typing import Any
 
 from celery import Task, shared_task
 from celery.signals import worker_ready
@@ -6,6 +7,7 @@ from django.conf import settings
 
 from hosting.redis_clients import sync_client
 from inference import enqueue, webhooks
+from inference.deployments import instances
 from inference.files import retention
 from inference.models import Prediction
 from inference.worker import execution, liveness
@@ -13,10 +15,15 @@ from inference.worker import execution, liveness
 logger = logging.getLogger(__name__)
 
 
-@shared_task(name=enqueue.RUN_PREDICTION, acks_late=True, reject_on_worker_lost=True)
-def run_prediction(prediction_id: str) -> None:
-    """Run one prediction. Queued on the model's hardware SKU queue; safe to deliver twice
-    (a prediction that is no longer `starting` is skipped)."""
+@shared_task(name=enqueue.RUN_PREDICTION, bind=True, acks_late=True, reject_on_worker_lost=True)
+def run_prediction(self: Task, prediction_id: str, version: str | None = None, forwarded: bool = False) -> None:
+    """Run one prediction. Queued on its hardware SKU's queue; safe to deliver twice (a
+    prediction that is no longer `starting` is skipped). A worker without its `version` warm
+    passes it, once, to a worker of the same SKU where it is warm and idle, if there is one."""
+    if version and not forwarded:
+        sku = (self.request.delivery_info or {}).get("routing_key")  # the SKU queue it came from
+        if sku and execution.passed_to_warm_worker(prediction_id, version=version, hardware=sku):
+            return
     execution.prediction_run(prediction_id=prediction_id)
 
 
@@ -64,6 +71,8 @@ def remove_expired_data(self) -> dict[str, int]:
 
 
 @worker_ready.connect
-def _keep_deployment_instances(**_: object) -> None:
-    """Deployments' minimum instances are kept by the worker processes themselves."""
+def _keep_deployment_instances(sender: Any, **_: object) -> None:
+    """Deployments' minimum instances are kept by the worker processes themselves; each also
+    consumes a queue of its own, where other workers pass predictions whose version it has warm."""
     execution.instance_keeper.start()
+    sender.add_task_queue(instances.worker_queue(execution.instance_keeper.worker))

@@ -10,6 +10,7 @@ import httpx
 import pytest
 from replicate.exceptions import ReplicateError
 
+from hosting import processes
 from inference.models import Model
 from tests.conftest import ZOO
 from tests.live_platform import _push
@@ -172,3 +173,33 @@ def test_desired_instances_follow_the_queue(platform):
         for prediction in made:
             prediction.wait()
         assert _scaling(platform)["deployments"]["alice/sleeper-prod"]["desired_instances"] == 0
+
+
+def test_with_two_workers_a_deployments_predictions_go_where_its_instance_is_warm(
+    platform, django_db_blocker, tmp_path
+):
+    """Either worker may take a prediction from the SKU's queue; the one without the version warm
+    passes it to the one that keeps the deployment's instance, so none of them cold-boots."""
+    with django_db_blocker.unblock():
+        version = _push(_variant(tmp_path, "two-workers"), "alice/two-workers")
+    client = platform.client()
+    second = processes.start_worker(
+        queues="cpu", env=platform.env, output=(platform.log_dir / "worker-2.log").open("ab")
+    )
+    try:
+        with deployed(client, "two-workers", "alice/two-workers", version, min_instances=1):
+            deadline = time.monotonic() + 60
+            while not (
+                _scaling(platform)["hardware"]["cpu"]["workers"] == 2
+                and _scaling(platform)["deployments"]["alice/two-workers"]["instances"]["warm"] == 1
+            ):
+                assert time.monotonic() < deadline, _scaling(platform)
+                time.sleep(0.2)
+            made = [
+                client.deployments.predictions.create("alice/two-workers", input={"text": str(n)}, wait=True)
+                for n in range(8)
+            ]
+            assert [p.output for p in made] == [str(n) for n in range(8)]
+            assert [p.metrics["cold_boot"] for p in made] == [False] * 8
+    finally:
+        processes.stop(second)

@@ -220,3 +220,14 @@ def test_two_beats_messages_of_one_period_run_the_job_once(db):
     assert first == {"predictions": 0, "files": 0} and second == {}
     # Sent by hand (tests, an operator), with no period: it always runs.
     assert remove_expired_data.apply().get() == {"predictions": 0, "files": 0}
+
+
+def test_the_warm_worker_chosen_serves_the_hardware_has_the_version_idle_and_is_another(echo_version):
+    version = echo_version.sha256
+    instances.report(worker="me", hardware=["cpu"], runners={version: "warm"})
+    instances.report(worker="gpu-box", hardware=["gpu-t4"], runners={version: "warm"})
+    instances.report(worker="busy-box", hardware=["cpu"], runners={version: "busy"})
+    assert instances.warm_worker(version=version, hardware="cpu", other_than="me") is None
+    instances.report(worker="idle-box", hardware=["cpu", "gpu-t4"], runners={version: "warm"})
+    assert instances.warm_worker(version=version, hardware="cpu", other_than="me") == "idle-box"
+    assert instances.warm_worker(version="b" * 64, hardware="cpu", other_than="me") is None
