@@ -5,19 +5,12 @@ instead of each one answering a 503 whenever a request comes to use it."""
 import threading
 import time
 
-import psycopg
 import pytest
 from django.db import connection
 
+from tests.database_faults import terminate_backends
+
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
-
-
-def _terminate(pids: list[int]) -> None:
-    params = connection.get_connection_params()
-    with psycopg.connect(
-        **{k: v for k, v in params.items() if k in ("dbname", "user", "host", "port", "password")}
-    ) as admin:
-        admin.execute("SELECT pg_terminate_backend(pid) FROM unnest(%s::int[]) AS pid", [pids])
 
 
 def _wait_for_the_pool_check() -> None:
@@ -34,7 +27,7 @@ def test_one_dead_connection_found_drops_the_others_from_the_pool(api, alice):
     pids = [held_connection.info.backend_pid for held_connection in held]
     for held_connection in held:
         pool.putconn(held_connection)
-    _terminate(pids)
+    terminate_backends(pids)
 
     first = api.get("/v1/predictions", **alice.auth)
     assert first.status_code == 503 and first["Content-Type"] == "application/problem+json"

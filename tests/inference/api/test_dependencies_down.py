@@ -2,15 +2,14 @@
 with Retry-After (never a 500 or an HTML page), loses nothing it already made, and answers
 again as soon as the dependency is back."""
 
-import psycopg
 import pytest
 import redis.asyncio
-from django.db import connection
 
 from hosting import redis_clients
 from inference import events
 from inference.api import streaming
 from inference.models import Model, Prediction
+from tests.database_faults import terminate_this_connection
 
 DEAD_REDIS = "redis://127.0.0.1:1/0"  # nothing listens on port 1: every connect is refused
 
@@ -69,27 +68,17 @@ async def test_a_stream_whose_redis_breaks_ends_with_an_error_event_instead_of_h
     assert frames[-1].startswith("event: error\n") and "reconnect with Last-Event-ID" in frames[-1]
 
 
-def _terminate_this_connection() -> None:
-    connection.ensure_connection()
-    backend = connection.connection.info.backend_pid
-    params = connection.get_connection_params()
-    with psycopg.connect(
-        **{k: v for k, v in params.items() if k in ("dbname", "user", "host", "port", "password")}
-    ) as admin:
-        admin.execute("SELECT pg_terminate_backend(%s)", [backend])
-
-
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_read_whose_database_connection_died_is_tried_again_on_a_new_one(api, alice):
     assert api.get("/v1/predictions", **alice.auth).status_code == 200
-    _terminate_this_connection()
+    terminate_this_connection()
     assert api.get("/v1/predictions", **alice.auth).status_code == 200
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_write_whose_database_connection_died_is_a_503_then_the_next_request_works(api, alice, cpu):
     assert api.get("/v1/predictions", **alice.auth).status_code == 200
-    _terminate_this_connection()
+    terminate_this_connection()
     body = {"owner": "alice", "name": "fresh", "visibility": "private", "hardware": "cpu"}
     _is_unavailable(api.post("/v1/models", data=body, content_type="application/json", **alice.auth))
     assert api.get("/v1/predictions", **alice.auth).status_code == 200

@@ -1,30 +1,15 @@
 """A finished prediction's result is saved even when the database connection dies under the
 final write: the write is tried again on a new connection, never the prediction run again."""
 
-import psycopg
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from billing.models import UsageRecord
 from inference.models import Model, Prediction
 from inference.worker import execution, records
+from tests.database_faults import terminate_this_connection
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
-
-
-def _kill_this_process_connection() -> None:
-    """Terminate the backend of Django's connection from another session, as a PostgreSQL
-    restart or an operator's pg_terminate_backend would."""
-    connection.ensure_connection()
-    backend = connection.connection.info.backend_pid
-    params = connection.get_connection_params()
-    params.pop("cursor_factory", None)
-    params.pop("pool", None)
-    with psycopg.connect(
-        **{k: v for k, v in params.items() if k in ("dbname", "user", "host", "port", "password")}
-    ) as admin:
-        admin.execute("SELECT pg_terminate_backend(%s)", [backend])
 
 
 @pytest.mark.parametrize("predict_time", [1.5, None], ids=["billed", "unbilled"])
@@ -32,7 +17,7 @@ def test_the_final_write_survives_a_terminated_connection(alice, echo_version, m
     monkeypatch.setattr(records, "FINAL_WRITE_RETRY_DELAYS", (0.05, 0.05))
     created = Prediction.objects.create(account=alice.account, model=echo_version.model, version=echo_version)
     running = records.claim(created.pk, now=timezone.now())
-    _kill_this_process_connection()
+    terminate_this_connection()
     metrics = {"predict_time": predict_time} if predict_time else {}
     execution._finish(running, status="succeeded", output="hi", error=None, logs="", metrics=metrics)
     stored = Prediction.objects.get(pk=created.pk)

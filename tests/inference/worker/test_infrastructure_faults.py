@@ -7,10 +7,8 @@ import threading
 import time
 from datetime import timedelta
 
-import psycopg
 import pytest
 import redis
-from django.db import connection
 from django.utils import timezone
 
 from hosting.redis_clients import sync_client
@@ -20,18 +18,9 @@ from inference.runtime.pool import RunnerPool, RunnerSpec
 from inference.worker import execution, liveness, records, spending
 from inference.worker.liveness import Heartbeat
 from inference.worker.spending import SpendingGuard
+from tests.database_faults import terminate_this_connection
 
 DEAD_REDIS = redis.Redis(port=1)  # nothing listens on port 1: every connect is refused
-
-
-def _terminate_this_process_connection() -> None:
-    connection.ensure_connection()
-    backend = connection.connection.info.backend_pid
-    params = connection.get_connection_params()
-    with psycopg.connect(
-        **{k: v for k, v in params.items() if k in ("dbname", "user", "host", "port", "password")}
-    ) as admin:
-        admin.execute("SELECT pg_terminate_backend(%s)", [backend])
 
 
 def _prediction(persona, version, **fields) -> Prediction:
@@ -105,7 +94,7 @@ def test_the_done_event_is_sent_once_redis_answers_again(alice, echo_version, mo
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_claim_whose_connection_died_is_tried_again_on_a_new_one(alice, echo_version):
     queued = _prediction(alice, echo_version)
-    _terminate_this_process_connection()
+    terminate_this_connection()
     claimed = records.claim(queued.pk, now=timezone.now())
     assert claimed is not None and claimed.pk == queued.pk
     assert Prediction.objects.get(pk=queued.pk).status == "processing"
