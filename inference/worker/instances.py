@@ -68,6 +68,8 @@ class InstanceKeeper:
                 self._held[ident] = index
         self._let_go(keep=set(kept))
         for ident, release in kept.items():
+            if self._pool.pin(ident[1]):  # up already: no runner spec to make (package, environment)
+                continue
             version = release.version
             version.model = release.model
             try:
