@@ -17,13 +17,13 @@ from inference.deployments import services as deployment_services
 from inference.models import Deployment, Prediction
 from inference.web import playground
 from inference.web.deployment_forms import DeploymentCreateForm, DeploymentEditForm
-from inference.web.views import _account, _or_404, playground_form, playground_run
+from inference.web.views import acting_account, or_404, playground_form, playground_run
 
 RECENT_PREDICTIONS = 10
 
 
 def _list_page(request: HttpRequest, form: DeploymentCreateForm, *, status: int = 200) -> HttpResponse:
-    deployments = deployment_selectors.deployment_list(account=_account(request))
+    deployments = deployment_selectors.deployment_list(account=acting_account(request))
     return render(request, "inference/deployment_list.html", {"deployments": deployments, "form": form}, status=status)
 
 
@@ -31,13 +31,13 @@ def _list_page(request: HttpRequest, form: DeploymentCreateForm, *, status: int 
 @require_GET
 def deployment_list(request: HttpRequest) -> HttpResponse:
     initial = {"min_instances": 0, "max_instances": 1, "hardware": "cpu", "model": request.GET.get("model", "")}
-    return _list_page(request, DeploymentCreateForm(account=_account(request), initial=initial))
+    return _list_page(request, DeploymentCreateForm(account=acting_account(request), initial=initial))
 
 
 @login_required
 @require_POST
 def deployment_create(request: HttpRequest) -> HttpResponse:
-    account = _account(request)
+    account = acting_account(request)
     form = DeploymentCreateForm(request.POST, account=account)
     if form.is_valid():
         data = form.cleaned_data
@@ -90,8 +90,12 @@ def _detail_page(
 
 
 def _deployment(request: HttpRequest, owner: str, name: str, *, for_update: bool = False) -> Deployment:
-    return _or_404(
-        deployment_selectors.deployment_get, account=_account(request), owner=owner, name=name, for_update=for_update
+    return or_404(
+        deployment_selectors.deployment_get,
+        account=acting_account(request),
+        owner=owner,
+        name=name,
+        for_update=for_update,
     )
 
 
@@ -109,7 +113,7 @@ def deployment_edit(request: HttpRequest, owner: str, name: str) -> HttpResponse
         form = DeploymentEditForm(request.POST, deployment=deployment)
         if form.is_valid():
             deployment_services.deployment_release(
-                deployment=deployment, created_by=_account(request), **form.cleaned_data
+                deployment=deployment, created_by=acting_account(request), **form.cleaned_data
             )
             return redirect("deployment-detail", owner, name)
     return _detail_page(request, deployment, edit_form=form, status=400)
@@ -132,7 +136,7 @@ def deployment_run(request: HttpRequest, owner: str, name: str) -> HttpResponse:
     version.model = release.model
     return playground_run(
         request,
-        account=_account(request),
+        account=acting_account(request),
         version=version,
         deployment=deployment,
         page=lambda errors, status: _detail_page(

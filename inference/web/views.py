@@ -28,11 +28,13 @@ CATALOGUE_LIMIT = 200
 HISTORY_PAGE_SIZE = 50
 
 
-def _account(request: HttpRequest):
+def acting_account(request: HttpRequest):
+    """The account a signed-in browser acts for (its user's personal account)."""
     return personal_account_for(user=request.user)
 
 
-def _or_404(selector, **kwargs):
+def or_404(selector, **kwargs):
+    """A selector's object, its NotFound turned into the page's 404."""
     try:
         return selector(**kwargs)
     except NotFound as exc:
@@ -47,7 +49,7 @@ def _wants_json(request: HttpRequest) -> bool:
 @require_GET
 def model_list(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()
-    models = selectors.model_catalogue(account=_account(request), query=query)[:CATALOGUE_LIMIT]
+    models = selectors.model_catalogue(account=acting_account(request), query=query)[:CATALOGUE_LIMIT]
     return render(request, "inference/model_list.html", {"models": models, "query": query})
 
 
@@ -125,14 +127,14 @@ def _output_type(output: dict[str, Any]) -> str:
 
 def _version(model: Model, version_id: str | None) -> Version | None:
     if version_id:
-        return _or_404(selectors.version_get, model=model, version_id=version_id)
+        return or_404(selectors.version_get, model=model, version_id=version_id)
     return model.latest_version
 
 
 @login_required
 @require_GET
 def model_detail(request: HttpRequest, owner: str, name: str) -> HttpResponse:
-    model = _or_404(selectors.model_get, account=_account(request), owner=owner, name=name)
+    model = or_404(selectors.model_get, account=acting_account(request), owner=owner, name=name)
     return _model_page(request, model, _version(model, request.GET.get("version")))
 
 
@@ -151,8 +153,8 @@ def model_cover(request: HttpRequest, owner: str, name: str) -> FileResponse:
         if model is None or not model.cover_image or not hmac.compare_digest(cover_signature(model), signature):
             raise Http404("No such cover.")
     else:
-        account = _account(request) if request.user.is_authenticated else None
-        model = _or_404(selectors.model_get, account=account, owner=owner, name=name)
+        account = acting_account(request) if request.user.is_authenticated else None
+        model = or_404(selectors.model_get, account=account, owner=owner, name=name)
         if not model.cover_image:
             raise Http404("This model has no cover image.")
     response = FileResponse(
@@ -197,8 +199,8 @@ def prediction_times(prediction: Prediction) -> dict[str, dict[str, float | None
 def model_run(request: HttpRequest, owner: str, name: str) -> HttpResponse:
     """The playground's Run: a `web` prediction from the form. Scripts get JSON (201, or 422
     with errors per field); without JavaScript the page comes back with the errors shown."""
-    account = _account(request)
-    model = _or_404(selectors.model_get, account=account, owner=owner, name=name)
+    account = acting_account(request)
+    model = or_404(selectors.model_get, account=account, owner=owner, name=name)
     version = _version(model, request.POST.get("version"))
     if version is None:
         raise Http404("This model has no version to run yet.")
@@ -243,7 +245,7 @@ def prediction_list(request: HttpRequest) -> HttpResponse:
     status, model = request.GET.get("status", ""), request.GET.get("model", "").strip()
     if status not in Prediction.Status.values:
         status = ""
-    predictions = selectors.prediction_history(account=_account(request), status=status, model=model)
+    predictions = selectors.prediction_history(account=acting_account(request), status=status, model=model)
     page = Paginator(predictions, HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
     context = {"page": page, "status": status, "model": model, "statuses": Prediction.Status.choices}
     return render(request, "inference/prediction_list.html", context)
@@ -267,7 +269,7 @@ def prediction_state(prediction: Prediction, *, origin: str) -> dict[str, Any]:
 @login_required
 @require_GET
 def prediction_detail(request: HttpRequest, prediction_id: str) -> HttpResponse:
-    prediction = _or_404(selectors.prediction_get, account=_account(request), prediction_id=prediction_id)
+    prediction = or_404(selectors.prediction_get, account=acting_account(request), prediction_id=prediction_id)
     context = {
         "prediction": prediction,
         "state": prediction_state(prediction, origin=base_url(request)),
@@ -280,7 +282,7 @@ def prediction_detail(request: HttpRequest, prediction_id: str) -> HttpResponse:
 @login_required
 @require_POST
 def prediction_cancel(request: HttpRequest, prediction_id: str) -> HttpResponse:
-    prediction = _or_404(selectors.prediction_get, account=_account(request), prediction_id=prediction_id)
+    prediction = or_404(selectors.prediction_get, account=acting_account(request), prediction_id=prediction_id)
     prediction = services.prediction_cancel(prediction=prediction)
     if _wants_json(request):
         return JsonResponse({"id": prediction.id, "status": prediction.status})
