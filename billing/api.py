@@ -12,6 +12,7 @@ from accounts.endpoints import AccountEndpoint
 from billing.models import Hardware
 from billing.selectors import usage_summary
 from hosting.openapi import AUTHENTICATED_PROBLEMS, json_response, ref
+from hosting.problems import InvalidRequest
 from hosting.shapes import Money, Timestamp, shape
 from hosting.timestamps import timestamp
 
@@ -53,6 +54,15 @@ def list_hardware_skus(schema: dict[str, Any]) -> None:
     """pydantic `json_schema_extra` for a field that names a SKU: the document lists the SKUs
     there are when it is made (operators edit them in the admin), so a SKU it allows exists."""
     schema["enum"] = list(Hardware.objects.values_list("sku", flat=True))
+
+
+def hardware_named(sku: str) -> Hardware:
+    """The SKU a request body's `hardware` field names (its schema is `list_hardware_skus`), or a
+    400 naming the field: the document listed the SKUs there were when it was made."""
+    hardware = Hardware.objects.filter(sku=sku).first()
+    if hardware is None:
+        raise InvalidRequest("hardware is not a SKU of GET /v1/hardware.", field="hardware", kind="enum")
+    return hardware
 
 
 def hardware_json(hardware: Hardware) -> HardwareJSON:

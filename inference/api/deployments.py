@@ -14,8 +14,7 @@ from rest_framework.response import Response
 from typing_extensions import TypedDict
 
 from accounts.endpoints import AccountEndpoint
-from billing.api import list_hardware_skus
-from billing.models import Hardware
+from billing.api import hardware_named, list_hardware_skus
 from hosting.openapi import AUTHENTICATED_PROBLEMS, CURSOR, json_response, problems, ref
 from hosting.pagination import cursor_page
 from hosting.problems import ApiProblem, InvalidRequest
@@ -78,13 +77,6 @@ class DeploymentUpdateRequestJSON(TypedDict, total=False):
     max_instances: _MaxInstances
 
 
-def _hardware(sku: str) -> Hardware:
-    hardware = Hardware.objects.filter(sku=sku).first()
-    if hardware is None:  # the document lists the SKUs there are
-        raise InvalidRequest("hardware is not a SKU of GET /v1/hardware.", field="hardware", kind="enum")
-    return hardware
-
-
 def _unprocessable(exc: deployment_services.InvalidDeployment) -> ApiProblem:
     """A body the document allows that names what is not there, or instances out of order."""
     return ApiProblem(
@@ -129,7 +121,7 @@ class DeploymentCollection(AccountEndpoint):
     )
     def post(self, request):
         fields: dict[str, Any] = dict(validated(DeploymentCreateRequestJSON, request.data))
-        hardware = _hardware(fields["hardware"])
+        hardware = hardware_named(fields["hardware"])
         try:
             model = deployment_services.model_to_deploy(account=self.account, model_ref=fields["model"])
             deployment = deployment_services.deployment_create(
@@ -177,7 +169,7 @@ class DeploymentDetail(AccountEndpoint):
                 "Send at least one of version, hardware, min_instances and max_instances.", field="body"
             )
         if "hardware" in changes:
-            changes["hardware"] = _hardware(changes["hardware"])
+            changes["hardware"] = hardware_named(changes["hardware"])
         try:
             with transaction.atomic():
                 deployment = deployment_selectors.deployment_get(

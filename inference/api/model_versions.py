@@ -24,8 +24,7 @@ from typing_extensions import TypedDict
 
 from accounts.endpoints import AccountEndpoint
 from accounts.models import Account
-from billing.api import list_hardware_skus
-from billing.models import Hardware
+from billing.api import hardware_named, list_hardware_skus
 from hosting.openapi import AUTHENTICATED_PROBLEMS, CURSOR, json_response, problems, ref
 from hosting.pagination import cursor_page
 from hosting.problems import ApiProblem, InvalidRequest, NotFound, internal_error, problem_body
@@ -186,9 +185,7 @@ class ModelCollection(AccountEndpoint):
     )
     def post(self, request):
         fields: dict[str, Any] = dict(validated(ModelCreateRequestJSON, request.data))
-        hardware = Hardware.objects.filter(sku=fields.pop("hardware")).first()
-        if hardware is None:  # the document lists the SKUs there are
-            raise InvalidRequest("hardware is not a SKU of GET /v1/hardware.", field="hardware", kind="enum")
+        hardware = hardware_named(fields.pop("hardware"))
         if fields.pop("owner") != self.account.username:
             raise ApiProblem(403, "Forbidden", "You can only create models in your own account.")
         try:
