@@ -9,35 +9,10 @@ import pytest
 from hosting.redis_clients import sync_client
 from inference import events
 from inference.models import Prediction
-from inference.runtime.pool import RunnerPool, RunnerSpec
+from inference.runtime.pool import RunnerSpec
 from inference.worker import execution
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
-
-PREDICTOR = """
-from cog import BasePredictor
-class Predictor(BasePredictor):
-    def predict(self, text: str = "hi") -> str:
-        print("predicting", flush=True)
-        return text
-"""
-
-
-@pytest.fixture
-def pool(monkeypatch, tmp_path):
-    """A pool of its own whose runners run PREDICTOR for any version."""
-    (tmp_path / "predict.py").write_text(PREDICTOR)
-    pool = RunnerPool(max_runners=1)
-    monkeypatch.setattr(execution, "_pool", pool)
-    monkeypatch.setattr(
-        execution,
-        "_runner_spec",
-        lambda version: RunnerSpec(
-            key=version.sha256, project_dir=tmp_path, predictor_ref="predict.py:Predictor", env={}
-        ),
-    )
-    yield pool
-    pool.close()
 
 
 def stream_of(prediction_id: str) -> list[tuple[str, object]]:

@@ -14,7 +14,6 @@ from django.utils import timezone
 from hosting.redis_clients import sync_client
 from inference import events
 from inference.models import Prediction
-from inference.runtime.pool import RunnerPool, RunnerSpec
 from inference.worker import execution, liveness, records, spending
 from inference.worker.liveness import Heartbeat
 from inference.worker.spending import SpendingGuard
@@ -132,22 +131,9 @@ def test_stopping_the_spending_guard_waits_for_a_step_in_progress(monkeypatch):
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_a_cold_boot_whose_end_redis_cannot_record_still_runs(alice, echo_version, monkeypatch, tmp_path):
+def test_a_cold_boot_whose_end_redis_cannot_record_still_runs(alice, echo_version, monkeypatch, pool):
     """The `running` entry is only for the browser's display: Redis refusing it must neither fail
     the prediction nor keep the runner's lease (the next prediction would wait for it for good)."""
-    (tmp_path / "predict.py").write_text(
-        "from cog import BasePredictor\nclass Predictor(BasePredictor):\n"
-        "    def predict(self, text: str = 'hi') -> str:\n        return text\n"
-    )
-    pool = RunnerPool(max_runners=1)
-    monkeypatch.setattr(execution, "_pool", pool)
-    monkeypatch.setattr(
-        execution,
-        "_runner_spec",
-        lambda version: RunnerSpec(
-            key=version.sha256, project_dir=tmp_path, predictor_ref="predict.py:Predictor", env={}
-        ),
-    )
     real_publish = events.publish
 
     def publish_without_running(prediction_id, event_type, data, *, via=None) -> None:
@@ -156,11 +142,8 @@ def test_a_cold_boot_whose_end_redis_cannot_record_still_runs(alice, echo_versio
         real_publish(prediction_id, event_type, data, via=via)
 
     monkeypatch.setattr(events, "publish", publish_without_running)
-    try:
-        for text in ("cold", "warm"):
-            prediction = _prediction(alice, echo_version, input={"text": text})
-            execution.prediction_run(prediction_id=prediction.pk)
-            prediction.refresh_from_db()
-            assert (prediction.status, prediction.output) == ("succeeded", text)
-    finally:
-        pool.close()
+    for text in ("cold", "warm"):
+        prediction = _prediction(alice, echo_version, input={"text": text})
+        execution.prediction_run(prediction_id=prediction.pk)
+        prediction.refresh_from_db()
+        assert (prediction.status, prediction.output) == ("succeeded", text)
