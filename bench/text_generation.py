@@ -120,7 +120,7 @@ def in_process_predictor(model_dir: Path):
 
 
 def streamed_in_process(predictor, tokens: int) -> Run:
-    settings = {"max_tokens": tokens, "temperature": 0.0, "top_p": 1.0, "seed": 0, "stop_sequences": ""}
+    settings = {"max_tokens": tokens, "temperature": 0.0, "top_p": 1.0, "seed": 0, "stop_sequences": "", "messages": ""}
     with contextlib.redirect_stdout(io.StringIO()):
         return timed(predictor.predict(prompt=PROMPT, system_prompt="", **settings))
 

@@ -58,7 +58,14 @@ def text_generation():
     assert (p.model.device.type, p.model.dtype) == (device, torch.float16 if device == "cuda" else torch.float32)
     chunks = list(
         p.predict(
-            prompt="hello there", system_prompt="", max_tokens=40, temperature=0.0, top_p=1.0, seed=0, stop_sequences=""
+            prompt="hello there",
+            system_prompt="",
+            max_tokens=40,
+            temperature=0.0,
+            top_p=1.0,
+            seed=0,
+            stop_sequences="",
+            messages="",
         )
     )
     inputs = p._encode("hello there", "").to(device)
@@ -67,12 +74,26 @@ def text_generation():
     assert "".join(chunks) == expected, ("".join(chunks), expected)
     sampled = "".join(
         p.predict(
-            prompt="hi", system_prompt="be brief", max_tokens=20, temperature=0.7, top_p=0.9, seed=1, stop_sequences=""
+            prompt="hi",
+            system_prompt="be brief",
+            max_tokens=20,
+            temperature=0.7,
+            top_p=0.9,
+            seed=1,
+            stop_sequences="",
+            messages="",
         )
     )
     again = "".join(
         p.predict(
-            prompt="hi", system_prompt="be brief", max_tokens=20, temperature=0.7, top_p=0.9, seed=1, stop_sequences=""
+            prompt="hi",
+            system_prompt="be brief",
+            max_tokens=20,
+            temperature=0.7,
+            top_p=0.9,
+            seed=1,
+            stop_sequences="",
+            messages="",
         )
     )
     assert sampled == again, "the same seed gave other text"
@@ -106,6 +127,7 @@ def text_generation_rate(hidden_size: int = 2048, layers: int = 16, tokens: int 
             top_p=1.0,
             seed=0,
             stop_sequences="",
+            messages="",
         ):
             arrivals.append(time.perf_counter())
             chunks.append(chunk)

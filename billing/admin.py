@@ -22,8 +22,11 @@ from billing.services import credit_grant, month_start
 
 @admin.register(Hardware)
 class HardwareAdmin(admin.ModelAdmin):
-    list_display = ["sku", "name", "price_per_second", "currency"]
-    list_editable = ["price_per_second"]
+    """Prices per second, and the monthly price of a reserved machine that the usage page weighs
+    them against (billing/breakeven.py): empty unless the operator offers one."""
+
+    list_display = ["sku", "name", "price_per_second", "reserved_monthly_price", "currency"]
+    list_editable = ["price_per_second", "reserved_monthly_price"]
     search_fields = ["sku", "name"]
 
 

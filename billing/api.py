@@ -1,14 +1,16 @@
 """/v1 endpoints of the billing app: hardware and the account's usage."""
 
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from pydantic import Field
 from rest_framework.response import Response
 from typing_extensions import TypedDict
 
 from accounts.endpoints import AccountEndpoint
+from billing.breakeven import MONTH_DAYS, WINDOW_DAYS, Breakeven, SkuBreakeven, account_breakeven
 from billing.models import Hardware
 from billing.selectors import usage_summary
 from hosting.openapi import AUTHENTICATED_PROBLEMS, json_response, ref
@@ -37,9 +39,65 @@ class UsageByDayJSON(UsageLineJSON):
     date: Annotated[str, Field(json_schema_extra={"format": "date"})]
 
 
+Hours = Annotated[
+    str, Field(json_schema_extra={"format": "decimal", "example": "4.2500"}, description="Hours, as a string")
+]
+Date = Annotated[str, Field(json_schema_extra={"format": "date"})]
+
+
+class BreakevenDayJSON(TypedDict):
+    date: Date
+    seconds: Annotated[str, Field(json_schema_extra={"format": "decimal"}, description="Billed seconds")]
+    hours: Hours
+
+
+class BreakevenSkuJSON(TypedDict):
+    sku: Annotated[str, Field(examples=["gpu-t4"])]
+    name: str
+    price_per_second: Annotated[Money, Field(description="Today's price per second of the SKU")]
+    hours_per_day: Annotated[list[BreakevenDayJSON], Field(description="Every day of the window, oldest first")]
+    average_hours_per_day: Annotated[Hours, Field(description="The window's compute hours over its days")]
+    per_second_monthly_cost: Annotated[
+        Money, Field(description="A month at the average hours a day, billed per second at today's price")
+    ]
+    reserved_monthly_price: Annotated[
+        Money | None, Field(description="The operator's price of a reserved machine of this SKU; null: none")
+    ]
+    reserved_machines: Annotated[
+        int, Field(ge=1, description="Machines the average needs, 24 hours a day each (at least one)")
+    ]
+    reserved_monthly_cost: Annotated[
+        Money | None, Field(description="reserved_monthly_price x reserved_machines; null: no reserved price")
+    ]
+    breakeven_hours_per_day: Annotated[
+        Hours | None,
+        Field(
+            description="Hours a day at which a month billed per second costs the reserved price, "
+            "reserved / (price per second x 3600 x month_days); null: no reserved price, or free per second"
+        ),
+    ]
+    cheaper: Annotated[
+        Literal["per_second", "reserved", "equal"] | None,
+        Field(
+            description="Which costs less a month at the average hours a day: per_second_monthly_cost or "
+            "reserved_monthly_cost; null: no reserved price to compare"
+        ),
+    ]
+
+
+class BreakevenJSON(TypedDict):
+    """Per-second billing against a reserved machine, per SKU used in the window."""
+
+    window_start: Date
+    window_end: Annotated[Date, Field(description="Today (UTC), counted as a whole day")]
+    window_days: Annotated[int, Field(examples=[WINDOW_DAYS])]
+    month_days: Annotated[int, Field(examples=[MONTH_DAYS], description="Days in the month of the monthly figures")]
+    hardware: Annotated[list[BreakevenSkuJSON], Field(description="The SKUs used in the window, most hours first")]
+
+
 @shape
 class UsageJSON(TypedDict):
-    """This calendar month (UTC) of the calling account."""
+    """This calendar month (UTC) of the calling account; `breakeven`, its last 30 days."""
 
     currency: Annotated[str, Field(examples=["USD"])]
     month_start: Timestamp | None
@@ -48,6 +106,7 @@ class UsageJSON(TypedDict):
     credit: Annotated[Money | None, Field(description="Prepaid balance; null: billed afterwards")]
     by_model: list[UsageByModelJSON]
     by_day: Annotated[list[UsageByDayJSON], Field(description="Every day of the month so far, oldest first")]
+    breakeven: BreakevenJSON
 
 
 def list_hardware_skus(schema: dict[str, Any]) -> None:
@@ -92,7 +151,35 @@ def _by_day(row: dict[str, Any]) -> UsageByDayJSON:
     }
 
 
-def usage_json(summary: dict[str, Any]) -> UsageJSON:
+def _breakeven_sku(sku: SkuBreakeven) -> BreakevenSkuJSON:
+    return {
+        "sku": sku.sku,
+        "name": sku.name,
+        "price_per_second": str(sku.price_per_second),
+        "hours_per_day": [
+            {"date": day.date.isoformat(), "seconds": str(day.seconds), "hours": str(day.hours)} for day in sku.days
+        ],
+        "average_hours_per_day": str(sku.average_hours_per_day),
+        "per_second_monthly_cost": str(sku.per_second_monthly_cost),
+        "reserved_monthly_price": _money(sku.reserved_monthly_price),
+        "reserved_machines": sku.reserved_machines,
+        "reserved_monthly_cost": _money(sku.reserved_monthly_cost),
+        "breakeven_hours_per_day": None if sku.breakeven_hours_per_day is None else str(sku.breakeven_hours_per_day),
+        "cheaper": sku.cheaper,
+    }
+
+
+def breakeven_json(breakeven: Breakeven) -> BreakevenJSON:
+    return {
+        "window_start": breakeven.window_start.isoformat(),
+        "window_end": breakeven.window_end.isoformat(),
+        "window_days": WINDOW_DAYS,
+        "month_days": MONTH_DAYS,
+        "hardware": [_breakeven_sku(sku) for sku in breakeven.skus],
+    }
+
+
+def usage_json(summary: dict[str, Any], breakeven: Breakeven) -> UsageJSON:
     return {
         "currency": summary["currency"],
         "month_start": timestamp(summary["month_start"]),
@@ -101,17 +188,20 @@ def usage_json(summary: dict[str, Any]) -> UsageJSON:
         "credit": _money(summary["credit"]),
         "by_model": [_by_model(row) for row in summary["by_model"]],
         "by_day": [_by_day(row) for row in summary["by_day"]],
+        "breakeven": breakeven_json(breakeven),
     }
 
 
 class AccountUsage(AccountEndpoint):
     @extend_schema(
-        summary="Month-to-date spend, limit, credit, and usage by model and by day",
+        summary="Month-to-date spend, limit, credit, usage by model and by day, and the self-hosting breakeven",
         tags=["account"],
         responses={200: json_response("Usage"), **AUTHENTICATED_PROBLEMS},
     )
     def get(self, request):
-        return Response(usage_json(usage_summary(account=self.account)))
+        now = timezone.now()
+        summary = usage_summary(account=self.account, now=now)
+        return Response(usage_json(summary, account_breakeven(account=self.account, now=now)))
 
 
 class HardwareList(AccountEndpoint):

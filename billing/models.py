@@ -1,4 +1,7 @@
+from decimal import Decimal
+
 from django.conf import settings
+from django.core.validators import MinValueValidator
 from django.db import models
 
 from billing.money import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS
@@ -15,6 +18,16 @@ class Hardware(models.Model):
     name = models.CharField(max_length=100)
     price_per_second = models.DecimalField(max_digits=RATE_MAX_DIGITS, decimal_places=RATE_DECIMAL_PLACES)
     currency = models.CharField(max_length=3, default="USD")
+    # What the operator would charge for a machine of this SKU reserved for a month, the other
+    # side of the usage page's breakeven (billing/breakeven.py). Empty: not offered, no breakeven.
+    reserved_monthly_price = models.DecimalField(
+        max_digits=AMOUNT_MAX_DIGITS,
+        decimal_places=AMOUNT_DECIMAL_PLACES,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal(0))],
+        help_text="Monthly price of a reserved machine of this SKU, for the usage page's breakeven. Empty: none.",
+    )
 
     class Meta:
         ordering = ["price_per_second", "sku"]

@@ -1,15 +1,19 @@
-"""The usage page: month-to-date spend against the limit, per day and per model."""
+"""The usage page: month-to-date spend against the limit, per day and per model, and the
+self-hosting breakeven per SKU over the last 30 days."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from accounts.models import Membership
 from accounts.services import personal_account_for, spending_limit_set
 from billing import selectors
+from billing.breakeven import MONTH_DAYS, WINDOW_DAYS, account_breakeven
+from billing.breakeven_chart import breakeven_chart
 from billing.forms import SpendingLimitForm
 
 
@@ -50,7 +54,9 @@ def usage(request: HttpRequest) -> HttpResponse:
             spending_limit_set(account=account, limit=form.cleaned_data["spending_limit"])
             messages.success(request, "Spending limit saved.")
             return redirect("usage")
-    summary = selectors.usage_summary(account=account)
+    now = timezone.now()
+    summary = selectors.usage_summary(account=account, now=now)
+    breakeven = account_breakeven(account=account, now=now)
     limit = summary["spending_limit"]
     context = {
         "account": account,
@@ -61,5 +67,9 @@ def usage(request: HttpRequest) -> HttpResponse:
         "total_seconds": sum((row["seconds"] for row in summary["by_model"]), 0),
         "total_predictions": sum(row["predictions"] for row in summary["by_model"]),
         "percent_of_limit": min(100, round(summary["month_to_date_spend"] / limit * 100)) if limit else None,
+        "breakeven": breakeven,
+        "breakeven_rows": [(sku, breakeven_chart(sku)) for sku in breakeven.skus],
+        "window_days": WINDOW_DAYS,
+        "month_days": MONTH_DAYS,
     }
     return render(request, "billing/usage.html", context, status=422 if form.errors else 200)

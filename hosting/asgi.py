@@ -65,7 +65,8 @@ api_asgi_app = ApiASGIHandler()
 
 
 async def http_router(scope, receive, send):
-    app = api_asgi_app if scope["path"].startswith("/v1/") else web_asgi_app
+    # /openai/v1 is an API too (inference/openai_compat): token-authenticated, on the short stack.
+    app = api_asgi_app if scope["path"].startswith(("/v1/", "/openai/v1/")) else web_asgi_app
     await app(scope, receive, send)
 
 

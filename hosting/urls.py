@@ -21,6 +21,8 @@ urlpatterns = [
     *schema_urlpatterns,
     path("v1/", include("inference.api.urls")),
     path("v1/<path:rest>", api_not_found),
+    # OpenAI's API over the same models and tokens (inference/openai_compat), under a base of its own.
+    path("openai/v1/", include("inference.openai_compat.urls")),
     # Browser pages; inference's last, since its /<owner>/<name> model pages match any two segments.
     path("", include("accounts.urls")),
     path("", include("billing.urls")),

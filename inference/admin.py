@@ -77,9 +77,10 @@ class WebhookDeliveryInline(admin.TabularInline):
 @admin.register(Prediction)
 class PredictionAdmin(admin.ModelAdmin):
     inlines = [WebhookDeliveryInline]
-    list_display = ["id", "model", "account", "status", "source", "created_at", "completed_at"]
+    list_display = ["id", "kind", "model", "account", "status", "source", "created_at", "completed_at"]
     list_filter = [
         "status",
+        "kind",  # trainings are predictions of kind training
         ("model", admin.RelatedOnlyFieldListFilter),
         ("account", admin.RelatedOnlyFieldListFilter),
         "source",

@@ -10,7 +10,7 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 
 from inference import services
-from inference.models import Model, Prediction
+from inference.models import Model, OpenAIApi, Prediction
 
 # What a cover may be, by file extension: images a browser shows in an <img>.
 COVER_TYPES = {
@@ -33,14 +33,24 @@ def cover_content_type(name: str) -> str:
 
 @transaction.atomic
 def catalogue_set(
-    *, model: Model, description: str, readme: str, cover: tuple[str, bytes] | None, demo_weights: bool
+    *,
+    model: Model,
+    description: str,
+    readme: str,
+    cover: tuple[str, bytes] | None,
+    demo_weights: bool,
+    openai_api: str = OpenAIApi.NONE,
 ) -> Model:
     """Set the model's description, README, cover (file name and bytes; None keeps the one it
-    has) and demo-weights flag."""
+    has), demo-weights flag and the OpenAI-compatible endpoints it declares itself for."""
+    if openai_api not in OpenAIApi.values:
+        choices = ", ".join(repr(value) for value in OpenAIApi.values)
+        raise CatalogueError(f"openai_api must be one of {choices}, not {openai_api!r}.")
     model.description, model.readme, model.demo_weights = description, readme, demo_weights
+    model.openai_api = openai_api
     if cover is not None:
         _set_cover(model, *cover)
-    model.save(update_fields=["description", "readme", "demo_weights", "cover_image"])
+    model.save(update_fields=["description", "readme", "demo_weights", "cover_image", "openai_api"])
     return model
 
 

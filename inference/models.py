@@ -11,6 +11,14 @@ from hosting.ids import new_public_id
 from inference.runtime.validation import InputValidator
 
 
+class OpenAIApi(models.TextChoices):
+    """What a model declares itself to OpenAI's clients (`Model.openai_api`)."""
+
+    NONE = "", "none"
+    CHAT = "chat", "chat and completions"
+    EMBEDDINGS = "embeddings", "embeddings"
+
+
 class Model(models.Model):
     class Visibility(models.TextChoices):
         PUBLIC = "public"
@@ -37,6 +45,11 @@ class Model(models.Model):
     # that its nonsense output is not taken for a broken product.
     demo_weights = models.BooleanField(default=False)
     latest_version = models.ForeignKey("Version", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # Which OpenAI-compatible endpoints (/openai/v1, inference/openai_compat) serve it, as its
+    # owner declares: none, chat (and completions) for a language model that takes `prompt`, or
+    # embeddings for one that takes a list of `texts`. Set from catalogue.json, POST /v1/models
+    # or the admin.
+    openai_api = models.CharField(max_length=16, choices=OpenAIApi.choices, blank=True, default=OpenAIApi.NONE)
     run_count = models.PositiveBigIntegerField(default=0)
     # Seconds a worker keeps an idle runner loaded; keep_warm pins it until memory is needed.
     idle_timeout = models.PositiveIntegerField(default=60)
@@ -105,6 +118,17 @@ class Version(models.Model):
         # `compile_input_validator` cache kept every such copy alive, up to 256 of them per process.
         return InputValidator(self.openapi_schema)
 
+    @cached_property
+    def training_input_validator(self) -> InputValidator:
+        """Checks a training's input: the schema's TrainingInput (cog.yaml `train:`)."""
+        return InputValidator(self.openapi_schema, component="TrainingInput")
+
+    @property
+    def trainable(self) -> bool:
+        """Whether its cog.yaml names a `train:` entry point (its schema has TrainingInput)."""
+        components = self.openapi_schema.get("components", {}).get("schemas", {})
+        return "train" in self.config and "TrainingInput" in components
+
 
 class Prediction(models.Model):
     class Status(models.TextChoices):
@@ -124,6 +148,11 @@ class Prediction(models.Model):
         API = "api"
         WEB = "web"
 
+    class Kind(models.TextChoices):
+        PREDICTION = "prediction"
+        # cog.yaml `train:` run on a version (inference/trainings): /v1/trainings, not /v1/predictions.
+        TRAINING = "training"
+
     id = models.CharField(primary_key=True, max_length=26, default=new_public_id, editable=False)
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="predictions")
     model = models.ForeignKey(Model, on_delete=models.CASCADE, related_name="predictions")
@@ -133,6 +162,14 @@ class Prediction(models.Model):
     # Made through POST /v1/deployments/{owner}/{name}/predictions; kept when the deployment goes.
     deployment = models.ForeignKey(
         "Deployment", null=True, blank=True, on_delete=models.SET_NULL, related_name="predictions"
+    )
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.PREDICTION)
+    # A training's: the caller's model its weights become a version of, and that version once made.
+    destination = models.ForeignKey(
+        Model, null=True, blank=True, on_delete=models.SET_NULL, related_name="trainings_into"
+    )
+    trained_version = models.ForeignKey(
+        Version, null=True, blank=True, on_delete=models.SET_NULL, related_name="trainings"
     )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.STARTING)
     source = models.CharField(max_length=8, choices=Source.choices, default=Source.API)
@@ -156,7 +193,15 @@ class Prediction(models.Model):
     completed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["account", "-created_at", "-id"], name="prediction_account_recent")]
+        indexes = [
+            models.Index(fields=["account", "-created_at", "-id"], name="prediction_account_recent"),
+            # GET /v1/trainings: trainings are few among predictions, so a small partial index.
+            models.Index(
+                fields=["account", "-created_at", "-id"],
+                condition=models.Q(kind="training"),
+                name="training_account_recent",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.id
@@ -169,6 +214,10 @@ class Prediction(models.Model):
     @property
     def is_terminal(self) -> bool:
         return self.status in self.TERMINAL_STATUSES
+
+    @property
+    def is_training(self) -> bool:
+        return self.kind == self.Kind.TRAINING
 
 
 class WebhookDelivery(models.Model):

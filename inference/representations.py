@@ -86,6 +86,39 @@ class PredictionJSON(PredictionStateJSON):
     ]
 
 
+class TrainingUrlsJSON(TypedDict):
+    get: Url
+    cancel: Url
+    web: Url
+
+
+class TrainingOutputJSON(TypedDict):
+    version: Annotated[
+        str, Field(examples=["alice/greeter:5c7d…"], description="owner/name:id of the version the weights made")
+    ]
+    weights: Annotated[Url, Field(description="The trained weights file")]
+
+
+@shape
+class TrainingJSON(PredictionStateJSON):
+    """A training: train() of `version` (of `model`), whose weights become a version of `destination`."""
+
+    id: str
+    model: Annotated[str, Field(examples=["alice/greeter"])]
+    version: str
+    destination: Annotated[
+        str | None, Field(examples=["alice/greeter-tuned"], description="owner/name; null once it is deleted")
+    ]
+    input: dict[str, Any]
+    output: Annotated[  # narrower than a prediction's
+        TrainingOutputJSON | None, Field(description="On success: the version made and its weights")
+    ]
+    source: Annotated[str, Field(json_schema_extra={"enum": list(Prediction.Source.values)})]
+    data_removed: bool
+    created_at: Timestamp | None
+    urls: TrainingUrlsJSON
+
+
 @shape
 class VersionJSON(TypedDict):
     id: Annotated[str, Field(description="SHA-256 of the model package")]
@@ -181,6 +214,13 @@ class PredictionPageJSON(TypedDict):
 
 
 @shape
+class TrainingPageJSON(TypedDict):
+    previous: Url | None
+    next: Url | None
+    results: list[TrainingJSON]
+
+
+@shape
 class VersionPageJSON(TypedDict):
     previous: Url | None
     next: Url | None
@@ -254,6 +294,32 @@ def prediction_json(prediction: Prediction, *, origin: str) -> PredictionJSON:
     if deployment is not None:  # made through one (`deployment` and its owner loaded)
         document["deployment"] = deployment.full_name
     return document
+
+
+def training_json(training: Prediction, *, origin: str) -> TrainingJSON:
+    """For trainings whose `model.owner`, `version` and `destination.owner` are loaded
+    (inference.trainings.selectors). The page of one is the prediction page, logs and all."""
+    api = f"{origin}/v1/trainings/{training.id}"
+    destination = training.destination if training.destination_id is not None else None
+    return {
+        "id": training.id,
+        "model": training.model.full_name,
+        "version": training.version.sha256,
+        "destination": destination.full_name if destination is not None else None,
+        "input": training.input,
+        **prediction_state_json(training),
+        "source": training.source,
+        "data_removed": training.data_removed,
+        "created_at": timestamp(training.created_at),
+        "urls": {"get": api, "cancel": f"{api}/cancel", "web": f"{origin}/p/{training.id}"},
+    }
+
+
+def api_json(prediction: Prediction, *, origin: str) -> PredictionJSON | TrainingJSON:
+    """What GET answers for it, and what its webhooks carry: a training's JSON or a prediction's."""
+    if prediction.is_training:
+        return training_json(prediction, origin=origin)
+    return prediction_json(prediction, origin=origin)
 
 
 def stream_url(prediction: Prediction, *, origin: str) -> str:

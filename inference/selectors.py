@@ -127,9 +127,11 @@ async def aprediction_get(*, account: Account, prediction_id: str) -> Prediction
 
 
 def prediction_list(*, account: Account) -> QuerySet[Prediction]:
-    """Newest first, with a unique tiebreaker so cursor pages never skip or repeat a row."""
+    """Newest first, with a unique tiebreaker so cursor pages never skip or repeat a row.
+    Trainings are listed apart (inference.trainings.selectors), though each is readable by id."""
     return (
         _predictions(account=account)
+        .filter(kind=Prediction.Kind.PREDICTION)
         .select_related("model__owner", "version", "deployment__owner")
         .order_by("-created_at", "-id")
     )

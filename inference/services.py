@@ -15,6 +15,7 @@ from hosting.problems import ApiProblem
 from inference import cancellation, enqueue, events
 from inference.files import inputs
 from inference.models import Deployment, Prediction, Version
+from inference.observability import counters
 from inference.representations import prediction_state_json
 from inference.runtime.validation import InputValidationError
 
@@ -72,6 +73,15 @@ def prediction_create(
         "webhook_events_filter": webhook_events_filter or [],
         "deadline": timezone.now() + cancel_after if cancel_after else None,
     }
+    return prediction_queue(account=account, fields=fields, warm_version=version.sha256)
+
+
+def prediction_queue(*, account: Account, fields: dict[str, Any], warm_version: str | None) -> Prediction:
+    """Store a `starting` prediction of `fields` (admitted first where the account has a spending
+    limit or credit) and queue it on its hardware's queue after commit. Trainings are queued
+    through here too (inference.trainings.services). `warm_version`: a worker without that
+    version warm may pass it on to one that has it (None: run it wherever it lands)."""
+    hardware = fields["hardware"]
     if needs_admission_check(account):
         with transaction.atomic():
             # The lock makes concurrent creates of one account check the limit one at a time.
@@ -83,8 +93,8 @@ def prediction_create(
     else:
         # A single INSERT is atomic on its own: no BEGIN/COMMIT round trips on the hot path.
         prediction = Prediction.objects.create(account=account, **fields)
-    queue, version_id = hardware.sku, version.sha256
-    transaction.on_commit(lambda: enqueue.run_prediction(prediction.id, queue=queue, version=version_id))
+    queue = hardware.sku
+    transaction.on_commit(lambda: enqueue.run_prediction(prediction.id, queue=queue, version=warm_version))
     return prediction
 
 
@@ -100,6 +110,7 @@ def prediction_cancel(*, prediction: Prediction) -> Prediction:
         prediction.status = Prediction.Status.CANCELED
         prediction.completed_at = now
         events.publish_done(prediction.id, prediction_state_json(prediction))
+        counters.prediction_ended(prediction)  # for /metrics
     else:
         cancellation.request_cancel(prediction.id)
         prediction.refresh_from_db()

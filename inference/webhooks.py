@@ -19,6 +19,7 @@ from accounts.services import webhook_secret
 from hosting import outbound
 from hosting.problems import ApiProblem
 from inference.models import Prediction, WebhookDelivery
+from inference.observability import counters
 
 EVENTS = ("start", "output", "logs", "completed")
 DELIVERY_TIMEOUT_SECONDS = 10
@@ -76,7 +77,12 @@ def deliver(*, prediction: Prediction, event: str, body: dict, message_id: str, 
             record.status_code = response.status_code
     except outbound.Refused as refused:
         record.error = f"Not delivered: the URL {refused}."
+        outcome = "refused"
     except (httpx.HTTPError, httpx.InvalidURL) as exc:
         record.error = f"{type(exc).__name__}: {exc}"
+        outcome = "unreachable"
+    else:
+        outcome = "delivered" if record.succeeded else "rejected"
     record.save()
+    counters.webhook_delivered(event=event, outcome=outcome)
     return record.succeeded

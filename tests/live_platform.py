@@ -6,6 +6,7 @@ The data these tests need is created once per session and committed, so the serv
 see it. pytest-django runs tests without database marks last, after every flush.
 """
 
+import json
 import os
 import subprocess
 from dataclasses import dataclass
@@ -84,6 +85,16 @@ def _push(directory: Path, ref: str, visibility: str = "private") -> str:
     return out.getvalue().strip().rsplit(":", 1)[1]
 
 
+def _declare_as_the_zoo_does(persona: Persona, names: tuple[str, ...]) -> None:
+    """The OpenAI-compatible API's declarations of these zoo models (`openai_api` in their
+    catalogue.json), set on the persona's pushes of them as `make run` sets them on demo's."""
+    from inference.models import Model
+
+    for name in names:
+        declared = json.loads((ZOO / name / "catalogue.json").read_text())["openai_api"]
+        Model.objects.filter(owner=persona.account, name=name).update(openai_api=declared)
+
+
 @pytest.fixture(scope="session")
 def platform(django_db_setup, django_db_blocker, tmp_path_factory):
     log_dir = tmp_path_factory.mktemp("e2e-logs")
@@ -113,6 +124,7 @@ def platform(django_db_setup, django_db_blocker, tmp_path_factory):
             "speech-to-text": _push(ZOO / "speech-to-text", "alice/speech-to-text"),
             "image-captioning": _push(ZOO / "image-captioning", "alice/image-captioning"),
         }
+        _declare_as_the_zoo_does(alice, ("text-generation", "embeddings"))
     text_model = load_package_module(ZOO / "text-generation", "tiny_model").build(tmp_path_factory.mktemp("tiny-llm"))
     port = processes.free_port()
     env = server_env(port, text_model)

@@ -23,13 +23,16 @@ a release that stops on `aborted`, and a later one still handles `canceled` as i
 
 import re
 from datetime import timedelta
+from typing import TypeVar
 
 from django.http import HttpRequest
 from rest_framework.request import Request
 
 from hosting.problems import InvalidRequest
 from inference.models import Prediction
-from inference.representations import PredictionJSON
+from inference.representations import PredictionJSON, TrainingJSON
+
+Document = TypeVar("Document", PredictionJSON, TrainingJSON)
 
 MINIMUM = timedelta(seconds=5)
 # Durations as the OpenAPI document states them: whole numbers with no leading zero, each unit
@@ -90,9 +93,9 @@ def knows_aborted(request: HttpRequest | Request) -> bool:
     return not request.headers.get("User-Agent", "").startswith(CLIENTS_WITHOUT_ABORTED)
 
 
-def as_seen_by(request: HttpRequest | Request, document: PredictionJSON) -> PredictionJSON:
-    """A prediction's JSON as `request`'s caller may be told it: `aborted` becomes `canceled`
-    for the official clients that break on it."""
+def as_seen_by(request: HttpRequest | Request, document: Document) -> Document:
+    """A prediction's (or training's) JSON as `request`'s caller may be told it: `aborted`
+    becomes `canceled` for the official clients that break on it."""
     if document["status"] == Prediction.Status.ABORTED and not knows_aborted(request):
         document["status"] = Prediction.Status.CANCELED
     return document

@@ -67,6 +67,12 @@ class ModelCreateRequestJSON(TypedDict):
     paper_url: NotRequired[_URL]
     license_url: NotRequired[_URL]
     cover_image_url: NotRequired[_URL]
+    openai_api: NotRequired[
+        Annotated[
+            Literal["", "chat", "embeddings"],
+            Field(description="Serve it on the OpenAI-compatible API (/openai/v1) as a chat or embeddings model"),
+        ]
+    ]
 
 
 def _too_large() -> ApiProblem:

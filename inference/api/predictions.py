@@ -63,7 +63,9 @@ def wait_seconds(prefer: str | None) -> int | None:
     return None
 
 
-def _body(request: HttpRequest) -> dict[str, Any]:
+def request_json(request: HttpRequest) -> dict[str, Any]:
+    """A create request's JSON object body, or the 400/413 problem that says what is wrong with it
+    (also the body parser of the OpenAI-compatible endpoints, inference/openai_compat)."""
     try:
         raw = request.body
     except RequestDataTooBig as exc:
@@ -197,7 +199,7 @@ async def respond(endpoint: AccountEndpoint, request: HttpRequest, create, *args
     # slow create (a busy database, a file input's DNS look-up) must come out of the 60 s.
     arrived = time.monotonic()
     await ratelimit.acheck(ratelimit.CREATE, endpoint.token_id)
-    body = _body(request)
+    body = request_json(request)
     cancel_after_header = request.headers.get("Cancel-After")
     # Present but empty is no duration either (CANCEL_AFTER's pattern): refused, not ignored.
     cancel_after = parse_cancel_after(cancel_after_header) if cancel_after_header is not None else None

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from inference.api import collections, deployments, files, model_versions, predictions, streaming
+from inference.api import collections, deployments, files, model_versions, predictions, streaming, trainings
 
 urlpatterns = [
     path("predictions", predictions.PredictionCollection.as_view()),
@@ -14,6 +14,10 @@ urlpatterns = [
     path("models/<str:owner>/<str:name>/predictions", predictions.ModelPredictionCollection.as_view()),
     path("models/<str:owner>/<str:name>/versions", model_versions.VersionCollection.as_view()),
     path("models/<str:owner>/<str:name>/versions/<str:version_id>", model_versions.VersionDetail.as_view()),
+    path("models/<str:owner>/<str:name>/versions/<str:version_id>/trainings", trainings.TrainingCreate.as_view()),
+    path("trainings", trainings.TrainingCollection.as_view()),
+    path("trainings/<str:training_id>", trainings.TrainingDetail.as_view()),
+    path("trainings/<str:training_id>/cancel", trainings.TrainingCancel.as_view()),
     path("deployments", deployments.DeploymentCollection.as_view()),
     path("deployments/<str:owner>/<str:name>", deployments.DeploymentDetail.as_view()),
     path("deployments/<str:owner>/<str:name>/predictions", deployments.DeploymentPredictionCollection.as_view()),

@@ -171,7 +171,8 @@ def materialise(*, prediction: Prediction, directory: Path) -> dict:
     """The prediction's input with every file input replaced by the path of a local copy
     under `directory` (one sub-directory each, so equal names cannot collide).
     Raises InputFileError naming the input that could not be read."""
-    validator = prediction.version.input_validator
+    version = prediction.version
+    validator = version.training_input_validator if prediction.is_training else version.input_validator
     counter = itertools.count()
 
     def fetch(label: str, value: str) -> str:

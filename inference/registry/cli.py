@@ -1,7 +1,7 @@
 """`hearth`: push a Cog directory to a Hearth server from any machine.
 
     export HEARTH_URL=https://hearth.example.com HEARTH_API_TOKEN=r8_...
-    hearth push path/to/model owner/name [--visibility private] [--hardware cpu]
+    hearth push path/to/model owner/name [--visibility private] [--hardware cpu] [--openai-api chat]
 
 REPLICATE_BASE_URL and REPLICATE_API_TOKEN are read too, so a shell already set up for the
 `replicate` client needs nothing more. Imports nothing from Django: it runs without a server.
@@ -48,7 +48,9 @@ def _chunks(archive: bytes, progress: tqdm) -> Iterator[bytes]:
         yield chunk
 
 
-def push(client: httpx.Client, directory: Path, ref: str, *, visibility: str, hardware: str) -> str:
+def push(
+    client: httpx.Client, directory: Path, ref: str, *, visibility: str, hardware: str, openai_api: str = ""
+) -> str:
     owner, _, name = ref.partition("/")
     if not owner or not name or "/" in name:
         sys.exit("hearth: the model must be owner/name")
@@ -60,9 +62,8 @@ def push(client: httpx.Client, directory: Path, ref: str, *, visibility: str, ha
     existing = client.get(f"/v1/models/{owner}/{name}")
     created = existing.status_code == 404
     if created:
-        response = client.post(
-            "/v1/models", json={"owner": owner, "name": name, "visibility": visibility, "hardware": hardware}
-        )
+        model = {"owner": owner, "name": name, "visibility": visibility, "hardware": hardware}
+        response = client.post("/v1/models", json={**model, "openai_api": openai_api} if openai_api else model)
         if response.status_code != 201:
             _fail(response)
     elif existing.status_code != 200:
@@ -128,13 +129,26 @@ def main(argv: list[str] | None = None) -> None:
     push_parser.add_argument("model", help="owner/name")
     push_parser.add_argument("--visibility", choices=["public", "private"], default="private")
     push_parser.add_argument("--hardware", default="cpu", help="hardware SKU for a new model")
+    push_parser.add_argument(
+        "--openai-api",
+        choices=["chat", "embeddings"],
+        help="serve a new model on the OpenAI-compatible API (/openai/v1) as a chat or embeddings model",
+    )
     args = parser.parse_args(argv)
 
     base_url = _setting("HEARTH_URL", "REPLICATE_BASE_URL").rstrip("/")
     token = _setting("HEARTH_API_TOKEN", "REPLICATE_API_TOKEN")
     headers = {"Authorization": f"Bearer {token}", "User-Agent": "hearth-cli"}
     with httpx.Client(base_url=base_url, headers=headers, timeout=httpx.Timeout(30, write=None, read=600)) as client:
-        print(push(client, args.directory.resolve(), args.model, visibility=args.visibility, hardware=args.hardware))
+        ref = push(
+            client,
+            args.directory.resolve(),
+            args.model,
+            visibility=args.visibility,
+            hardware=args.hardware,
+            openai_api=args.openai_api or "",
+        )
+        print(ref)
 
 
 if __name__ == "__main__":

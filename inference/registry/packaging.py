@@ -75,17 +75,22 @@ class CogConfig:
     environment: dict[str, str] = field(default_factory=dict)
     build: BuildSection = field(default_factory=BuildSection)
     weights: tuple[WeightSpec, ...] = ()
+    # cog.yaml `train:` ("train.py:train"): the version can be trained (inference.trainings).
+    train_ref: str | None = None
 
     @property
     def python_packages(self) -> list[str]:
         return list(self.build.python_packages)
 
     def as_json(self) -> dict:
-        return {
+        config = {
             "concurrency": self.concurrency,
             "environment": self.environment,
             "python_packages": self.python_packages,
         }
+        if self.train_ref is not None:
+            config["train"] = self.train_ref
+        return config
 
 
 def read_cog_config(project_dir: Path) -> CogConfig:
@@ -101,8 +106,12 @@ def read_cog_config(project_dir: Path) -> CogConfig:
     ref = raw.get("run") or raw.get("predict")
     if not isinstance(ref, str) or ":" not in ref:
         raise PackageError('cog.yaml needs `predict: "predict.py:Predictor"` (or `run:`)')
+    train_ref = raw.get("train")
+    if train_ref is not None and (not isinstance(train_ref, str) or ":" not in train_ref):
+        raise PackageError('cog.yaml train must name the trainer as "train.py:train" (a function or a class)', "train")
     return CogConfig(
         predictor_ref=ref,
+        train_ref=train_ref,
         concurrency=_concurrency(raw),
         environment=_environment(raw.get("environment") or []),
         build=_build_section(project_dir, raw.get("build") or {}),

@@ -57,11 +57,13 @@ def model_delete(*, model: Model) -> None:
     model.delete()
 
 
-def _schema_for(project_dir: Path, predictor_ref: str, python: str) -> dict:
+def _schema_for(project_dir: Path, predictor_ref: str, python: str, train_ref: str | None = None) -> dict:
     """Generate the OpenAPI schema in a child process of the version's own interpreter: user
-    code never runs in ours, and it imports what the version's environment has."""
+    code never runs in ours, and it imports what the version's environment has. With a
+    cog.yaml `train:` (`train_ref`), the schema describes training too."""
+    trainer = [train_ref] if train_ref else []
     completed = subprocess.run(
-        [python, *module_command("inference.runtime.schema"), str(project_dir), predictor_ref],
+        [python, *module_command("inference.runtime.schema"), str(project_dir), predictor_ref, *trainer],
         capture_output=True,
         text=True,
         cwd=project_dir,
@@ -76,6 +78,8 @@ def _schema_for(project_dir: Path, predictor_ref: str, python: str) -> dict:
     if completed.returncode != 0 or "components" not in document:
         stderr_tail = completed.stderr.strip().splitlines()[-1:] or ["unknown error"]
         reason = document.get("error") or stderr_tail[0]
+        if train_ref and reason.startswith("train: "):
+            raise PackageError(f"Could not read the trainer {train_ref}: {reason.removeprefix('train: ')}", "train")
         raise PackageError(f"Could not read the predictor {predictor_ref}: {reason}", "predict")
     return document
 
@@ -133,7 +137,7 @@ def version_build(
         return version
     environment = resolution.resolve(config.build, log=logged)
     python, _ = _python_built(environment, config, log=logged)
-    schema = _schema_for(project_dir, config.predictor_ref, python)
+    schema = _schema_for(project_dir, config.predictor_ref, python, config.train_ref)
     return BuiltVersion(digest, archive, config, environment, schema, "".join(lines), resolved)
 
 

@@ -1,7 +1,11 @@
 """The runner process: imports a user's Cog predictor, runs its setup() once, then serves
 predictions over the socket passed as --fd (messages: `inference.runtime.protocol`).
 
-    python -P -m inference.runtime.child --fd N PROJECT_DIR PREDICTOR_REF
+    python -P -m inference.runtime.child --fd N [--entry train] PROJECT_DIR PREDICTOR_REF
+
+With `--entry train`, PREDICTOR_REF is cog.yaml's `train:` (a function, or a class with
+setup()/train()) and each `predict` message runs train() instead: a training is served like
+a prediction (logs, cancel, the terminal message), with its own inputs and its weights as output.
 
 Logs: fds 1 and 2 both point at one pipe that a thread pumps into `log` messages tagged with
 the prediction running at the time, so print(), logging and writes from C code keep their
@@ -44,7 +48,7 @@ from inference.runtime import child_metrics, protocol
 from inference.runtime.child_logs import LogPump, PredictionRoutedStream, log_owner, send
 from inference.runtime.child_values import OutputFiles, coerce_input, encode_output
 from inference.runtime.protocol import Channel
-from inference.runtime.schema import load_predictor, predict_method
+from inference.runtime.schema import load_predictor, predict_method, train_method
 
 _REPO_ROOT = str(Path(__file__).resolve().parents[2])
 _END = object()
@@ -85,11 +89,12 @@ class Server:
         signal.signal(signal.SIGUSR1, self._on_cancel_signal)
         self._main_thread_id = threading.get_ident()  # signal.signal() works on no other thread
 
-    def setup(self, project_dir: Path, predictor_ref: str) -> bool:
+    def setup(self, project_dir: Path, predictor_ref: str, entry: str = "predict") -> bool:
         setup_time = 0.0
         try:
             predictor = load_predictor(project_dir, predictor_ref)
-            declared = predict_method(predictor)  # checked before paying for setup()
+            # Checked before paying for setup().
+            declared = train_method(predictor) if entry == "train" else predict_method(predictor)
             if inspect.isclass(predictor):
                 instance = predictor()
                 started = time.perf_counter()
@@ -114,8 +119,16 @@ class Server:
         if setup is None:
             return
         kwargs = {}
-        if "weights" in inspect.signature(setup).parameters:
-            kwargs["weights"] = os.environ.get("COG_WEIGHTS")
+        parameter = inspect.signature(setup).parameters.get("weights")
+        if parameter is not None:
+            # Cog's convention: a trained version's weights (COG_WEIGHTS, a local path here)
+            # as a cog.Path when setup() asks for a Path, else as the string.
+            weights = os.environ.get("COG_WEIGHTS") or None
+            try:
+                annotation = typing.get_type_hints(setup).get("weights")
+            except Exception:  # an annotation that does not resolve: pass the string, as cog 0.23 does
+                annotation = None
+            kwargs["weights"] = coerce_input(annotation, weights, "weights")
         result = setup(**kwargs)
         if inspect.isawaitable(result):
             self._loop.run_until_complete(result)
@@ -335,6 +348,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--fd", type=int, required=True)
     parser.add_argument("project_dir", type=Path)
     parser.add_argument("predictor_ref")
+    parser.add_argument("--entry", choices=("predict", "train"), default="predict")
     args = parser.parse_args(argv)
     os.set_inheritable(args.fd, False)  # the model's own subprocesses must not hold our socket
     # The worker's stderr: the only place a crash of this process can still be reported.
@@ -347,7 +361,7 @@ def main(argv: list[str] | None = None) -> None:
         os.chdir(project_dir)
         _hand_imports_to_the_model(project_dir)
         server = Server(channel, pump)
-        ready = server.setup(project_dir, args.predictor_ref)
+        ready = server.setup(project_dir, args.predictor_ref, args.entry)
         if ready:
             server.serve()
         sys.stdout.flush()

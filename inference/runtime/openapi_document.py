@@ -2,8 +2,11 @@
 
 Everything here is what cog 0.16.12 (FastAPI + pydantic 2) emits for the
 prediction API, key order included, so that a document built from it is
-identical to the legacy generator's. The training routes are left out: Hearth
-does not serve ``/trainings``.
+identical to the legacy generator's. A version whose cog.yaml names a ``train``
+entry point also gets Cog's ``/trainings`` routes and the ``TrainingRequest`` and
+``TrainingResponse`` models around its ``TrainingInput`` and ``TrainingOutput``
+(Hearth serves trainings at ``/v1/models/.../versions/.../trainings``; the
+routes are there so the document is the one Cog makes).
 """
 
 from __future__ import annotations
@@ -48,10 +51,48 @@ _PREDICTION_ID = {
     "required": True,
     "schema": {"type": "string", "title": "Prediction ID"},
 }
+_TRAINING_ID = {
+    "name": "training_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "title": "Training ID"},
+}
 _EVENTS = ["start", "output", "logs", "completed"]
 
 
-def _paths() -> dict[str, Any]:
+def _training_paths() -> dict[str, Any]:
+    """Cog's /trainings routes, which FastAPI lists right after /shutdown."""
+    return {
+        "/trainings": {
+            "post": {
+                "summary": "Train",
+                "operationId": "train_trainings_post",
+                "parameters": [_PREFER],
+                "requestBody": {"content": _json(_ref("TrainingRequest"))},
+                "responses": _responses(_ref("TrainingResponse")),
+            }
+        },
+        "/trainings/{training_id}": {
+            "put": {
+                "summary": "Train Idempotent",
+                "operationId": "train_idempotent_trainings__training_id__put",
+                "parameters": [_TRAINING_ID, _PREFER],
+                "requestBody": {"required": True, "content": _json(_ref("TrainingRequest"))},
+                "responses": _responses(_ref("TrainingResponse")),
+            }
+        },
+        "/trainings/{training_id}/cancel": {
+            "post": {
+                "summary": "Cancel Training",
+                "operationId": "cancel_training_trainings__training_id__cancel_post",
+                "parameters": [_TRAINING_ID],
+                "responses": _responses({"title": "Response Cancel Training Trainings  Training Id  Cancel Post"}),
+            }
+        },
+    }
+
+
+def _paths(*, training: bool) -> dict[str, Any]:
     def untyped(title: str) -> dict[str, Any]:
         return {"title": title}
 
@@ -63,6 +104,7 @@ def _paths() -> dict[str, Any]:
                 "responses": _responses(untyped("Response Start Shutdown Shutdown Post"), validated=False),
             }
         },
+        **(_training_paths() if training else {}),
         "/": {
             "get": {
                 "summary": "Root",
@@ -176,17 +218,51 @@ def _fixed_components() -> dict[str, Any]:
     }
 
 
+def _training_components() -> dict[str, Any]:
+    """TrainingRequest and TrainingResponse: the prediction ones around TrainingInput and
+    TrainingOutput (pydantic gives the request's events filter a title there, and the
+    response's output is nullable)."""
+    fixed = _fixed_components()
+    request = fixed["PredictionRequest"]["properties"]
+    response = fixed["PredictionResponse"]["properties"]
+    return {
+        "TrainingRequest": {
+            "properties": {
+                **request,
+                "input": {**_ref("TrainingInput"), "nullable": True},
+                "webhook_events_filter": {"title": "Webhook Events Filter", **request["webhook_events_filter"]},
+            },
+            "type": "object",
+            "title": "TrainingRequest",
+        },
+        "TrainingResponse": {
+            "properties": {
+                **response,
+                "input": {**_ref("TrainingInput"), "nullable": True},
+                "output": {**_ref("TrainingOutput"), "nullable": True},
+            },
+            "type": "object",
+            "title": "TrainingResponse",
+        },
+    }
+
+
 # Names a predictor's own components (choice enums, output models) must not take.
-RESERVED_COMPONENTS = frozenset(_fixed_components()) | {"Input", "Output"}
+RESERVED_COMPONENTS = (
+    frozenset(_fixed_components())
+    | frozenset(_training_components())
+    | {"Input", "Output", "TrainingInput", "TrainingOutput"}
+)
 
 
-def build_document(components: dict[str, Any]) -> dict[str, Any]:
-    """The whole document around the predictor's ``Input``, ``Output`` and enum components."""
-    schemas = {**_fixed_components(), **components}
+def build_document(components: dict[str, Any], *, training: bool = False) -> dict[str, Any]:
+    """The whole document around the predictor's ``Input``, ``Output`` and enum components
+    (and, with `training`, the trainer's ``TrainingInput`` and ``TrainingOutput``)."""
+    schemas = {**_fixed_components(), **(_training_components() if training else {}), **components}
     return {
         "openapi": "3.0.2",
         "info": {"title": "Cog", "version": "0.1.0"},
-        "paths": _paths(),
+        "paths": _paths(training=training),
         # FastAPI lists components sorted by name (so "Zed" comes before "b").
         "components": {"schemas": dict(sorted(schemas.items()))},
     }

@@ -94,8 +94,11 @@ class Runner:
         cancel_grace: float = 5.0,
         python: str | None = None,
         in_use_lock: Path | None = None,
+        entry: str = "predict",
     ) -> "Runner":
         """Boot a child for the predictor and wait until its setup() has run.
+
+        With `entry="train"`, `predictor_ref` is cog.yaml's `train:` and predict() runs train().
 
         `python` is the interpreter of the version's environment (the worker's own by
         default); the child holds a shared flock on `in_use_lock` for its whole life, so the
@@ -105,7 +108,10 @@ class Runner:
         started = time.monotonic()
         project_dir = Path(project_dir).resolve()  # the child starts inside it: a relative path would resolve twice
         parent_sock, child_sock = socket.socketpair()
-        command = [python or sys.executable, *child_command(child_sock.fileno(), project_dir, predictor_ref)]
+        command = [
+            python or sys.executable,
+            *child_command(child_sock.fileno(), project_dir, predictor_ref, entry=entry),
+        ]
         try:
             with child_sock, _held_shared(in_use_lock) as lock_fds:
                 proc = subprocess.Popen(
@@ -366,9 +372,10 @@ def module_command(module: str) -> list[str]:
     return ["-c", f"import runpy, sys; del sys.path[0]; runpy.run_module({module!r}, run_name='__main__')"]
 
 
-def child_command(fd: int, project_dir: Path, predictor_ref: str) -> list[str]:
+def child_command(fd: int, project_dir: Path, predictor_ref: str, *, entry: str = "predict") -> list[str]:
     """The interpreter arguments that start `inference.runtime.child`."""
-    return [*module_command("inference.runtime.child"), "--fd", str(fd), str(project_dir), predictor_ref]
+    options = ["--entry", entry] if entry != "predict" else []
+    return [*module_command("inference.runtime.child"), "--fd", str(fd), *options, str(project_dir), predictor_ref]
 
 
 @contextlib.contextmanager

@@ -6,8 +6,10 @@ makes it itself from the Python signature, in the shape of cog 0.16.12's
 same keywords, same key order. Load-time rules are the stricter ones of the
 cog 0.23 SDK (``cog._inspector``).
 
-Run as ``python -m inference.runtime.schema PROJECT_DIR PREDICTOR_REF`` so
-user code is imported in a throwaway process, never in the web server.
+Run as ``python -m inference.runtime.schema PROJECT_DIR PREDICTOR_REF [TRAIN_REF]``
+so user code is imported in a throwaway process, never in the web server. With
+a cog.yaml ``train:`` entry point (TRAIN_REF, "train.py:train"), the document
+also describes training: ``TrainingInput`` and ``TrainingOutput``, as Cog adds them.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import os
 import sys
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from cog import BasePredictor, BaseRunner
 
@@ -29,6 +31,7 @@ from .signature import (
     input_components,
     output_components,
     params_using_default_factory,
+    training_output_components,
     type_hints,
 )
 from .validation import InputValidator
@@ -39,6 +42,7 @@ __all__ = [
     "load_predictor",
     "output_is_iterator",
     "predict_method",
+    "train_method",
 ]
 
 
@@ -119,36 +123,86 @@ def predict_method(predictor: Any) -> Any:
     raise PredictorError(f"{predictor!r} is neither a class nor a function")
 
 
+def train_method(trainer: Any) -> Any:
+    """The function whose signature defines the training inputs: a plain function, or the
+    ``train`` method of a class (which may also have ``setup``), unbound (``self`` first)."""
+    if inspect.isclass(trainer):
+        if not _defines(trainer, "train"):
+            raise PredictorError(f"{trainer.__name__} defines no train() method")
+        fn = inspect.unwrap(cast(Any, trainer).train)
+        params = list(inspect.signature(fn).parameters) if inspect.isfunction(fn) else []
+        if params[:1] != ["self"]:
+            raise PredictorError(f"{trainer.__name__}.train() must take self first")
+        return fn
+    if inspect.isfunction(trainer):
+        return inspect.unwrap(trainer)
+    raise PredictorError(f"{trainer!r} is neither a class nor a function")
+
+
 def output_is_iterator(schema: dict[str, Any]) -> bool:
     """Whether the predictor streams: its Output is an array marked ``x-cog-array-type: iterator``."""
     output = schema["components"]["schemas"]["Output"]
     return output.get("type") == "array" and output.get("x-cog-array-type") == "iterator"
 
 
-def generate_openapi_schema(predictor: Any) -> dict[str, Any]:
-    """The OpenAPI document (cog 0.16.12 layout) for a predictor class or function."""
-    fn = predict_method(predictor)
+def _entry_components(entry: Any, fn: Any, *, component: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The input and output components of `fn` (predict() or train()), and its input defaults."""
     hints = type_hints(fn)
-    params = list(inspect.signature(fn).parameters.values())[1 if inspect.isclass(predictor) else 0 :]
-    inputs, defaults = input_components(fn, params, hints)
-    outputs = output_components(fn.__name__, hints.get("return"))
-    clash = (inputs.keys() - {"Input"}) & outputs.keys()
+    params = list(inspect.signature(fn).parameters.values())[1 if inspect.isclass(entry) else 0 :]
+    inputs, defaults = input_components(fn, params, hints, component=component)
+    if component == "Input":
+        outputs = output_components(fn.__name__, hints.get("return"))
+    else:
+        outputs = training_output_components(hints.get("return"))
+    clash = (inputs.keys() - {component}) & outputs.keys()
     if clash:
         raise PredictorError(f"input {clash.pop()}: its choices component clashes with the output model's name")
-    document = build_document({**inputs, **outputs})
-    validator = InputValidator(document)
+    return {**inputs, **outputs}, defaults
+
+
+def _check_defaults(validator: InputValidator, defaults: dict[str, Any], where: str) -> None:
     for name, default in defaults.items():
         # A Path default may be a file shipped with the model, so no URL check.
         errors = [e for e in validator.check_value(name, default) if e["type"] != "format"]
         if errors:
             problems = "; ".join(e["description"] for e in errors)
-            raise PredictorError(f"input {name}: default {default!r} is invalid: {problems}")
+            raise PredictorError(f"{where}{name}: default {default!r} is invalid: {problems}")
+
+
+def generate_openapi_schema(predictor: Any, trainer: Any = None) -> dict[str, Any]:
+    """The OpenAPI document (cog 0.16.12 layout) for a predictor class or function, and for
+    the cog.yaml `train:` entry point (a class or function) when there is one."""
+    components, defaults = _entry_components(predictor, predict_method(predictor), component="Input")
+    training_defaults: dict[str, Any] = {}
+    if trainer is not None:
+        try:
+            training, training_defaults = _entry_components(trainer, train_method(trainer), component="TrainingInput")
+        except PredictorError as exc:
+            raise PredictorError(f"train: {exc}") from exc
+        for name in components.keys() & training.keys():
+            if components[name] != training[name]:
+                raise PredictorError(
+                    f"train() and predict() each define a component named {name!r} (a choices input or an "
+                    "output model), differently; rename one"
+                )
+        components = {**components, **training}
+    document = build_document(components, training=trainer is not None)
+    _check_defaults(InputValidator(document), defaults, "input ")
+    if trainer is not None:
+        _check_defaults(InputValidator(document, component="TrainingInput"), training_defaults, "training input ")
     return document
 
 
+def _load_trainer(project_dir: Path, train_ref: str) -> Any:
+    try:
+        return load_predictor(project_dir, train_ref)
+    except PredictorError as exc:
+        raise PredictorError(f"train: {exc}") from exc
+
+
 def main(argv: list[str]) -> int:
-    if len(argv) != 2:
-        print("usage: python -m inference.runtime.schema PROJECT_DIR PREDICTOR_REF", file=sys.stderr)
+    if len(argv) not in (2, 3):
+        print("usage: python -m inference.runtime.schema PROJECT_DIR PREDICTOR_REF [TRAIN_REF]", file=sys.stderr)
         return 2
     # User code (and native libraries it loads) may print at import; keep fd 1
     # for the JSON alone by pointing it at stderr until we are done.
@@ -156,7 +210,9 @@ def main(argv: list[str]) -> int:
     real_stdout = os.dup(1)
     os.dup2(2, 1)
     try:
-        result, code = generate_openapi_schema(load_predictor(Path(argv[0]), argv[1])), 0
+        predictor = load_predictor(Path(argv[0]), argv[1])
+        trainer = _load_trainer(Path(argv[0]), argv[2]) if len(argv) == 3 else None
+        result, code = generate_openapi_schema(predictor, trainer), 0
     except PredictorError as exc:
         result, code = {"error": str(exc)}, 1
     except Exception as exc:  # a bug here or an odd predictor: still answer in JSON

@@ -291,9 +291,10 @@ def _resolve_default(param: inspect.Parameter, explicit: dict[str, bool] | None)
 
 
 def input_components(
-    fn: Any, params: list[inspect.Parameter], hints: dict[str, Any]
+    fn: Any, params: list[inspect.Parameter], hints: dict[str, Any], *, component: str = "Input"
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The ``Input`` component plus one enum component per choices input, and the defaults to vet."""
+    """The ``Input`` component (``TrainingInput`` for train()) plus one enum component per
+    choices input, and the defaults to vet."""
     explicit = _explicit_defaults(fn)
     properties: dict[str, Any] = {}
     required: list[str] = []
@@ -320,7 +321,7 @@ def input_components(
         any_without_default |= not has_default
         if not has_default and not t.optional:
             required.append(name)
-        properties[name] = _input_property(name, t, info, default, order)
+        properties[name] = _input_property(name, t, info, default, order, inline_ref=component != "Input")
         if info.choices is not None:
             enums[name] = {
                 "type": _HEADS[t.kind]["type"],
@@ -331,11 +332,13 @@ def input_components(
     schema: dict[str, Any] = {"properties": properties, "type": "object"}
     if any_without_default:  # pydantic keeps the list, even emptied of Optionals
         schema["required"] = required
-    schema["title"] = "Input"
-    return {"Input": schema, **enums}, defaults
+    schema["title"] = component
+    return {component: schema, **enums}, defaults
 
 
-def _input_property(name: str, t: _Type, info: FieldInfo, default: Any, order: int) -> dict[str, Any]:
+def _input_property(
+    name: str, t: _Type, info: FieldInfo, default: Any, order: int, *, inline_ref: bool = False
+) -> dict[str, Any]:
     meta: dict[str, Any] = {} if info.choices is not None else {"title": _title(name)}
     if info.description is not None:
         meta["description"] = info.description
@@ -346,7 +349,12 @@ def _input_property(name: str, t: _Type, info: FieldInfo, default: Any, order: i
     if info.accept is not None:
         meta["x-cog-accept"] = info.accept
     if info.choices is not None:
-        return {**meta, "x-order": order, "allOf": [{"$ref": f"#/components/schemas/{name}"}]}
+        ref = f"#/components/schemas/{name}"
+        # cog 0.16.12 rewrites pydantic's `$ref` beside keywords into `allOf` in Input alone
+        # (helpers._restore_allof_for_prediction_id_put): TrainingInput keeps the `$ref`.
+        if inline_ref:
+            return {"$ref": ref, **meta, "x-order": order}
+        return {**meta, "x-order": order, "allOf": [{"$ref": ref}]}
     constraints: dict[str, Any] = {}
     if info.le is not None:
         constraints["maximum"] = float(info.le)
@@ -389,7 +397,7 @@ def output_components(method: str, tp: Any) -> dict[str, Any]:
             )
         items = {**_HEADS[element.kind], **_TAILS.get(element.kind, {})}
         return {"Output": {"items": items, "type": "array", "title": "Output", "x-cog-array-type": "iterator"}}
-    if inspect.isclass(tp) and (issubclass(tp, cog.BaseModel) or hasattr(tp, "model_fields")):
+    if _is_model(tp):
         return _model_components(tp)
     t = _parse(tp)
     # A union output is refused: cog 0.23's SDK would describe it as a bare object.
@@ -434,7 +442,34 @@ def _model_defaults(cls: type) -> dict[str, tuple[bool, Any]]:
     }
 
 
-def _model_components(cls: type) -> dict[str, Any]:
+def _is_model(tp: Any) -> bool:
+    return inspect.isclass(tp) and (issubclass(tp, cog.BaseModel) or hasattr(tp, "model_fields"))
+
+
+def training_output_components(tp: Any) -> dict[str, Any]:
+    """The ``TrainingOutput`` component of a train() that returns ``tp``, as cog 0.16.12 names it
+    (``get_training_output_type``): a model named TrainingOutput as it is, one named Output
+    copied under that name, anything else wrapped (a root model: a Path inlined, another model
+    by $ref). Hearth makes a version from the trained weights, so train() must return them: a
+    cog.Path, or a model with a ``weights`` Path field (Cog's ``TrainingOutput(weights=...)``)."""
+    if _is_model(tp):
+        weights = type_hints(tp).get("weights")
+        if "weights" not in _model_defaults(tp) or (t := _parse(weights)) is None or t.kind != "path" or t.is_list:
+            raise PredictorError(
+                f"train() returns {tp.__name__}, which has no `weights: Path` field: the trained weights "
+                "become a new version, so train() must return a cog.Path or a model with a weights Path field"
+            )
+        return _model_components(tp, component="TrainingOutput")
+    t = _parse(tp) if tp is not None else None
+    if t is None or t.kind != "path" or t.is_list or t.optional:
+        raise PredictorError(
+            f"train() must return a cog.Path or a model with a `weights: Path` field (such as Cog's "
+            f"TrainingOutput), not {_type_name(tp)}: the trained weights become a new version"
+        )
+    return {"TrainingOutput": {**_HEADS["path"], "title": "TrainingOutput"}}
+
+
+def _model_components(cls: type, *, component: str = "Output") -> dict[str, Any]:
     hints = type_hints(cls)
     fields = _model_defaults(cls)
     properties: dict[str, Any] = {}
@@ -452,10 +487,13 @@ def _model_components(cls: type) -> dict[str, Any]:
     schema: dict[str, Any] = {"properties": properties, "type": "object"}
     if not all(has_default for has_default, _ in fields.values()):
         schema["required"] = required
-    # The legacy generator inlines a model named Output (or TrainingOutput) and
-    # refers to any other model from Output by $ref.
+    # The legacy generator inlines a model named Output (or TrainingOutput) as Output, and one
+    # named TrainingOutput (or Output) as TrainingOutput; it refers to any other model by $ref.
     if cls.__name__ in ("Output", "TrainingOutput"):
-        return {"Output": {**schema, "title": "Output"}}
+        return {component: {**schema, "title": component}}
     if cls.__name__ in RESERVED_COMPONENTS:
         raise PredictorError(f"output model {cls.__name__}: rename it, the schema needs that name")
-    return {"Output": {"$ref": f"#/components/schemas/{cls.__name__}"}, cls.__name__: {**schema, "title": cls.__name__}}
+    return {
+        component: {"$ref": f"#/components/schemas/{cls.__name__}"},
+        cls.__name__: {**schema, "title": cls.__name__},
+    }

@@ -261,10 +261,11 @@ class InputValidator:
 
     __slots__ = ("_rules", "_required")
 
-    def __init__(self, schema: dict[str, Any]) -> None:
-        # A full OpenAPI document, or a bare Input schema (no $ref targets then).
+    def __init__(self, schema: dict[str, Any], *, component: str = "Input") -> None:
+        # A full OpenAPI document, or a bare Input schema (no $ref targets then). `component`:
+        # "TrainingInput" checks a training's input.
         components = schema.get("components", {}).get("schemas", {})
-        input_schema = components.get("Input", schema)
+        input_schema = components.get(component, schema)
         self._rules = {
             name: _compile_rule(prop, components) for name, prop in input_schema.get("properties", {}).items()
         }

@@ -1,6 +1,8 @@
 """/metrics (Prometheus text) and /metrics/scaling (JSON for KEDA's metrics-api scaler): queue
 lengths, instances and the instances each hardware queue and deployment wants
-(`deployments.scaling`). For operators' scrapers, not for tenants: they answer a request with
+(`deployments.scaling`), and on /metrics the operators' figures (`observability.collector`:
+predictions, timings, runners, GPUs, webhooks, spend; docs/metrics.md lists them all). For
+operators' scrapers, not for tenants: they answer a request with
 `Authorization: Bearer <METRICS_TOKEN>`, or, with no METRICS_TOKEN set, one from this machine."""
 
 import hmac
@@ -14,6 +16,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from hosting.problems import ApiProblem, problem_response
 from inference.deployments.scaling import Demand, demand
+from inference.observability.collector import OperatorCollector
 
 _LOOPBACK = {"127.0.0.1", "::1"}
 
@@ -67,6 +70,7 @@ def prometheus_metrics(request: HttpRequest) -> HttpResponse:
         return refusal
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_DemandCollector(demand()))
+    registry.register(OperatorCollector())
     return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
 
 

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from inference.runtime.validation import InputValidationError, resolve_property, validate_input
+from inference.runtime.validation import InputValidationError, InputValidator, resolve_property, validate_input
 
 Widget = Literal[
     "text", "textarea", "password", "integer", "number", "checkbox", "select", "file", "files", "list", "json"
@@ -121,10 +121,11 @@ def _widget(prop: dict[str, Any]) -> tuple[Widget, str | None]:
     return "json", None
 
 
-def form_fields(schema: dict[str, Any]) -> list[FormField]:
-    """The fields of a version's input form, in the predictor's parameter order (`x-order`)."""
+def form_fields(schema: dict[str, Any], *, component: str = "Input") -> list[FormField]:
+    """The fields of a version's input form, in the predictor's parameter order (`x-order`);
+    `component="TrainingInput"`: of its training form (inference.web.trainings)."""
     components = schema.get("components", {}).get("schemas", {})
-    input_schema = components.get("Input", {})
+    input_schema = components.get(component, {})
     required = set(input_schema.get("required", ()))
     fields = []
     properties = input_schema.get("properties", {})
@@ -227,7 +228,9 @@ def field_errors(invalid_fields: list[dict[str, str]]) -> dict[str, list[str]]:
     return errors
 
 
-def input_from_form(schema: dict[str, Any], data: Mapping[str, Any], files: Mapping[str, Any]) -> dict[str, Any]:
+def input_from_form(
+    schema: dict[str, Any], data: Mapping[str, Any], files: Mapping[str, Any], *, component: str = "Input"
+) -> dict[str, Any]:
     """Prediction input from posted form data, checked against the schema at once.
 
     Raises PlaygroundInputError naming every field that is wrong, so the form can show each
@@ -235,7 +238,7 @@ def input_from_form(schema: dict[str, Any], data: Mapping[str, Any], files: Mapp
     refuses). `services.prediction_create` validates the input again, as it does for the API."""
     errors: dict[str, list[str]] = {}
     payload: dict[str, Any] = {}
-    for field in form_fields(schema):
+    for field in form_fields(schema, component=component):
         try:
             value = _parse(field, data, files)
         except _Unparsable as exc:
@@ -245,7 +248,10 @@ def input_from_form(schema: dict[str, Any], data: Mapping[str, Any], files: Mapp
             payload[field.name] = value
     unparsable = set(errors)
     try:
-        cleaned = validate_input(schema, payload)
+        if component == "Input":
+            cleaned = validate_input(schema, payload)
+        else:
+            cleaned = InputValidator(schema, component=component)(payload)
     except InputValidationError as exc:
         for name, messages in field_errors(exc.invalid_fields).items():
             if name not in unparsable:  # "is required" adds nothing to "Enter a number."

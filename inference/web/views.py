@@ -22,6 +22,7 @@ from inference import catalogue, selectors, services
 from inference.files import storage
 from inference.models import Model, Prediction, Version
 from inference.representations import base_url, cover_signature
+from inference.trainings import selectors as training_selectors
 from inference.web import default_example, examples, playground
 
 CATALOGUE_LIMIT = 200
@@ -75,6 +76,13 @@ def playground_form(fields, *, display: str, posted=None, errors=None) -> dict[s
     }
 
 
+def _versions_with_their_trainings(model: Model, *, account) -> list[tuple[Version, Prediction | None]]:
+    """Each version, with the account's training that made it (the version page links back to it)."""
+    versions = list(selectors.version_list(model=model))
+    made = training_selectors.trainings_that_made(account=account, versions=versions)
+    return [(version, made.get(version.pk)) for version in versions]
+
+
 def _model_page(
     request: HttpRequest, model: Model, version: Version | None, *, posted=None, errors=None, status: int = 200
 ) -> HttpResponse:
@@ -82,7 +90,7 @@ def _model_page(
     context: dict[str, Any] = {
         "model": model,
         "version": version,
-        "versions": selectors.version_list(model=model),
+        "versions": _versions_with_their_trainings(model, account=acting_account(request)),
         "readme": render_markdown(model.readme, heading_offset=2) if model.readme else "",
         "form_errors": errors.get("__all__", []),
         "example": default_example.context(model, origin=base_url(request)),

@@ -33,13 +33,15 @@ from inference.deployments import instances
 from inference.files import inputs
 from inference.files.outputs import OutputFileError, OutputFiles
 from inference.models import Prediction, Version
+from inference.observability import counters
 from inference.registry import environments, weights
 from inference.registry.packaging import extract_package
-from inference.representations import prediction_json, public_origin
+from inference.representations import api_json, public_origin
 from inference.runtime.pool import Lease, RunnerPool, RunnerSpec
 from inference.runtime.runner import RunnerSetupError
 from inference.runtime.schema import output_is_iterator
-from inference.worker import records
+from inference.trainings.services import training_output
+from inference.worker import records, training_runs
 from inference.worker.instances import InstanceKeeper
 from inference.worker.liveness import Heartbeat
 from inference.worker.spending import SpendingGuard
@@ -82,9 +84,12 @@ def _runner_spec(version: Version) -> RunnerSpec:
     python, in_use_lock = environments.python_for(
         version.environment, log=lambda line: logger.info("version %s: %s", version.sha256[:12], line.rstrip())
     )
+    project_dir = _package_dir(version)
+    if trained_weights := version.config.get("trained_weights"):  # a version a training made
+        env["COG_WEIGHTS"] = str(project_dir / trained_weights)  # Cog's way to setup(weights)
     return RunnerSpec(
         key=version.sha256,
-        project_dir=_package_dir(version),
+        project_dir=project_dir,
         predictor_ref=version.predictor_ref,
         env=env,
         idle_timeout=None if model.keep_warm else float(model.idle_timeout),
@@ -257,7 +262,8 @@ def _claim(prediction_id: str) -> tuple[Prediction, bool] | None:
     prediction = records.claim(prediction_id, now=timezone.now())
     if prediction is None:
         return None
-    booting = not _pool.has_runner(prediction.version.sha256)
+    booting = prediction.is_training or not _pool.has_runner(prediction.version.sha256)
+    counters.prediction_claimed(prediction)  # its time queued, for /metrics
     # One round trip for the liveness key and the stream's `start` entry.
     pipe = sync_client().pipeline(transaction=False)
     _heartbeat.start(prediction_id, via=pipe)
@@ -297,7 +303,7 @@ def _finish(prediction: Prediction, *, status: str, output: Any, error: str | No
 
 def _send_webhook(prediction: Prediction, event: str) -> None:
     if webhooks.wants(prediction, event):
-        body = prediction_json(prediction, origin=public_origin())
+        body = api_json(prediction, origin=public_origin())
         enqueue.deliver_webhook(
             prediction_id=prediction.id, event=event, body=body, message_id=f"msg_{secrets.token_hex(12)}"
         )
@@ -346,7 +352,7 @@ class _ScratchDir:
 
 @dataclass
 class _PreparedRun:
-    lease: Lease
+    lease: Lease | training_runs.TrainingLease
     scratch: _ScratchDir
     runner_input: dict
     outputs: OutputFiles
@@ -363,7 +369,12 @@ def _prepare(prediction: Prediction, *, booting: bool) -> _PreparedRun | None:
     scratch = _ScratchDir(prediction)
     try:
         runner_input = inputs.materialise(prediction=prediction, directory=scratch.path / "inputs")
-        lease = _pool.acquire(_runner_spec(prediction.version))
+        spec = _runner_spec(prediction.version)
+        lease: Lease | training_runs.TrainingLease
+        if prediction.is_training:  # on a runner of its own, with cog.yaml's `train:` entry point
+            lease = training_runs.boot_trainer(spec, prediction.version.config["train"])
+        else:
+            lease = _pool.acquire(spec)
     except BaseException as exc:
         scratch.cleanup()
         ended = _ended_before_running(prediction, exc)
@@ -431,7 +442,10 @@ def _complete(prediction: Prediction, run: _PreparedRun) -> None:
         status, output, error = result.status, result.output, result.error
         if status == Prediction.Status.SUCCEEDED:
             try:
-                output = run.outputs.store(output)
+                if prediction.is_training:  # its weights become a version of its destination
+                    output = training_output(training=prediction, output=output, outputs=run.outputs)
+                else:
+                    output = run.outputs.store(output)
             except OutputFileError as exc:  # it ran, so it is billed all the same
                 status, output, error = Prediction.Status.FAILED, None, f"Output failed: {exc}"
         _finish(prediction, status=status, output=output, error=error, logs=earlier_logs + result.logs, metrics=metrics)
@@ -443,7 +457,8 @@ def _complete(prediction: Prediction, run: _PreparedRun) -> None:
 def _predict(prediction: Prediction, runner: Any, runner_input: dict, outputs: OutputFiles) -> Any:
     """Run `predict` on a leased runner; None if the prediction was canceled before it began."""
     prediction_id = prediction.id
-    progress = _Progress(prediction, iterator_output=output_is_iterator(prediction.version.openapi_schema))
+    iterator_output = not prediction.is_training and output_is_iterator(prediction.version.openapi_schema)
+    progress = _Progress(prediction, iterator_output=iterator_output)
     _cancel_watcher.register(prediction_id, runner)
     deadline = guard = None
     try:
@@ -460,7 +475,8 @@ def _predict(prediction: Prediction, runner: Any, runner_input: dict, outputs: O
             input=runner_input,
             on_log=progress.log,
             on_output=lambda item: progress.output(outputs.store(item)),
-            timeout=settings.PREDICTION_MAX_RUN_TIME,
+            # A training has no default run-time limit: it takes as long as it takes.
+            timeout=None if prediction.is_training else settings.PREDICTION_MAX_RUN_TIME,
             output_dir=outputs.directory,
         )
         if guard is not None and guard.stopped_because and result.status == Prediction.Status.CANCELED:

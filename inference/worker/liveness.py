@@ -28,6 +28,7 @@ from hosting.redis_clients import sync_client
 from inference import enqueue, events
 from inference.deployments import instances
 from inference.models import Prediction
+from inference.observability import counters
 from inference.representations import prediction_state_json
 
 logger = logging.getLogger(__name__)
@@ -152,6 +153,7 @@ def _fail(prediction: Prediction) -> None:
         logger.warning("prediction %s lost its worker again; failed", prediction.id)
         prediction.refresh_from_db()
         events.publish_done(prediction.id, prediction_state_json(prediction))
+        counters.prediction_ended(prediction)  # for /metrics
 
 
 def prediction_sweep_unclaimed() -> int:
@@ -207,3 +209,4 @@ def _fail_unclaimed(prediction: Prediction) -> None:
         logger.warning("prediction %s never claimed; failed", prediction.id)
         prediction.refresh_from_db()
         events.publish_done(prediction.id, prediction_state_json(prediction))
+        counters.prediction_ended(prediction)  # for /metrics

@@ -29,6 +29,7 @@ from billing.services import USAGE_RECORD_CTES, usage_record_for, usage_record_s
 from hosting.expiring_cache import ExpiringCache
 from inference import events
 from inference.models import Model, Prediction, Version
+from inference.observability import counters
 from inference.representations import prediction_state_json
 
 logger = logging.getLogger(__name__)
@@ -143,6 +144,7 @@ def announce_done(prediction: Prediction) -> None:
     restarted left their streams open for good (tests/chaos). So it is tried again until Redis
     answers; a `done` appended twice is harmless, since readers stop at the first."""
     state = prediction_state_json(prediction)
+    counters.prediction_ended(prediction)  # for /metrics; kept in memory, sent to Redis in batches
     for delay in (*DONE_RETRY_DELAYS, None):
         try:
             events.publish_done(prediction.id, state)

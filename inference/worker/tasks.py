@@ -10,6 +10,7 @@ from inference import enqueue, webhooks
 from inference.deployments import instances
 from inference.files import retention
 from inference.models import Prediction
+from inference.observability import resources
 from inference.worker import execution, liveness
 
 logger = logging.getLogger(__name__)
@@ -76,3 +77,9 @@ def _keep_deployment_instances(sender: Any, **_: object) -> None:
     consumes a queue of its own, where other workers pass predictions whose version it has warm."""
     execution.instance_keeper.start()
     sender.add_task_queue(instances.worker_queue(execution.instance_keeper.worker))
+
+
+@worker_ready.connect
+def _report_resources(sender: Any, **_: object) -> None:
+    """Runner memory and GPUs, reported to Redis for /metrics (inference/observability/resources.py)."""
+    resources.reporter.start(execution.instance_keeper.worker)

@@ -28,6 +28,7 @@ BLOCK = re.compile(r"^```(sh|python)\n(.*?)^```", re.S | re.M)
 ELSEWHERE = {
     "make run    # the whole platform": "make test is what .ci/run runs; make run: tests/hosting/test_devserver.py",
     "HEARTH_SPEECH_MODEL=openai/whisper-large-v3": "downloads real weights from the Hugging Face Hub (no hub here)",
+    "# A LoRA fine-tune of demo/text-generation": "tests/e2e/test_zoo_training.py, with the same client calls",
 }
 
 
@@ -102,6 +103,7 @@ def test_the_quick_start_runs_as_written(platform, tmp_path):
     curl = json.loads(outputs["curl -s -X POST http://127.0.0.1:8000/v1/models/demo/echo/predictions \\"])
     assert (curl["status"], curl["output"]) == ("succeeded", "hello")
     assert (tmp_path / "lighthouse.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")  # FileOutput read it
+    assert outputs["import os"].endswith("\n2 vectors of 384\n")  # the openai client: a chat streamed, embeddings
     pushed = outputs["export HEARTH_URL=http://127.0.0.1:8000 HEARTH_API_TOKEN=r8_...   # REPLICATE_* work too"]
     assert re.fullmatch(r"alice/my-model:[0-9a-f]{64}\n", pushed)
     answer = platform.client().run("alice/my-model", input={"text": "pushed as the README says"})

@@ -5,6 +5,7 @@ A platform of its own: its processes reserve 1 s steps (BILLING_RESERVATION_SECO
 test of a few seconds crosses several steps; its workers serve a hardware SKU of their own.
 """
 
+import time
 from decimal import Decimal
 from io import StringIO
 
@@ -69,3 +70,39 @@ def test_long_predictions_at_once_stop_at_the_limit_and_are_billed_within_it(lim
     with pytest.raises(replicate.exceptions.ReplicateError) as refused:
         client.models.predictions.create(model="frank/sleeper", input={"seconds": 1})
     assert refused.value.status == 402
+
+
+def test_a_training_stops_at_the_limit_too_and_makes_no_version(limited, django_db_blocker, tmp_path):
+    with django_db_blocker.unblock():
+        trudy = make_persona("trudy")
+        Account.objects.filter(pk=trudy.account.pk).update(spending_limit=LIMIT)
+        call_command(
+            "push",
+            str(FIXTURE_MODELS / "trainable"),
+            "trudy/trainable",
+            hardware=SKU,
+            stdout=StringIO(),
+            stderr=StringIO(),
+        )
+    client = replicate.Client(api_token=trudy.plaintext, base_url=limited[0]._base_url)  # this module's platform
+    client.models.create(owner="trudy", name="trainable-tuned", visibility="private", hardware=SKU)
+    data = tmp_path / "greeting.txt"
+    data.write_text("ahoy\n")
+    version = client.models.get("trudy/trainable").latest_version.id
+    with data.open("rb") as train_data:
+        training = client.trainings.create(
+            version=f"trudy/trainable:{version}",
+            input={"train_data": train_data, "epochs": 600, "seconds_per_epoch": 0.1},
+            destination="trudy/trainable-tuned",
+        )
+    while training.status not in ("succeeded", "failed", "canceled"):
+        time.sleep(0.5)
+        training.reload()
+
+    assert training.status == "failed"
+    assert training.error == f"Stopped: the account reached its spending limit of ${LIMIT.normalize()}."
+    assert "epoch 1 loss" in training.logs and training.output is None
+    with django_db_blocker.unblock():
+        assert month_to_date_spend(account=Account.objects.get(pk=trudy.account.pk)) <= LIMIT
+        assert UsageRecord.objects.filter(prediction_id=training.id).exists()
+    assert [v.id for v in client.models.get("trudy/trainable-tuned").versions.list()] == []

@@ -106,7 +106,10 @@ def test_the_zoo_push_sets_every_demo_models_catalogue_entry(demo_user):
         assert example.version_id == model.latest_version_id  # queued now, run once the worker is up
         chosen = catalogue.get("demo_example") if model.demo_weights else None
         assert set(example.input) >= set(chosen or catalogue["example"]), name
+        assert model.openai_api == catalogue.get("openai_api", ""), name
 
+    # The language and embeddings models declare themselves to the OpenAI-compatible API.
+    assert (models["text-generation"].openai_api, models["embeddings"].openai_api) == ("chat", "embeddings")
     # File inputs travel inline, read from the model's directory.
     assert models["speech-to-text"].default_example.input["audio"].startswith("data:audio/ogg;base64,")
     assert models["image-captioning"].default_example.input["image"].startswith("data:image/png;base64,")

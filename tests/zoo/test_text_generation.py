@@ -177,7 +177,14 @@ def test_cancel_stops_generation_and_keeps_the_runner(runner):
 
 def test_a_reader_going_away_stops_generation(local):
     stream = local.predict(
-        prompt=PROMPT, system_prompt="", max_tokens=4096, temperature=0, top_p=0.95, seed=None, stop_sequences=""
+        prompt=PROMPT,
+        system_prompt="",
+        max_tokens=4096,
+        temperature=0,
+        top_p=0.95,
+        seed=None,
+        stop_sequences="",
+        messages="",
     )
     next(stream)
     started = time.monotonic()
@@ -235,4 +242,5 @@ def test_schema():
         "top_p": {"type": "number", "default": 0.95, "minimum": 0.01, "maximum": 1},
         "seed": {"type": "integer"},
         "stop_sequences": {"type": "string", "default": ""},
+        "messages": {"type": "string", "default": ""},
     }

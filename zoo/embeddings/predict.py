@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from cog import BasePredictor, Input
+from cog import BasePredictor, Input, current_scope
 from transformers import AutoModel, AutoTokenizer
 
 # Texts go through the model this many at a time, which bounds memory for long lists.
@@ -58,6 +58,8 @@ class Predictor(BasePredictor):
         inputs = self.tokenizer(
             texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
         ).to(self.device)
+        # What OpenAI's `usage` counts (the tokenizer's special tokens included).
+        current_scope().record_metric("input_token_count", int(inputs["attention_mask"].sum()), mode="incr")
         tokens = self.model(**inputs).last_hidden_state.float()
         # The mean over each text's own tokens: padding must not count.
         mask = inputs["attention_mask"].unsqueeze(-1).to(tokens.dtype)

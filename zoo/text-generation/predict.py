@@ -3,16 +3,26 @@
 HEARTH_TEXT_MODEL names the weights: a Hugging Face Hub id or a local directory written by
 save_pretrained. Set it in the worker's environment, or in cog.yaml's `environment:` (which
 takes precedence) to pin it in the package.
+
+A version trained by train.py gets its LoRA adapter as setup()'s `weights` (Cog hands the
+trained weights over in COG_WEIGHTS): it is merged into the base model once, so predictions
+run at the base model's speed.
 """
 
+import json
 import os
+import shutil
+import tarfile
+import tempfile
 import threading
 import time
+import urllib.request
+import zipfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import torch
-from cog import BasePredictor, ConcatenateIterator, Input
+from cog import BasePredictor, ConcatenateIterator, Input, current_scope
 from tokenizers.decoders import DecodeStream
 from transformers import (
     AutoModelForCausalLM,
@@ -31,8 +41,8 @@ CHUNK_INTERVAL_SECONDS = 0.016
 
 
 class Predictor(BasePredictor):
-    def setup(self) -> None:
-        source = _model_source()
+    def setup(self, weights: Path | str | None = None) -> None:
+        source = model_source()
         started = time.perf_counter()
         device = "cuda" if torch.cuda.is_available() else "cpu"
         # Half precision halves GPU memory and time; CPUs have no fast float16 kernels.
@@ -45,6 +55,10 @@ class Predictor(BasePredictor):
         self.tokenizer = AutoTokenizer.from_pretrained(source)
         self.model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype).to(device)
         print(f"Loaded {source} on {device} ({dtype}) in {time.perf_counter() - started:.2f} s")
+        # Cog's runtime passes COG_WEIGHTS in; read it here too for callers of setup() that do not.
+        weights = weights or os.environ.get("COG_WEIGHTS") or None
+        if weights is not None:
+            self.model = _with_adapter_merged(self.model, weights)
 
     def predict(
         self,
@@ -65,6 +79,11 @@ class Predictor(BasePredictor):
             description="Comma-separated texts that end the answer when generated; they are not returned",
             default="",
         ),
+        messages: str = Input(
+            description='A whole conversation as JSON, [{"role": "system"|"user"|"assistant", "content": "..."}, ...]: '
+            "the model answers its last message, and prompt and system_prompt are not used",
+            default="",
+        ),
     ) -> ConcatenateIterator[str]:
         if seed is None:
             seed = int.from_bytes(os.urandom(4), "big")
@@ -76,7 +95,10 @@ class Predictor(BasePredictor):
         # Models without a pad token pad with end-of-text; generate() warns on each call unless told.
         pad = self.tokenizer.pad_token_id
         settings["pad_token_id"] = self.tokenizer.eos_token_id if pad is None else pad
-        inputs = self._encode(prompt, system_prompt).to(self.model.device)
+        if messages:
+            inputs = encode_conversation(self.tokenizer, messages).to(self.model.device)
+        else:
+            inputs = self._encode(prompt, system_prompt).to(self.model.device)
 
         generation = _Generation(self.model, self.tokenizer, inputs, settings)
         stops = [stop for stop in stop_sequences.split(",") if stop]
@@ -86,28 +108,106 @@ class Predictor(BasePredictor):
             # At a stop sequence, on cancel, or when the reader goes away: stop generating now.
             generation.stop()
         generation.raise_failure()
+        # As Replicate's language models report them: what OpenAI's `usage` is made of.
+        current_scope().record_metric("input_token_count", inputs["input_ids"].shape[-1])
+        current_scope().record_metric("output_token_count", generation.new_tokens)
         print(
             f"Generated {generation.new_tokens} tokens in {generation.elapsed:.2f} s "
             f"({generation.new_tokens / generation.elapsed:.1f} tokens/s)"
         )
 
     def _encode(self, prompt: str, system_prompt: str) -> BatchEncoding:
-        if self.tokenizer.chat_template:
-            messages = [{"role": "system", "content": system_prompt}] if system_prompt else []
-            messages.append({"role": "user", "content": prompt})
-            return self.tokenizer.apply_chat_template(
-                messages, add_generation_prompt=True, return_dict=True, return_tensors="pt"
-            )
-        text = f"{system_prompt}\n\n{prompt}" if system_prompt else prompt
-        return self.tokenizer(text, return_tensors="pt")
+        return encode_prompt(self.tokenizer, prompt, system_prompt)
 
 
-def _model_source() -> str:
+def encode_prompt(tokenizer, prompt: str, system_prompt: str) -> BatchEncoding:
+    """The tokens the model answers after: the chat template's, ending where the answer starts.
+
+    train.py teaches the model its completions after exactly these tokens."""
+    if tokenizer.chat_template:
+        messages = [{"role": "system", "content": system_prompt}] if system_prompt else []
+        messages.append({"role": "user", "content": prompt})
+        return tokenizer.apply_chat_template(
+            messages, add_generation_prompt=True, return_dict=True, return_tensors="pt"
+        )
+    text = f"{system_prompt}\n\n{prompt}" if system_prompt else prompt
+    return tokenizer(text, return_tensors="pt")
+
+
+def model_source() -> str:
     source = os.environ.get("HEARTH_TEXT_MODEL") or DEFAULT_MODEL
     # from_pretrained takes a path it cannot find for a Hub id, and says the id is malformed.
     if source.startswith(("/", ".")) and not Path(source).is_dir():
         raise FileNotFoundError(f"HEARTH_TEXT_MODEL={source}: no such model directory")
     return source
+
+
+def _with_adapter_merged(model, weights: Path | str):
+    """`model` with the LoRA adapter that train.py wrote merged into its weights.
+
+    `weights` is what Cog hands setup(): a local path or a URL (http, https or data) of the
+    adapter's archive (.tar or .zip), or a directory holding adapter_config.json."""
+    from peft import PeftModel  # only trained versions need it
+
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="text-generation-adapter-") as scratch:
+        adapter = _adapter_directory(weights, Path(scratch))
+        merged = PeftModel.from_pretrained(model, adapter).merge_and_unload()
+    print(f"Merged the LoRA adapter {weights} in {time.perf_counter() - started:.2f} s")
+    return merged
+
+
+def _adapter_directory(weights: Path | str, scratch: Path) -> Path:
+    """The directory of the adapter that `weights` names, downloaded and unpacked into `scratch` as needed."""
+    location = str(weights)
+    if location.startswith(("http://", "https://", "data:")):
+        downloaded = scratch / "weights"
+        # The timeout is for a stalled connection (each read), not for the whole download.
+        with urllib.request.urlopen(location, timeout=60) as response, downloaded.open("wb") as file:
+            shutil.copyfileobj(response, file)
+        path = downloaded
+    else:
+        path = Path(location.removeprefix("file://"))
+    if path.is_file():
+        unpacked = scratch / "adapter"
+        unpacked.mkdir()
+        if tarfile.is_tarfile(path):
+            with tarfile.open(path) as archive:
+                archive.extractall(unpacked, filter="data")  # no paths that leave the directory
+        elif zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as archive:
+                archive.extractall(unpacked)  # zipfile drops ".." and leading "/" by itself
+        else:
+            raise ValueError(f"weights {weights}: neither a .tar nor a .zip of a LoRA adapter")
+        path = unpacked
+    if not path.is_dir():
+        raise FileNotFoundError(f"weights {weights}: no such file or directory")
+    # At the top of the archive, or in a folder of its own within it.
+    configs = sorted(path.rglob("adapter_config.json"), key=lambda config: len(config.parts))
+    if not configs:
+        raise ValueError(f"weights {weights}: no adapter_config.json (not a LoRA adapter from train.py)")
+    return configs[0].parent
+
+
+def encode_conversation(tokenizer, messages: str) -> BatchEncoding:
+    """The tokens the model answers a conversation after (the `messages` input, as JSON)."""
+    try:
+        turns = json.loads(messages)
+    except ValueError as exc:
+        raise ValueError(f"messages is not JSON: {exc}") from exc
+    if not isinstance(turns, list) or not turns:
+        raise ValueError("messages must be a non-empty list of {role, content}")
+    for turn in turns:
+        if not isinstance(turn, dict) or not isinstance(turn.get("content"), str):
+            raise ValueError("each of messages must be an object with a string content")
+        if turn.get("role") not in ("system", "user", "assistant"):
+            raise ValueError(f"a message's role must be system, user or assistant, not {turn.get('role')!r}")
+    turns = [{"role": turn["role"], "content": turn["content"]} for turn in turns]
+    if tokenizer.chat_template:
+        return tokenizer.apply_chat_template(turns, add_generation_prompt=True, return_dict=True, return_tensors="pt")
+    # Without a chat template: the conversation as a transcript, ending where the answer starts.
+    text = "".join(f"{turn['role']}: {turn['content']}\n" for turn in turns) + "assistant:"
+    return tokenizer(text, return_tensors="pt")
 
 
 class _Halt(StoppingCriteria):

@@ -68,9 +68,9 @@ def components(schema: dict) -> dict:
 def golden_predict_schema() -> dict:
     """cog 0.16.12's schema of the example, less what only training has.
 
-    The one deliberate difference: the example's cog.yaml also sets `train: train.py:train`,
-    so the golden file carries the /trainings routes and Training* components. Hearth does
-    not serve training, and generate_openapi_schema describes the predict interface only.
+    The example's cog.yaml also sets `train: train.py:train`, so the golden file carries the
+    /trainings routes and Training* components, which generate_openapi_schema adds only when
+    given the trainer (tests/inference/runtime/test_training_schema.py compares the whole file).
     """
     golden = json.loads((EXAMPLE / "openapi_schema.cog-0.16.12.json").read_text())
     golden["paths"] = {p: v for p, v in golden["paths"].items() if not p.startswith("/trainings")}
