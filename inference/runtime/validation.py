@@ -272,10 +272,12 @@ class InputValidator:
         self._required = frozenset(input_schema.get("required", ()))
 
     def __call__(self, payload: Any) -> dict[str, Any]:
-        """Return the known fields of ``payload``, coerced; defaults are left to the predictor.
+        """Return the fields of ``payload``, coerced; defaults are left to the predictor.
 
-        Unknown keys are dropped, not refused, as cog 0.23.1 does (its check_input ignores
-        them; coglet strips them, logs "Stripped unknown input fields" and runs the prediction)."""
+        A key the schema does not name is refused, as the hosted service refuses it: a typo such
+        as ``max_token`` would otherwise run the prediction with the default and bill for it.
+        (cog 0.23.1 on its own drops such keys: its check_input ignores them and coglet strips
+        them with the log line "Stripped unknown input fields".)"""
         if not isinstance(payload, dict):
             raise InputValidationError([{"type": "type", "field": "input", "description": "input must be an object"}])
         errors: list[dict[str, str]] = []
@@ -285,9 +287,23 @@ class InputValidator:
                 cleaned[name] = _check(rule, payload[name], name, errors)
             elif name in self._required:
                 errors.append({"type": "required", "field": f"input.{name}", "description": f"{name} is required"})
+        errors.extend(
+            {
+                "type": "additional_property",
+                "field": f"input.{name}",
+                "description": f"Additional property {name} is not allowed: {self._inputs_named()}",
+            }
+            for name in payload
+            if name not in self._rules
+        )
         if errors:
             raise InputValidationError(errors)
         return cleaned
+
+    def _inputs_named(self) -> str:
+        if not self._rules:
+            return "this model takes no input"
+        return "the inputs are " + ", ".join(sorted(self._rules))
 
     def map_uris(self, cleaned: dict[str, Any], replace: Callable[[str, str], Any]) -> dict[str, Any]:
         """A copy of ``cleaned`` with each file input (``format: uri``, alone or in a list)

@@ -1,5 +1,6 @@
 """What cog 0.23.1 accepts, Hearth accepts, through the unmodified `replicate` client: union
-and cog.Opaque inputs (tests/fixtures/cog-unions) and custom metrics (record_metric)."""
+and cog.Opaque inputs (tests/fixtures/cog-unions) and custom metrics (record_metric); and what the
+hosted service refuses, Hearth refuses: an input key the model does not take."""
 
 import json
 from pathlib import Path
@@ -32,6 +33,17 @@ def test_a_value_no_union_member_takes_is_a_422_naming_the_field(platform):
         )
     assert raised.value.status == 422
     assert "- input.text_or_number: text_or_number must be a string or a number, not boolean" in raised.value.detail
+
+
+def test_an_unknown_input_key_is_a_422_naming_it_and_nothing_runs(platform):
+    client = platform.client()
+    before = {p.id for p in client.predictions.list().results}
+    with pytest.raises(ReplicateError) as raised:
+        client.run("alice/unions", input={**GOLDEN["cases"][0]["input"], "text_or_numbr": "typo"})
+
+    assert raised.value.status == 422
+    assert "- input.text_or_numbr: Additional property text_or_numbr is not allowed" in raised.value.detail
+    assert {p.id for p in client.predictions.list().results} == before
 
 
 def test_recorded_metrics_reach_the_prediction(platform):

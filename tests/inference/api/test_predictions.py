@@ -108,14 +108,16 @@ def test_invalid_input_is_422_with_the_field_at_fault(api, alice, echo_version):
     assert not Prediction.objects.exists()
 
 
-def test_unknown_input_keys_are_dropped_as_cog_does(api, alice, echo_version):
-    # cog 0.23.1 drops them too (check_input: "unknown input field ignored"; coglet strips
-    # them and logs "Stripped unknown input fields", then runs the prediction), so a client
-    # sending a key an older or newer version of the model knows keeps working.
+def test_an_unknown_input_key_is_422_naming_it_and_nothing_is_created(api, alice, echo_version):
+    # The hosted service refuses it (cog 0.23.1 alone would drop it and run): a typo must not
+    # run the prediction with a default and bill for it.
     response = post_json(api, "/v1/models/alice/echo/predictions", {"input": {"text": "hi", "txet": "x"}}, alice)
-    assert response.status_code == 201
-    assert response.json()["input"] == {"text": "hi"}
-    assert Prediction.objects.get().input == {"text": "hi"}
+    assert response.status_code == 422
+    assert response["Content-Type"] == "application/problem+json"
+    fields = response.json()["invalid_fields"]
+    assert [f["field"] for f in fields] == ["input.txet"]
+    assert "txet" in fields[0]["description"] and "text" in fields[0]["description"]
+    assert not Prediction.objects.exists()
 
 
 @pytest.mark.parametrize(
