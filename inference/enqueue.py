@@ -16,13 +16,23 @@ SWEEP_LOST_PREDICTIONS = "inference.sweep_lost_predictions"
 REMOVE_EXPIRED_DATA = "inference.remove_expired_data"
 
 
-def run_prediction(prediction_id: str, *, queue: str, version: str | None = None, forwarded: bool = False) -> None:
+def run_prediction(
+    prediction_id: str,
+    *,
+    queue: str,
+    version: str | None = None,
+    forwarded: bool = False,
+    deployment: tuple[int, int] | None = None,
+) -> None:
     """Queue a prediction on its hardware's queue (one queue per SKU), or on one worker's own
     queue (`forwarded`: to a worker where its `version` is warm). With `version` given, a worker
-    without it warm may pass the prediction on to one that has it (inference/worker/tasks.py)."""
-    app.send_task(
-        RUN_PREDICTION, args=[prediction_id], kwargs={"version": version, "forwarded": forwarded}, queue=queue
-    )
+    without it warm may pass the prediction on to one that has it (inference/worker/tasks.py).
+    `deployment` is (id, max_instances) for a deployment's prediction: at most that many
+    workers run it at once."""
+    kwargs: dict[str, Any] = {"version": version, "forwarded": forwarded}
+    if deployment is not None:
+        kwargs["deployment"], kwargs["max_instances"] = deployment
+    app.send_task(RUN_PREDICTION, args=[prediction_id], kwargs=kwargs, queue=queue)
 
 
 def deliver_webhook(*, prediction_id: str, event: str, body: Mapping[str, Any], message_id: str) -> None:

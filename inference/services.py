@@ -59,8 +59,9 @@ def prediction_create(
     passes it) on that release's hardware."""
     model = version.model
     hardware = model.hardware
-    if deployment is not None and deployment.current_release is not None:
-        hardware = deployment.current_release.hardware
+    release = deployment.current_release if deployment is not None else None
+    if release is not None:
+        hardware = release.hardware
     refuse_if_disabled(version=version)
     fields = {
         "model": model,
@@ -73,14 +74,22 @@ def prediction_create(
         "webhook_events_filter": webhook_events_filter or [],
         "deadline": timezone.now() + cancel_after if cancel_after else None,
     }
-    return prediction_queue(account=account, fields=fields, warm_version=version.sha256)
+    instances = (release.deployment_id, release.max_instances) if release is not None else None
+    return prediction_queue(account=account, fields=fields, warm_version=version.sha256, deployment=instances)
 
 
-def prediction_queue(*, account: Account, fields: dict[str, Any], warm_version: str | None) -> Prediction:
+def prediction_queue(
+    *,
+    account: Account,
+    fields: dict[str, Any],
+    warm_version: str | None,
+    deployment: tuple[int, int] | None = None,
+) -> Prediction:
     """Store a `starting` prediction of `fields` (admitted first where the account has a spending
     limit or credit) and queue it on its hardware's queue after commit. Trainings are queued
     through here too (inference.trainings.services). `warm_version`: a worker without that
-    version warm may pass it on to one that has it (None: run it wherever it lands)."""
+    version warm may pass it on to one that has it (None: run it wherever it lands).
+    `deployment`: (id, max_instances) of the deployment it runs through, whose cap it keeps."""
     hardware = fields["hardware"]
     if needs_admission_check(account):
         with transaction.atomic():
@@ -94,7 +103,9 @@ def prediction_queue(*, account: Account, fields: dict[str, Any], warm_version: 
         # A single INSERT is atomic on its own: no BEGIN/COMMIT round trips on the hot path.
         prediction = Prediction.objects.create(account=account, **fields)
     queue = hardware.sku
-    transaction.on_commit(lambda: enqueue.run_prediction(prediction.id, queue=queue, version=warm_version))
+    transaction.on_commit(
+        lambda: enqueue.run_prediction(prediction.id, queue=queue, version=warm_version, deployment=deployment)
+    )
     return prediction
 
 

@@ -5,7 +5,8 @@ instances from these reports, and the scaling figures read them. A worker keeps 
 minimum instance booted only while it holds one of its `min_instances` instance claims
 (`instance_claim`): a key per instance slot, taken with SET NX and renewed every keep-warm
 interval, so the workers of one SKU together keep exactly `min_instances` booted, and a slot
-whose worker died expires and is taken by another worker.
+whose worker died expires and is taken by another worker. The same slots, up to `max_instances`,
+cap how many workers run a deployment at once (inference/worker/instances.py, `serve`).
 
 Every entry expires after a few keep-warm intervals: a worker that is gone drops out by itself.
 """
@@ -52,6 +53,12 @@ def instance_release(*, deployment_id: int, version: str, index: int, worker: st
         client.delete(key)
 
 
+def instance_holders(*, deployment_id: int, version: str, slots: int, other_than: str) -> list[str]:
+    """The workers, other than `other_than`, holding one of the deployment version's `slots`."""
+    held = sync_client().mget([_slot_key(deployment_id, version, index) for index in range(slots)])
+    return [worker for worker in held if isinstance(worker, str) and worker != other_than]
+
+
 def report(*, worker: str, hardware: list[str], runners: dict[str, str]) -> None:
     """This worker's SKUs and its runners by version (`booting`, `busy` or `warm`)."""
     state = {"worker": worker, "hardware": hardware, "runners": runners, "at": time.time()}
@@ -81,9 +88,15 @@ def worker_queue(worker: str) -> str:
     return f"hearth.worker.{worker}"
 
 
-def warm_worker(*, version: str, hardware: str, other_than: str) -> str | None:
-    """A live worker of `hardware`, not `other_than`, whose runner of `version` is up and idle."""
+def warm_worker(*, version: str, hardware: str, other_than: str, among: list[str] | None = None) -> str | None:
+    """A live worker of `hardware`, not `other_than` (and one of `among` if given), whose
+    runner of `version` is up and idle."""
     for state in workers():
-        if state["worker"] != other_than and hardware in state["hardware"] and state["runners"].get(version) == "warm":
+        if (
+            state["worker"] != other_than
+            and (among is None or state["worker"] in among)
+            and hardware in state["hardware"]
+            and state["runners"].get(version) == "warm"
+        ):
             return state["worker"]
     return None

@@ -26,6 +26,10 @@ _REAP_INTERVAL = 1.0
 _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
+class NoRoomForInstance(Exception):
+    """A deployment's instance to keep booted would not fit next to the ones kept already."""
+
+
 @dataclass(frozen=True)
 class RunnerSpec:
     key: str  # the version id
@@ -199,14 +203,34 @@ class RunnerPool:
     def keep_warm(self, spec: RunnerSpec) -> bool:
         """Boot `spec`'s runner if it is not up, and keep it up until `release_warm`: a
         deployment's minimum instance. Returns whether it booted one (RunnerSetupError if
-        that failed)."""
+        that failed; NoRoomForInstance if the runners kept already leave no room for it)."""
         if self.pin(spec.key):  # up already (perhaps busy): no lease, which could wait
             return False
+        with self._lock:
+            self._check_room_for_kept(spec.key)
         lease = self.acquire(spec)
         with self._lock:
             lease._slot.pinned = True
         lease.release()
         return lease.cold_boot
+
+    def _check_room_for_kept(self, key: str) -> None:
+        """Raise NoRoomForInstance unless one more kept runner fits next to those kept already,
+        which nothing stops: within `max_runners`, and within the memory budget at the size it
+        took last time (a version not measured yet is taken to be as big as the biggest one
+        measured) (under the lock)."""
+        kept = [slot for slot in self._slots.values() if slot.pinned]
+        if len(kept) + 1 > self._max_runners:
+            raise NoRoomForInstance(f"{len(kept)} instances kept already, the most this worker runs (MAX_WARM_RUNNERS)")
+        if self._memory_budget is None:
+            return
+        used = sum(self._memory_of(slot.runner.pid) for slot in kept)
+        expected = self._sizes.get(key, max(self._sizes.values(), default=0))
+        if used + expected > self._memory_budget:
+            raise NoRoomForInstance(
+                f"the instances kept already use {used >> 20} MiB, and this one would take about {expected >> 20} MiB "
+                f"more than the {self._memory_budget >> 20} MiB budget (RUNNER_MEMORY_BUDGET)"
+            )
 
     def pin(self, key: str) -> bool:
         """Keep version `key`'s runner up, if it is up; whether it is."""

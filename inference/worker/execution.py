@@ -112,13 +112,49 @@ def passed_to_warm_worker(prediction_id: str, *, version: str, hardware: str) ->
         target = instances.warm_worker(version=version, hardware=hardware, other_than=instance_keeper.worker)
     except redis.RedisError:  # no reports to go by: run it here
         return False
-    if target is None:
+    return target is not None and _passed_to(prediction_id, target=target, version=version, why="version is warm")
+
+
+def passed_on_for_deployment(
+    prediction_id: str, *, deployment_id: int, version: str, hardware: str, max_instances: int
+) -> bool:
+    """Whether a deployment's prediction went to another worker: one of the deployment's
+    instances where its version is up and idle, rather than booting it here; or any of them
+    when its `max_instances` workers are others (the cap: it never boots on one more)."""
+    me = instance_keeper.worker
+    try:
+        warm_here = _pool.has_runner(version)
+        if warm_here and instance_keeper.serve(
+            deployment_id=deployment_id, version=version, max_instances=max_instances
+        ):
+            return False
+        holders = instances.instance_holders(
+            deployment_id=deployment_id, version=version, slots=max_instances, other_than=me
+        )
+        target = None
+        if not warm_here and holders:
+            target = instances.warm_worker(version=version, hardware=hardware, other_than=me, among=holders)
+        if target is None:
+            if instance_keeper.serve(deployment_id=deployment_id, version=version, max_instances=max_instances):
+                return False
+            # Its instances are all elsewhere: the first holder queues it behind its own.
+            holders = holders or instances.instance_holders(
+                deployment_id=deployment_id, version=version, slots=max_instances, other_than=me
+            )
+            target = holders[0] if holders else None
+    except redis.RedisError:  # nothing to count instances by: run it here
         return False
+    if target is None:  # the holders let go in between: run it here
+        return False
+    return _passed_to(prediction_id, target=target, version=version, why="an instance of its deployment runs")
+
+
+def _passed_to(prediction_id: str, *, target: str, version: str, why: str) -> bool:
     try:
         enqueue.run_prediction(prediction_id, queue=instances.worker_queue(target), version=version, forwarded=True)
     except KombuOperationalError:  # the broker refused it: run it here after all
         return False
-    logger.info("prediction %s passed to %s, where version %s is warm", prediction_id, target, version[:12])
+    logger.info("prediction %s passed to %s, where %s", prediction_id, target, why)
     return True
 
 

@@ -101,13 +101,30 @@ class Heartbeat:
                 logger.exception("heartbeat failed; retrying")
 
 
+# What queueing a prediction again needs: its SKU's queue, its version (a worker where it is warm
+# is preferred) and its deployment's instance cap.
+_QUEUED_WITH = ("hardware", "version", "deployment__current_release")
+_QUEUE_FIELDS = ("hardware__sku", "version__sha256", "deployment__current_release__max_instances")
+
+
+def _queue_again(prediction: Prediction) -> None:
+    deployment = prediction.deployment
+    release = deployment.current_release if deployment is not None else None
+    enqueue.run_prediction(
+        prediction.id,
+        queue=prediction.hardware.sku,
+        version=prediction.version.sha256,
+        deployment=(deployment.id, release.max_instances) if deployment is not None and release is not None else None,
+    )
+
+
 def prediction_sweep_lost() -> int:
     """Requeue or fail `processing` predictions whose worker stopped beating. Returns how many."""
     claimed_before = timezone.now() - timedelta(seconds=_ttl())
     suspects = list(
-        Prediction.objects.select_related("hardware")
+        Prediction.objects.select_related(*_QUEUED_WITH)
         .filter(status=Prediction.Status.PROCESSING, started_at__lt=claimed_before)
-        .only("id", "attempts", "logs", "created_at", "hardware__sku")
+        .only("id", "attempts", "logs", "created_at", *_QUEUE_FIELDS)
     )
     if not suspects or not _keys_are_current():
         return 0
@@ -141,7 +158,7 @@ def _requeue(prediction: Prediction) -> None:
     )
     if requeued:
         logger.warning("prediction %s lost its worker; queued again", prediction.id)
-        enqueue.run_prediction(prediction.id, queue=prediction.hardware.sku)
+        _queue_again(prediction)
 
 
 def _fail(prediction: Prediction) -> None:
@@ -162,9 +179,9 @@ def prediction_sweep_unclaimed() -> int:
     now = timezone.now()
     period = settings.PREDICTION_REQUEUE_SECONDS
     waiting = list(
-        Prediction.objects.select_related("hardware")
+        Prediction.objects.select_related(*_QUEUED_WITH)
         .filter(status=Prediction.Status.STARTING, created_at__lt=now - timedelta(seconds=period))
-        .only("id", "created_at", "hardware__sku")
+        .only("id", "created_at", *_QUEUE_FIELDS)
     )
     oldest_allowed = now - timedelta(seconds=settings.PREDICTION_MAX_QUEUE_SECONDS)
     expired = [prediction for prediction in waiting if prediction.created_at < oldest_allowed]
@@ -181,7 +198,7 @@ def prediction_sweep_unclaimed() -> int:
     served = {sku for report in instances.workers() for sku in report["hardware"]}
     for prediction in due:
         logger.warning("prediction %s not claimed after %.0f s; queued again", prediction.id, period)
-        enqueue.run_prediction(prediction.id, queue=prediction.hardware.sku)
+        _queue_again(prediction)
         if prediction.hardware.sku not in served:
             _note_unserved(prediction)
     return len(expired) + len(due)

@@ -17,13 +17,28 @@ logger = logging.getLogger(__name__)
 
 
 @shared_task(name=enqueue.RUN_PREDICTION, bind=True, acks_late=True, reject_on_worker_lost=True)
-def run_prediction(self: Task, prediction_id: str, version: str | None = None, forwarded: bool = False) -> None:
+def run_prediction(
+    self: Task,
+    prediction_id: str,
+    version: str | None = None,
+    forwarded: bool = False,
+    deployment: int | None = None,
+    max_instances: int | None = None,
+) -> None:
     """Run one prediction. Queued on its hardware SKU's queue; safe to deliver twice (a
     prediction that is no longer `starting` is skipped). A worker without its `version` warm
-    passes it, once, to a worker of the same SKU where it is warm and idle, if there is one."""
-    if version and not forwarded:
-        sku = (self.request.delivery_info or {}).get("routing_key")  # the SKU queue it came from
-        if sku and execution.passed_to_warm_worker(prediction_id, version=version, hardware=sku):
+    passes it, once, to a worker of the same SKU where it is warm and idle, if there is one.
+    A `deployment`'s prediction runs only on a worker holding one of its `max_instances`
+    instance slots, and is passed, once, to one that does when they are all taken."""
+    sku = (self.request.delivery_info or {}).get("routing_key")  # the SKU queue it came from
+    if version and sku and not forwarded:
+        if deployment is not None and max_instances:
+            passed = execution.passed_on_for_deployment(
+                prediction_id, deployment_id=deployment, version=version, hardware=sku, max_instances=max_instances
+            )
+        else:
+            passed = execution.passed_to_warm_worker(prediction_id, version=version, hardware=sku)
+        if passed:
             return
     execution.prediction_run(prediction_id=prediction_id)
 

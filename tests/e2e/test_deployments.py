@@ -203,3 +203,55 @@ def test_with_two_workers_a_deployments_predictions_go_where_its_instance_is_war
             assert [p.metrics["cold_boot"] for p in made] == [False] * 8
     finally:
         processes.stop(second)
+
+
+_WHICH_WORKER = """
+import os
+import time
+
+from cog import BasePredictor
+
+
+class Predictor(BasePredictor):
+    def predict(self, seconds: float = 0.5) -> int:
+        time.sleep(seconds)
+        return os.getppid()  # the worker process whose runner this is
+"""
+
+
+def test_max_instances_caps_how_many_workers_run_a_deployment(platform, django_db_blocker, tmp_path):
+    """Two workers take from the SKU's queue, both cold: a deployment with max_instances 1 runs
+    on one of them only (the other passes its predictions on rather than booting a second
+    instance); one keeping two instances runs on both."""
+    directory = tmp_path / "which-worker"
+    directory.mkdir()
+    shutil.copy(ZOO / "echo" / "cog.yaml", directory / "cog.yaml")
+    (directory / "predict.py").write_text(_WHICH_WORKER)
+    with django_db_blocker.unblock():
+        version = _push(directory, "alice/which-worker")
+    client = platform.client()
+    second = processes.start_worker(
+        queues="cpu", env=platform.env, output=(platform.log_dir / "worker-3.log").open("ab")
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while _scaling(platform)["hardware"]["cpu"]["workers"] != 2:
+            assert time.monotonic() < deadline, _scaling(platform)
+            time.sleep(0.2)
+
+        def run_six(name: str) -> set[int]:
+            made = [client.deployments.predictions.create(f"alice/{name}", input={"seconds": 1}) for _ in range(6)]
+            for prediction in made:
+                prediction.wait()
+            assert [p.status for p in made] == ["succeeded"] * 6
+            return {p.output for p in made}
+
+        with deployed(client, "which-worker-capped", "alice/which-worker", version, max_instances=1):
+            assert len(run_six("which-worker-capped")) == 1
+        with deployed(client, "which-worker-two", "alice/which-worker", version, min_instances=2, max_instances=2):
+            while _scaling(platform)["deployments"]["alice/which-worker-two"]["instances"]["warm"] != 2:
+                assert time.monotonic() < deadline + 60, _scaling(platform)
+                time.sleep(0.2)
+            assert len(run_six("which-worker-two")) == 2
+    finally:
+        processes.stop(second)

@@ -1,13 +1,15 @@
 """Deployments' minimum instances kept by workers (real runners, Redis and PostgreSQL), and the
 autoscaling figures: /metrics/scaling and /metrics."""
 
+import time
+
 import pytest
 from django.test import override_settings
 
 from hosting.redis_clients import sync_client
 from inference.deployments import instances, scaling
 from inference.deployments.services import deployment_create, deployment_release
-from inference.models import Deployment, Prediction
+from inference.models import Deployment, Prediction, Version
 from inference.runtime.pool import RunnerPool, RunnerSpec
 from inference.worker.instances import InstanceKeeper
 
@@ -109,6 +111,106 @@ def test_a_deleted_deployment_lets_its_instance_go(workers, deployment, echo_ver
     Deployment.objects.all().delete()
     first.tick()
     assert first_pool.reap_idle() == [echo_version.sha256]
+
+
+def test_an_instance_that_does_not_fit_is_left_to_another_worker(project, alice, echo_version, cpu):
+    # This worker's pool holds one runner: the second deployment's instance does not fit here,
+    # so its slot is let go and the other worker, with room, keeps it.
+    other = Version.objects.create(
+        model=echo_version.model,
+        sha256="b" * 64,
+        predictor_ref="predict.py:Predictor",
+        openapi_schema=echo_version.openapi_schema,
+        cog_version="0.23.1",
+        package="packages/none.tar.gz",
+    )
+    for name, version in (("first-kept", echo_version), ("second-kept", other)):
+        deployment_create(
+            account=alice.account, name=name, version=version, hardware=cpu, min_instances=1, max_instances=1
+        )
+    keepers = []
+    for number, max_runners in ((1, 1), (2, 2)):
+        pool = RunnerPool(max_runners=max_runners)
+        keeper = InstanceKeeper(
+            pool,
+            lambda version: RunnerSpec(
+                key=version.sha256, project_dir=project, predictor_ref="predict.py:Predictor", env={}, idle_timeout=0.0
+            ),
+        )
+        keeper.worker = f"test-worker-{number}"
+        keepers.append((keeper, pool))
+    (small, small_pool), (large, large_pool) = keepers
+    try:
+        small.tick()
+        assert len(_kept(small_pool)) == 1
+        large.tick()
+        assert _kept(large_pool) == [key for key in ("a" * 64, "b" * 64) if key not in _kept(small_pool)]
+    finally:
+        small_pool.close()
+        large_pool.close()
+
+
+# --- max_instances: at most that many workers run a deployment at once --------------------------
+
+
+def _serve(keeper, deployment, version, max_instances):
+    return keeper.serve(deployment_id=deployment.id, version=version.sha256, max_instances=max_instances)
+
+
+def test_a_deployment_runs_on_no_more_workers_than_its_max_instances(workers, alice, echo_version, cpu):
+    (first, _), (second, _) = workers
+    deployment = deployment_create(
+        account=alice.account, name="capped", version=echo_version, hardware=cpu, min_instances=0, max_instances=1
+    )
+    assert _serve(first, deployment, echo_version, 1) is True
+    assert _serve(first, deployment, echo_version, 1) is True  # holds it: no second slot taken
+    assert _serve(second, deployment, echo_version, 1) is False
+    holders = instances.instance_holders(
+        deployment_id=deployment.id, version=echo_version.sha256, slots=1, other_than=second.worker
+    )
+    assert holders == [first.worker]
+    assert _serve(second, deployment, echo_version, 2) is True  # a release with max 2: room for one more
+
+
+def test_a_serving_slot_is_freed_once_its_runner_is_gone(workers, alice, echo_version, cpu):
+    (first, first_pool), (second, _) = workers
+    deployment = deployment_create(
+        account=alice.account, name="capped", version=echo_version, hardware=cpu, min_instances=0, max_instances=1
+    )
+    with override_settings(KEEP_WARM_INTERVAL_SECONDS=0.05):
+        assert _serve(first, deployment, echo_version, 1) is True
+        first.tick()  # just taken, its runner perhaps not begun to boot: kept
+        assert _serve(second, deployment, echo_version, 1) is False
+        time.sleep(0.1)
+        first.tick()  # no runner of the version in its pool: the instance is gone, and its slot
+        assert _serve(second, deployment, echo_version, 1) is True
+        assert _serve(first, deployment, echo_version, 1) is False
+
+
+def test_a_serving_slot_is_kept_while_its_runner_is_up(workers, alice, echo_version, cpu):
+    (first, first_pool), (second, _) = workers
+    deployment = deployment_create(
+        account=alice.account, name="capped", version=echo_version, hardware=cpu, min_instances=0, max_instances=1
+    )
+    with override_settings(KEEP_WARM_INTERVAL_SECONDS=0.05):
+        assert _serve(first, deployment, echo_version, 1) is True
+        with first_pool.lease(first._spec_for(echo_version)):
+            time.sleep(0.1)
+            first.tick()
+            assert _serve(second, deployment, echo_version, 1) is False
+        time.sleep(0.1)
+        assert first_pool.reap_idle() == [echo_version.sha256]  # idle_timeout 0: not pinned
+        first.tick()
+        assert _serve(second, deployment, echo_version, 1) is True
+
+
+def test_a_kept_instance_serves_without_a_second_slot(workers, deployment, echo_version):
+    (first, _), (second, _) = workers
+    first.tick()  # holds the min_instances slot 0 of 3
+    assert _serve(first, deployment, echo_version, 3) is True
+    assert _serve(second, deployment, echo_version, 3) is True
+    held = instances.instance_holders(deployment_id=deployment.id, version=echo_version.sha256, slots=3, other_than="")
+    assert sorted(held) == sorted([first.worker, second.worker])
 
 
 # --- the figures autoscalers read ----------------------------------------------------------------

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from inference.runtime.pool import RunnerPool, RunnerSpec, resident_memory
+from inference.runtime.pool import NoRoomForInstance, RunnerPool, RunnerSpec, resident_memory
 from inference.runtime.runner import RunnerSetupError
 
 PREDICTOR = """
@@ -166,6 +166,29 @@ def test_a_kept_instance_outlives_its_idle_timeout_and_room_making_until_release
     assert pool.states() == {"kept": "warm", "c": "warm"}
     pool.release_warm("kept")
     assert pool.reap_idle() == ["kept"]
+
+
+def test_kept_instances_stay_within_the_memory_budget(project):
+    # Each runner counts as 600 units against a budget of 1000: a second kept one cannot fit,
+    # since a kept runner is never stopped to make room. One that is only leased can.
+    pool = RunnerPool(max_runners=8, memory_budget=1000, memory_of=lambda pid: 600)
+    try:
+        assert pool.keep_warm(spec(project, key="a")) is True
+        with pytest.raises(NoRoomForInstance, match="RUNNER_MEMORY_BUDGET"):
+            pool.keep_warm(spec(project, key="b"))
+        assert pool.states() == {"a": "warm"}
+        pool.release_warm("a")
+        assert pool.keep_warm(spec(project, key="b")) is True  # a, no longer kept, makes room
+        assert pool.states() == {"b": "warm"}
+    finally:
+        pool.close()
+
+
+def test_kept_instances_stay_within_max_runners(pool, project):
+    assert pool.keep_warm(spec(project, key="a")) and pool.keep_warm(spec(project, key="b"))
+    with pytest.raises(NoRoomForInstance, match="MAX_WARM_RUNNERS"):
+        pool.keep_warm(spec(project, key="c"))
+    assert sorted(pool.states()) == ["a", "b"]
 
 
 def test_states_tell_booting_busy_and_warm(pool, project):

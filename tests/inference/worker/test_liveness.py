@@ -1,5 +1,7 @@
 """Predictions whose worker died are queued again once, then failed; never left processing."""
 
+import base64
+import json
 from datetime import timedelta
 
 import pytest
@@ -42,6 +44,26 @@ def test_a_prediction_lost_once_is_queued_again(lost):
     assert (prediction.status, prediction.started_at, prediction.output) == ("starting", None, None)
     assert prediction.logs.startswith("partial\n") and "queued again" in prediction.logs
     assert queued_messages() == before + 1
+
+
+def test_a_deployments_prediction_queued_again_keeps_its_version_and_instance_cap(lost, alice, echo_version, cpu):
+    from inference.deployments.services import deployment_create
+
+    deployment = deployment_create(
+        account=alice.account, name="capped", version=echo_version, hardware=cpu, min_instances=0, max_instances=2
+    )
+    prediction = lost(attempts=1)
+    Prediction.objects.filter(pk=prediction.pk).update(deployment=deployment)
+    assert liveness.prediction_sweep_lost() == 1
+    message = json.loads(sync_client().lindex("cpu", 0))  # kombu pushes on the left
+    args, kwargs, _ = json.loads(base64.b64decode(message["body"]))
+    assert args == [prediction.id]
+    assert kwargs == {
+        "version": echo_version.sha256,
+        "forwarded": False,
+        "deployment": deployment.id,
+        "max_instances": 2,
+    }
 
 
 def test_a_prediction_lost_twice_fails_with_a_clear_error(lost):
