@@ -70,6 +70,9 @@ class HearthEnv(BaseSettings):
     # after PREDICTION_MAX_QUEUE_SECONDS fails with a clear error.
     PREDICTION_REQUEUE_SECONDS: float = Field(default=120.0, ge=1)
     PREDICTION_MAX_QUEUE_SECONDS: float = Field(default=3600.0, ge=1)
+    # How long a cached output answers the same input again (`Prefer: cache`); never past the
+    # removal of the output it points to.
+    PREDICTION_CACHE_SECONDS: int = Field(default=3600, ge=1)
     # Idle SSE streams get a comment this often; clients time out reads after 30 s.
     STREAM_KEEPALIVE_SECONDS: float = Field(default=15.0, gt=0, le=25)
     MAX_PACKAGE_BYTES: int = Field(default=2 * 1024**3, ge=1024)

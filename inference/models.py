@@ -54,6 +54,17 @@ class Model(models.Model):
     # Seconds a worker keeps an idle runner loaded; keep_warm pins it until memory is needed.
     idle_timeout = models.PositiveIntegerField(default=60)
     keep_warm = models.BooleanField(default=False)
+
+    class CachePolicy(models.TextChoices):
+        """When a prediction's output may answer the same input again (inference/prediction_cache.py)."""
+
+        OFF = "off", "Never"
+        SEEDED = "seeded", "When the caller sets the seed input"
+        DETERMINISTIC = "deterministic", "Always: the same input always gives the same output"
+
+    cache_policy = models.CharField(max_length=16, choices=CachePolicy.choices, default=CachePolicy.OFF)
+    # A public model's cached outputs answer every account, not only the one that asked first.
+    cache_shared = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -186,6 +197,11 @@ class Prediction(models.Model):
     # passes it (billing.services, inference.worker.spending).
     reserved_seconds = models.PositiveIntegerField(null=True, blank=True)
     data_removed = models.BooleanField(default=False)
+    # Set when the caller asked for the cache and the model allows it: once this prediction
+    # succeeds, its output answers the same key (inference/prediction_cache.py).
+    cache_key = models.CharField(max_length=100, blank=True, default="")
+    # A prediction answered from the cache: the one whose output it carries.
+    cached_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     # How many times a worker claimed it: more than one means a worker died running it.
     attempts = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -295,6 +311,8 @@ class Deployment(models.Model):
     current_release = models.ForeignKey(
         "DeploymentRelease", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # Every prediction through it asks for the cache, as `Prefer: cache` does for one.
+    cache_predictions = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -8,7 +8,7 @@ client.
 """
 
 from collections.abc import Iterable
-from typing import Annotated, Any, NotRequired
+from typing import Annotated, Any, Literal, NotRequired
 
 from django.conf import settings
 from django.core.signing import Signer
@@ -144,6 +144,11 @@ class ModelJSON(TypedDict):
         PredictionJSON | None, Field(description="A prediction of this model that shows what it does")
     ]
     latest_version: VersionJSON | None
+    cache_policy: Annotated[
+        Literal["off", "seeded", "deterministic"],
+        Field(description="When its outputs may answer the same input again (`Prefer: cache`)"),
+    ]
+    cache_shared: Annotated[bool, Field(description="Whether cached outputs of a public model answer every account")]
 
 
 @shape
@@ -383,6 +388,8 @@ def model_json(model: Model, *, origin: str) -> ModelJSON:
         # output file links are those made when it ran (OUTPUT_URL_SECONDS); the page renews them.
         "default_example": prediction_json(example, origin=origin) if example else None,
         "latest_version": version_json(latest) if latest else None,
+        "cache_policy": model.cache_policy,  # type: ignore[typeddict-item]  # the choices' values
+        "cache_shared": model.cache_shared,
     }
 
 

@@ -12,7 +12,7 @@ from accounts.models import Account
 from billing.disabling import refuse_if_disabled
 from billing.services import admission_check, needs_admission_check
 from hosting.problems import ApiProblem
-from inference import cancellation, enqueue, events
+from inference import cancellation, enqueue, events, prediction_cache, webhooks
 from inference.files import inputs
 from inference.models import Deployment, Prediction, Version
 from inference.observability import counters
@@ -50,30 +50,42 @@ def prediction_create(
     webhook_events_filter: list[str] | None = None,
     cancel_after: timedelta | None = None,
     deployment: Deployment | None = None,
+    use_cache: bool = False,
 ) -> Prediction:
     """Validate `input` (`prediction_input`), store a `starting` prediction and queue it on its
     hardware's queue after commit. The API and the playground both create through here.
 
     `cancel_after` sets a deadline from now, after which the prediction is canceled. Made
     through a `deployment`, it runs its current release: that release's version (the caller
-    passes it) on that release's hardware."""
+    passes it) on that release's hardware. With `use_cache` (`Prefer: cache`, or a deployment
+    that caches), an output cached for the same input answers at once
+    (inference/prediction_cache.py): the prediction is made `succeeded`, and nothing is queued."""
     model = version.model
     hardware = model.hardware
     release = deployment.current_release if deployment is not None else None
     if release is not None:
         hardware = release.hardware
     refuse_if_disabled(version=version)
+    cleaned = prediction_input(account=account, version=version, input=input)
     fields = {
         "model": model,
         "version": version,
         "hardware": hardware,
         "deployment": deployment,
-        "input": prediction_input(account=account, version=version, input=input),
+        "input": cleaned,
         "source": source,
         "webhook": webhook,
         "webhook_events_filter": webhook_events_filter or [],
         "deadline": timezone.now() + cancel_after if cancel_after else None,
     }
+    if use_cache or (deployment is not None and deployment.cache_predictions):
+        key = prediction_cache.cache_key(
+            account=account, version=version, validator=version.input_validator, cleaned=cleaned
+        )
+        earlier = prediction_cache.cached_source(key) if key else None
+        if earlier is not None:
+            return _answered_from_cache(account, earlier, fields)
+        fields["cache_key"] = key or ""
     instances = (release.deployment_id, release.max_instances) if release is not None else None
     return prediction_queue(account=account, fields=fields, warm_version=version.sha256, deployment=instances)
 
@@ -106,6 +118,18 @@ def prediction_queue(
     transaction.on_commit(
         lambda: enqueue.run_prediction(prediction.id, queue=queue, version=warm_version, deployment=deployment)
     )
+    return prediction
+
+
+def _answered_from_cache(account: Account, source: Prediction, fields: dict[str, Any]) -> Prediction:
+    """A prediction finished as it is made, with `source`'s output: no worker, no charge (and
+    so no admission check), its `done` event and `completed` webhook sent as a run's are."""
+    now = timezone.now()
+    prediction = Prediction.objects.create(
+        account=account, started_at=now, completed_at=now, **fields, **prediction_cache.hit_fields(source)
+    )
+    events.publish_done(prediction.id, prediction_state_json(prediction))
+    webhooks.queue_event(prediction, "completed")
     return prediction
 
 

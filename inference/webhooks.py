@@ -9,6 +9,7 @@ WEBHOOK_ALLOWED_NETWORKS lets them through.
 """
 
 import json
+import secrets
 from datetime import UTC, datetime
 
 import httpx
@@ -18,8 +19,10 @@ from standardwebhooks.webhooks import Webhook
 from accounts.services import webhook_secret
 from hosting import outbound
 from hosting.problems import ApiProblem
+from inference import enqueue
 from inference.models import Prediction, WebhookDelivery
 from inference.observability import counters
+from inference.representations import api_json, public_origin
 
 EVENTS = ("start", "output", "logs", "completed")
 DELIVERY_TIMEOUT_SECONDS = 10
@@ -44,6 +47,15 @@ def validate_webhook_url(url: str) -> None:
 
 def wants(prediction: Prediction, event: str) -> bool:
     return bool(prediction.webhook) and event in (prediction.webhook_events_filter or EVENTS)
+
+
+def queue_event(prediction: Prediction, event: str) -> None:
+    """Queue the delivery of `event` with the prediction as it is now, if its webhook wants it."""
+    if wants(prediction, event):
+        body = api_json(prediction, origin=public_origin())
+        enqueue.deliver_webhook(
+            prediction_id=prediction.id, event=event, body=dict(body), message_id=f"msg_{secrets.token_hex(12)}"
+        )
 
 
 def deliver(*, prediction: Prediction, event: str, body: dict, message_id: str, attempt: int) -> bool:

@@ -198,14 +198,16 @@ class DeploymentDetail(AccountEndpoint):
 
 
 def _create_for_deployment(
-    account, body: dict[str, Any], cancel_after: timedelta | None, owner: str, name: str
+    account, body: dict[str, Any], cancel_after: timedelta | None, owner: str, name: str, *, use_cache: bool
 ) -> Prediction:
     deployment = deployment_selectors.deployment_get(account=account, owner=owner, name=name)
     release = deployment.current_release
     assert release is not None  # made with release 1
     version = release.version
     version.model = release.model
-    return predictions.create_prediction(account, version, body, cancel_after, deployment=deployment)
+    return predictions.create_prediction(
+        account, version, body, cancel_after, deployment=deployment, use_cache=use_cache
+    )
 
 
 class DeploymentPredictionCollection(AccountEndpoint):

@@ -18,7 +18,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.db import IntegrityError, connection
 from django.http import HttpResponseBase, StreamingHttpResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from pydantic import Field
+from pydantic import ConfigDict, Field, with_config
 from rest_framework.response import Response
 from typing_extensions import TypedDict
 
@@ -55,6 +55,18 @@ URL_PATTERN = r"^(?:https?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:[/?#][!-~]*)?)?$"
 _URL = Annotated[str, Field(pattern=URL_PATTERN, max_length=200, description="An http(s) URL, or empty for none")]
 
 
+_CachePolicy = Annotated[
+    Literal["off", "seeded", "deterministic"],
+    Field(
+        description="When an output may answer the same input again for callers that send `Prefer: cache`: never "
+        "(off, the default), when the caller sets the `seed` input (seeded), or always (deterministic)"
+    ),
+]
+_CacheShared = Annotated[
+    bool, Field(description="A public model's cached outputs answer every account, not only the one that asked")
+]
+
+
 @shape
 @no_nul_anywhere
 class ModelCreateRequestJSON(TypedDict):
@@ -73,6 +85,24 @@ class ModelCreateRequestJSON(TypedDict):
             Field(description="Serve it on the OpenAI-compatible API (/openai/v1) as a chat or embeddings model"),
         ]
     ]
+    cache_policy: NotRequired[_CachePolicy]
+    cache_shared: NotRequired[_CacheShared]
+
+
+@shape
+@no_nul_anywhere
+@with_config(ConfigDict(json_schema_extra={"minProperties": 1}))  # at least one thing to change
+class ModelUpdateRequestJSON(TypedDict, total=False):
+    """PATCH /v1/models/{owner}/{name}: the official spec's fields, and Hearth's cache settings."""
+
+    description: Text
+    readme: Text
+    github_url: _URL
+    paper_url: _URL
+    license_url: _URL
+    cover_image_url: _URL
+    cache_policy: _CachePolicy
+    cache_shared: _CacheShared
 
 
 def _too_large() -> ApiProblem:
@@ -271,6 +301,22 @@ class ModelDetail(AccountEndpoint):
     @extend_schema(summary="Get a model", tags=["models"], responses={200: json_response("Model"), **_MODEL_READ})
     def get(self, request, owner: str, name: str):
         model = selectors.model_get(account=self.account, owner=owner, name=name)
+        return Response(model_json(model, origin=base_url(request)))
+
+    @extend_schema(
+        summary="Update your model's details and cache settings",
+        tags=["models"],
+        request={"application/json": ref("ModelUpdateRequest")},
+        responses={200: json_response("Model"), **problems(400, 415), **_MODEL_READ},
+    )
+    def patch(self, request, owner: str, name: str):
+        changes = dict(validated(ModelUpdateRequestJSON, request.data))
+        if not changes:
+            raise InvalidRequest("Send at least one field to change.", field="body")
+        model = selectors.model_get(account=self.account, owner=owner, name=name)
+        if model.owner_id != self.account.pk:
+            raise NotFound("The requested model does not exist (or you don't have permission to see it).")
+        model = push.model_update(model=model, **changes)
         return Response(model_json(model, origin=base_url(request)))
 
     @extend_schema(

@@ -61,8 +61,10 @@ PREFER = OpenApiParameter(
     str,
     OpenApiParameter.HEADER,
     description="RFC 7240 preferences, comma-separated. `wait` or `wait=N` (N in 1..60; more is taken as 60, "
-    "`wait=0` as no wait) holds the request until the prediction finishes or N seconds pass; "
-    "preferences other than `wait` are ignored, as RFC 7240 asks.",
+    "`wait=0` as no wait) holds the request until the prediction finishes or N seconds pass. `cache`: "
+    "if the model's owner allows it, an output cached for the same input to the same version answers at once "
+    "(a new prediction, `succeeded`, `metrics.cached` true, not billed). Other preferences are ignored, "
+    "as RFC 7240 asks.",
 )
 CANCEL_AFTER = OpenApiParameter(
     "Cancel-After",

@@ -63,6 +63,11 @@ def wait_seconds(prefer: str | None) -> int | None:
     return None
 
 
+def prefers_cache(prefer: str | None) -> bool:
+    """Whether `Prefer` holds `cache`: an output cached for the same input may answer."""
+    return any(preference.strip().lower() == "cache" for preference in (prefer or "").split(","))
+
+
 def request_json(request: HttpRequest) -> dict[str, Any]:
     """A create request's JSON object body, or the 400/413 problem that says what is wrong with it
     (also the body parser of the OpenAI-compatible endpoints, inference/openai_compat)."""
@@ -144,7 +149,13 @@ def _refuse_a_stream_that_is_not_a_boolean(body: dict[str, Any]) -> None:
 
 
 def create_prediction(
-    account, version: Version, body: dict[str, Any], cancel_after: timedelta | None, *, deployment=None
+    account,
+    version: Version,
+    body: dict[str, Any],
+    cancel_after: timedelta | None,
+    *,
+    deployment=None,
+    use_cache: bool = False,
 ) -> Prediction:
     """A prediction of `version` from a create request's body (its input and webhook fields)."""
     _refuse_a_stream_that_is_not_a_boolean(body)
@@ -154,6 +165,7 @@ def create_prediction(
         input=body.get("input", {}),
         cancel_after=cancel_after,
         deployment=deployment,
+        use_cache=use_cache,
         **_webhook_fields(body),
     )
 
@@ -184,17 +196,18 @@ def _latest_version(account, owner: str, name: str) -> Version:
     return version
 
 
-def _create_for_version_in_body(account, body, cancel_after):
-    return create_prediction(account, _version_from_body(account, body), body, cancel_after)
+def _create_for_version_in_body(account, body, cancel_after, *, use_cache):
+    return create_prediction(account, _version_from_body(account, body), body, cancel_after, use_cache=use_cache)
 
 
-def _create_for_model(account, body, cancel_after, owner, name):
-    return create_prediction(account, _latest_version(account, owner, name), body, cancel_after)
+def _create_for_model(account, body, cancel_after, owner, name, *, use_cache):
+    return create_prediction(account, _latest_version(account, owner, name), body, cancel_after, use_cache=use_cache)
 
 
 async def respond(endpoint: AccountEndpoint, request: HttpRequest, create, *args) -> HttpResponse:
-    """A create request answered: `create(account, body, cancel_after, *args)` makes the
-    prediction; with `Prefer: wait` the answer waits for it to finish."""
+    """A create request answered: `create(account, body, cancel_after, *args, use_cache=…)`
+    makes the prediction; with `Prefer: wait` the answer waits for it to finish, and with
+    `Prefer: cache` an output cached for the same input may answer it at once."""
     # The wait counts from the request's arrival: the client reads for at most 60.5 s, so a
     # slow create (a busy database, a file input's DNS look-up) must come out of the 60 s.
     arrived = time.monotonic()
@@ -203,13 +216,18 @@ async def respond(endpoint: AccountEndpoint, request: HttpRequest, create, *args
     cancel_after_header = request.headers.get("Cancel-After")
     # Present but empty is no duration either (CANCEL_AFTER's pattern): refused, not ignored.
     cancel_after = parse_cancel_after(cancel_after_header) if cancel_after_header is not None else None
-    wait = wait_seconds(request.headers.get("Prefer"))
-    prediction = await sync_to_async(create)(endpoint.account, body, cancel_after, *args)
+    prefer = request.headers.get("Prefer")
+    wait, use_cache = wait_seconds(prefer), prefers_cache(prefer)
+    prediction = await sync_to_async(create)(endpoint.account, body, cancel_after, *args, use_cache=use_cache)
     document = prediction_json(prediction, origin=base_url(request))
     response_headers = {}
-    if wait:
+    applied = [f"wait={wait}"] if wait else []
+    if prediction.cached_from_id is not None:
+        applied.append("cache")
+    if applied:
+        response_headers["Preference-Applied"] = ", ".join(applied)
+    if wait and not prediction.is_terminal:
         await database.give_back_connection()  # the wait needs none, and may last a minute
-        response_headers["Preference-Applied"] = f"wait={wait}"
         try:
             final_state = await events.wait_for_done(prediction.id, max(0.0, wait - (time.monotonic() - arrived)))
         except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:

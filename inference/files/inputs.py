@@ -16,6 +16,7 @@ may rewrite hosts); if it names no file the caller may read, it is refused, not 
 
 import base64
 import binascii
+import hashlib
 import itertools
 import mimetypes
 import re
@@ -117,6 +118,15 @@ def _check_one(account: Account, value: str) -> None:
                 raise ValueError(reason)
     else:
         raise ValueError("must be an http(s) URL or a data: URI")
+
+
+def content_sha256(account: Account, value: str) -> str | None:
+    """The SHA-256 of what a file input holds, where it is known without fetching: a data: URI's
+    bytes, or a file of ours the account may read; None for any other URL."""
+    if value.split(":", 1)[0].lower() == "data":
+        return hashlib.sha256(parse_data_uri(value).data).hexdigest()
+    own = _our_file(value, account)
+    return own.sha256 if own is not None else None
 
 
 def check(*, account: Account, validator: InputValidator, cleaned: dict) -> None:

@@ -42,6 +42,14 @@ def model_create(
     return Model.objects.create(owner=owner, name=name, hardware=hardware, visibility=visibility, **details)
 
 
+def model_update(*, model: Model, **changes: object) -> Model:
+    """Change a model's details (description, links, cache settings): one UPDATE of those columns."""
+    for field, value in changes.items():
+        setattr(model, field, value)
+    model.save(update_fields=list(changes))
+    return model
+
+
 class ModelInUse(Exception):
     pass
 

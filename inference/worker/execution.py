@@ -28,7 +28,7 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError as KombuOperationalError
 
 from hosting.redis_clients import sync_client
-from inference import cancellation, enqueue, events, webhooks
+from inference import cancellation, enqueue, events, prediction_cache, webhooks
 from inference.deployments import instances
 from inference.files import inputs
 from inference.files.outputs import OutputFileError, OutputFiles
@@ -36,7 +36,6 @@ from inference.models import Prediction, Version
 from inference.observability import counters
 from inference.registry import environments, weights
 from inference.registry.packaging import extract_package
-from inference.representations import api_json, public_origin
 from inference.runtime.pool import Lease, RunnerPool, RunnerSpec
 from inference.runtime.runner import RunnerSetupError
 from inference.runtime.schema import output_is_iterator
@@ -334,15 +333,13 @@ def _finish(prediction: Prediction, *, status: str, output: Any, error: str | No
     # whatever the outcome.
     records.record_outcome(prediction, predict_time=metrics.get("predict_time"))
     records.announce_done(prediction)
+    if status == Prediction.Status.SUCCEEDED and prediction.cache_key:
+        prediction_cache.remember(prediction.id, prediction.cache_key)
     _send_webhook(prediction, "completed")
 
 
 def _send_webhook(prediction: Prediction, event: str) -> None:
-    if webhooks.wants(prediction, event):
-        body = api_json(prediction, origin=public_origin())
-        enqueue.deliver_webhook(
-            prediction_id=prediction.id, event=event, body=body, message_id=f"msg_{secrets.token_hex(12)}"
-        )
+    webhooks.queue_event(prediction, event)
 
 
 def prediction_run(*, prediction_id: str) -> None:

@@ -142,6 +142,8 @@ MODEL_FIELDS = {
     "hardware",
     "default_example",
     "latest_version",
+    "cache_policy",
+    "cache_shared",
 }
 
 
