@@ -9,6 +9,7 @@ from django.db import transaction
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from inference.deployments import instances
@@ -117,6 +118,17 @@ def deployment_edit(request: HttpRequest, owner: str, name: str) -> HttpResponse
             )
             return redirect("deployment-detail", owner, name)
     return _detail_page(request, deployment, edit_form=form, status=400)
+
+
+@login_required
+@require_POST
+def deployment_cache(request: HttpRequest, owner: str, name: str) -> HttpResponse:
+    """Whether every prediction through it asks for the prediction cache (as `Prefer: cache`
+    does for one); not part of a release, so no new one is made."""
+    deployment = _deployment(request, owner, name)
+    deployment.cache_predictions = request.POST.get("cache_predictions") == "on"
+    deployment.save(update_fields=["cache_predictions"])
+    return redirect(reverse("deployment-detail", args=[owner, name]) + "#cache")
 
 
 @login_required

@@ -14,6 +14,7 @@ urlpatterns = [
     path("deployments/<slug:owner>/<str:name>", deployments.deployment_detail, name="deployment-detail"),
     path("deployments/<slug:owner>/<str:name>/edit", deployments.deployment_edit, name="deployment-edit"),
     path("deployments/<slug:owner>/<str:name>/delete", deployments.deployment_delete, name="deployment-delete"),
+    path("deployments/<slug:owner>/<str:name>/cache", deployments.deployment_cache, name="deployment-cache"),
     path("deployments/<slug:owner>/<str:name>/predictions", deployments.deployment_run, name="deployment-run"),
     path("predictions", views.prediction_list, name="prediction-list"),
     path("trainings", trainings.training_list, name="training-list"),

@@ -102,6 +102,30 @@ def test_the_playground_runs_through_the_deployment(browser, deployment, echo_ve
     assert prediction.deployment == deployment and prediction.source == "web"
 
 
+def test_the_cache_setting_is_saved_without_a_release_and_applies_to_its_predictions(
+    browser, deployment, echo_version, alice
+):
+    from inference import prediction_cache
+    from inference.models import Model
+
+    Model.objects.filter(pk=echo_version.model_id).update(cache_policy="deterministic")
+    assert 'data-testid="deployment-cache"' in browser.get("/deployments/alice/echo-prod").content.decode()
+    response = browser.post("/deployments/alice/echo-prod/cache", {"cache_predictions": "on"})
+    assert response.status_code == 302 and response["Location"].endswith("/deployments/alice/echo-prod#cache")
+    deployment.refresh_from_db()
+    assert deployment.cache_predictions and DeploymentRelease.objects.count() == 1
+    first = browser.post("/deployments/alice/echo-prod/predictions", {"text": "hi"}, HTTP_ACCEPT="application/json")
+    made = Prediction.objects.get(pk=first.json()["id"])
+    Prediction.objects.filter(pk=made.pk).update(status="succeeded", output="hi")
+    prediction_cache.remember(made.id, made.cache_key)
+    again = browser.post("/deployments/alice/echo-prod/predictions", {"text": "hi"}, HTTP_ACCEPT="application/json")
+    assert Prediction.objects.get(pk=again.json()["id"]).cached_from_id == made.id
+
+    browser.post("/deployments/alice/echo-prod/cache", {})
+    deployment.refresh_from_db()
+    assert not deployment.cache_predictions
+
+
 def test_delete(browser, deployment):
     assert browser.post("/deployments/alice/echo-prod/delete").status_code == 302
     assert not Deployment.objects.exists()
@@ -113,6 +137,8 @@ def test_another_tenants_deployment_pages_are_404_and_change_nothing(client, bob
     assert "echo-prod" not in client.get("/deployments").content.decode()
     assert client.post("/deployments/alice/echo-prod/edit", {"min_instances": "0"}).status_code == 404
     assert client.post("/deployments/alice/echo-prod/delete").status_code == 404
+    assert client.post("/deployments/alice/echo-prod/cache", {"cache_predictions": "on"}).status_code == 404
+    assert not Deployment.objects.get().cache_predictions
     assert client.post("/deployments/alice/echo-prod/predictions", {"text": "x"}).status_code == 404
     assert Deployment.objects.count() == 1 and DeploymentRelease.objects.count() == 1
     assert not Prediction.objects.exists()
