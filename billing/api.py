@@ -31,6 +31,14 @@ class UsageLineJSON(TypedDict):
     amount: Money | None
 
 
+class CacheSavingsJSON(TypedDict):
+    predictions: Annotated[int, Field(description="Predictions answered from the prediction cache, billed nothing")]
+    seconds: Annotated[
+        str, Field(json_schema_extra={"format": "decimal"}, description="Seconds the earlier predictions ran for")
+    ]
+    amount: Annotated[Money | None, Field(description="What running them again would have cost, at today's prices")]
+
+
 class UsageByModelJSON(UsageLineJSON):
     model: str
 
@@ -106,6 +114,7 @@ class UsageJSON(TypedDict):
     credit: Annotated[Money | None, Field(description="Prepaid balance; null: billed afterwards")]
     by_model: list[UsageByModelJSON]
     by_day: Annotated[list[UsageByDayJSON], Field(description="Every day of the month so far, oldest first")]
+    saved_by_cache: Annotated[CacheSavingsJSON, Field(description="What the prediction cache saved this month")]
     breakeven: BreakevenJSON
 
 
@@ -131,6 +140,10 @@ def hardware_json(hardware: Hardware) -> HardwareJSON:
 def _money(value: Decimal | None) -> str | None:
     # Strings, not JSON numbers: a float would lose the micro-dollars.
     return None if value is None else str(value)
+
+
+def _savings(row: dict[str, Any]) -> CacheSavingsJSON:
+    return {"predictions": row["predictions"], "seconds": str(row["seconds"]), "amount": _money(row["amount"])}
 
 
 def _by_model(row: dict[str, Any]) -> UsageByModelJSON:
@@ -188,6 +201,7 @@ def usage_json(summary: dict[str, Any], breakeven: Breakeven) -> UsageJSON:
         "credit": _money(summary["credit"]),
         "by_model": [_by_model(row) for row in summary["by_model"]],
         "by_day": [_by_day(row) for row in summary["by_day"]],
+        "saved_by_cache": _savings(summary["saved_by_cache"]),
         "breakeven": breakeven_json(breakeven),
     }
 

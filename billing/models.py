@@ -49,6 +49,14 @@ class UsageRecord(models.Model):
     price_per_second = models.DecimalField(max_digits=RATE_MAX_DIGITS, decimal_places=RATE_DECIMAL_PLACES)
     amount = models.DecimalField(max_digits=AMOUNT_MAX_DIGITS, decimal_places=AMOUNT_DECIMAL_PLACES)
     currency = models.CharField(max_length=3, default="USD")
+    # A prediction answered from the prediction cache is billed nothing (seconds and amount 0);
+    # these are what running it again would have cost: the earlier prediction's seconds, at
+    # today's price.
+    # (Defaults in the database too: the worker's one-statement charge inserts without them.)
+    saved_seconds = models.DecimalField(max_digits=12, decimal_places=3, db_default=Decimal(0))
+    saved_amount = models.DecimalField(
+        max_digits=AMOUNT_MAX_DIGITS, decimal_places=AMOUNT_DECIMAL_PLACES, db_default=Decimal(0)
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -46,6 +46,9 @@ def usage_summary(*, account: Account, now: datetime | None = None) -> dict[str,
     days = [start.date() + timedelta(days=n) for n in range((now.date() - start.date()).days + 1)]
     by_day: list[dict[str, Any]] = [{"date": day, **per_day.get(day, empty)} for day in days]
 
+    saved = records.filter(saved_amount__gt=0).aggregate(
+        predictions=Count("id"), seconds=Sum("saved_seconds"), amount=Sum("saved_amount")
+    )
     # Read afresh: the caller's instance may come from a cache (tokens are cached briefly).
     current = Account.objects.values("spending_limit", "credit").get(pk=account.pk)
     return {
@@ -56,4 +59,9 @@ def usage_summary(*, account: Account, now: datetime | None = None) -> dict[str,
         "credit": current["credit"],
         "by_model": by_model,
         "by_day": by_day,
+        "saved_by_cache": {
+            "predictions": saved["predictions"],
+            "seconds": saved["seconds"] or Decimal("0.000"),
+            "amount": saved["amount"] or Decimal("0.000000"),
+        },
     }

@@ -176,6 +176,25 @@ def usage_record_for(*, prediction, predict_time: float) -> UsageRecord:
     return record
 
 
+def usage_record_for_cache_hit(*, prediction, saved_seconds: float) -> UsageRecord:
+    """Record a prediction answered from the prediction cache: nothing billed, and what it saved
+    (the earlier prediction's billed seconds at today's price), for the usage page."""
+    hardware = prediction.hardware
+    seconds = Decimal(str(saved_seconds)).quantize(Decimal("0.001"))
+    return UsageRecord.objects.create(
+        prediction=prediction,
+        account_id=prediction.account_id,
+        model_id=prediction.model_id,
+        hardware=hardware,
+        seconds=Decimal(0),
+        price_per_second=hardware.price_per_second,
+        amount=Decimal(0),
+        currency=hardware.currency,
+        saved_seconds=seconds,
+        saved_amount=charge(seconds=seconds, price_per_second=hardware.price_per_second),
+    )
+
+
 # The same charge as `usage_record_for`, as common table expressions that a caller puts at the
 # head of one statement with its own writes (the worker ends a billed prediction in one round
 # trip: inference/worker/records.py). `usage` inserts the charge or, for a retried task, returns

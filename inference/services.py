@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from accounts.models import Account
 from billing.disabling import refuse_if_disabled
-from billing.services import admission_check, needs_admission_check
+from billing.services import admission_check, needs_admission_check, usage_record_for_cache_hit
 from hosting.problems import ApiProblem
 from inference import cancellation, enqueue, events, prediction_cache, webhooks
 from inference.files import inputs
@@ -123,11 +123,13 @@ def prediction_queue(
 
 def _answered_from_cache(account: Account, source: Prediction, fields: dict[str, Any]) -> Prediction:
     """A prediction finished as it is made, with `source`'s output: no worker, no charge (and
-    so no admission check), its `done` event and `completed` webhook sent as a run's are."""
+    so no admission check; its usage record says what it saved), its `done` event and
+    `completed` webhook sent as a run's are."""
     now = timezone.now()
-    prediction = Prediction.objects.create(
-        account=account, started_at=now, completed_at=now, **fields, **prediction_cache.hit_fields(source)
-    )
+    hit = prediction_cache.hit_fields(source)
+    with transaction.atomic():
+        prediction = Prediction.objects.create(account=account, started_at=now, completed_at=now, **fields, **hit)
+        usage_record_for_cache_hit(prediction=prediction, saved_seconds=hit["metrics"]["cached_predict_time"])
     events.publish_done(prediction.id, prediction_state_json(prediction))
     webhooks.queue_event(prediction, "completed")
     return prediction

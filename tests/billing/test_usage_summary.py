@@ -73,6 +73,7 @@ def test_the_summary_totals_the_month_so_far_by_model_and_by_day(alice, march):
             {"date": date(2026, 3, 3), "predictions": 2, "seconds": Decimal("6.000"), "amount": t4_amount},
             {"date": date(2026, 3, 4), "predictions": 0, "seconds": Decimal("0"), "amount": Decimal("0")},
         ],
+        "saved_by_cache": {"predictions": 0, "seconds": Decimal("0"), "amount": Decimal("0")},
     }
 
 

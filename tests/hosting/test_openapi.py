@@ -75,6 +75,7 @@ def test_the_usage_endpoint_is_documented(schema):
         "credit",
         "by_model",
         "by_day",
+        "saved_by_cache",
         "breakeven",
     }
 

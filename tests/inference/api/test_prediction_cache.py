@@ -3,6 +3,7 @@ prediction, succeeded at once with the earlier output and not billed; everything
 
 import base64
 import json
+from decimal import Decimal
 
 import pytest
 
@@ -52,8 +53,23 @@ def test_the_same_input_again_is_answered_from_the_cache_and_not_billed(api, ali
     hit = Prediction.objects.get(pk=body["id"])
     assert hit.cached_from_id == earlier and hit.account == alice.account
     assert hit.started_at is not None and hit.completed_at is not None
-    assert not UsageRecord.objects.filter(prediction=hit).exists()
+    record = UsageRecord.objects.get(prediction=hit)
+    assert (record.seconds, record.amount) == (0, 0)  # billed nothing
+    assert record.saved_seconds == Decimal("2.500") and record.saved_amount == 2500 * record.price_per_second / 1000
     assert api.get(f"/v1/predictions/{hit.id}", **alice.auth).json()["output"] == "hi!"
+    usage = api.get("/v1/account/usage", **alice.auth).json()
+    assert usage["saved_by_cache"] == {"predictions": 1, "seconds": "2.500", "amount": str(record.saved_amount)}
+    assert usage["month_to_date_spend"] == "0.000000"  # the earlier one was never billed here either
+
+
+def test_the_usage_page_shows_what_the_cache_saved(api, client, alice, earlier):
+    from tests.inference.web.test_views import logged_in
+
+    page = logged_in(client, "alice").get("/account/usage").content.decode()
+    assert 'data-testid="saved-by-cache"' not in page  # nothing answered from it yet
+    post(api, alice, {"input": {"text": "hi"}}, **CACHE)
+    page = client.get("/account/usage").content.decode()
+    assert 'data-testid="saved-by-cache"' in page and "1 prediction answered from the cache, 2.5 s" in page
 
 
 def test_a_hit_with_prefer_wait_answers_at_once(api, alice, earlier):
