@@ -80,8 +80,8 @@ def test_a_running_prediction_is_stopped_at_the_limit_with_the_reason(alice, ech
     prediction = services.prediction_create(account=_limit(alice, "0.0001"), version=echo_version, input={})
     runner = Runner.start(project_dir=FIXTURE_MODELS / "sleeper", predictor_ref="predict.py:Predictor")
     try:
+        started = time.monotonic()  # before the guard: its one reserved second counts from its start
         guard = SpendingGuard.start_for(prediction, runner)
-        started = time.monotonic()
         result = runner.predict(prediction_id=prediction.id, input={"seconds": 30})
         stopped_after = time.monotonic() - started
     finally:
