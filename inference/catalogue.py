@@ -40,17 +40,23 @@ def catalogue_set(
     cover: tuple[str, bytes] | None,
     demo_weights: bool,
     openai_api: str = OpenAIApi.NONE,
+    cache_policy: str = Model.CachePolicy.OFF,
 ) -> Model:
     """Set the model's description, README, cover (file name and bytes; None keeps the one it
-    has), demo-weights flag and the OpenAI-compatible endpoints it declares itself for."""
-    if openai_api not in OpenAIApi.values:
-        choices = ", ".join(repr(value) for value in OpenAIApi.values)
-        raise CatalogueError(f"openai_api must be one of {choices}, not {openai_api!r}.")
+    has), demo-weights flag, the OpenAI-compatible endpoints it declares itself for, and when its
+    outputs may answer the same input again (the prediction cache)."""
+    for name, value, allowed in (
+        ("openai_api", openai_api, OpenAIApi.values),
+        ("cache_policy", cache_policy, Model.CachePolicy.values),
+    ):
+        if value not in allowed:
+            choices = ", ".join(repr(choice) for choice in allowed)
+            raise CatalogueError(f"{name} must be one of {choices}, not {value!r}.")
     model.description, model.readme, model.demo_weights = description, readme, demo_weights
-    model.openai_api = openai_api
+    model.openai_api, model.cache_policy = openai_api, cache_policy
     if cover is not None:
         _set_cover(model, *cover)
-    model.save(update_fields=["description", "readme", "demo_weights", "cover_image", "openai_api"])
+    model.save(update_fields=["description", "readme", "demo_weights", "cover_image", "openai_api", "cache_policy"])
     return model
 
 

@@ -55,6 +55,10 @@ URL_PATTERN = r"^(?:https?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:[/?#][!-~]*)?)?$"
 _URL = Annotated[str, Field(pattern=URL_PATTERN, max_length=200, description="An http(s) URL, or empty for none")]
 
 
+_OpenAIApi = Annotated[
+    Literal["", "chat", "embeddings"],
+    Field(description="Serve it on the OpenAI-compatible API (/openai/v1) as a chat or embeddings model"),
+]
 _CachePolicy = Annotated[
     Literal["off", "seeded", "deterministic"],
     Field(
@@ -79,12 +83,7 @@ class ModelCreateRequestJSON(TypedDict):
     paper_url: NotRequired[_URL]
     license_url: NotRequired[_URL]
     cover_image_url: NotRequired[_URL]
-    openai_api: NotRequired[
-        Annotated[
-            Literal["", "chat", "embeddings"],
-            Field(description="Serve it on the OpenAI-compatible API (/openai/v1) as a chat or embeddings model"),
-        ]
-    ]
+    openai_api: NotRequired[_OpenAIApi]
     cache_policy: NotRequired[_CachePolicy]
     cache_shared: NotRequired[_CacheShared]
 
@@ -93,7 +92,8 @@ class ModelCreateRequestJSON(TypedDict):
 @no_nul_anywhere
 @with_config(ConfigDict(json_schema_extra={"minProperties": 1}))  # at least one thing to change
 class ModelUpdateRequestJSON(TypedDict, total=False):
-    """PATCH /v1/models/{owner}/{name}: the official spec's fields, and Hearth's cache settings."""
+    """PATCH /v1/models/{owner}/{name}: the official spec's fields, and Hearth's own settings
+    (the OpenAI-compatible API, the prediction cache)."""
 
     description: Text
     readme: Text
@@ -101,6 +101,7 @@ class ModelUpdateRequestJSON(TypedDict, total=False):
     paper_url: _URL
     license_url: _URL
     cover_image_url: _URL
+    openai_api: _OpenAIApi
     cache_policy: _CachePolicy
     cache_shared: _CacheShared
 

@@ -107,9 +107,12 @@ def test_the_zoo_push_sets_every_demo_models_catalogue_entry(demo_user):
         chosen = catalogue.get("demo_example") if model.demo_weights else None
         assert set(example.input) >= set(chosen or catalogue["example"]), name
         assert model.openai_api == catalogue.get("openai_api", ""), name
+        assert model.cache_policy == catalogue.get("cache_policy", "off"), name
 
     # The language and embeddings models declare themselves to the OpenAI-compatible API.
     assert (models["text-generation"].openai_api, models["embeddings"].openai_api) == ("chat", "embeddings")
+    # Deterministic models may answer from the prediction cache; sampling ones when seeded.
+    assert (models["embeddings"].cache_policy, models["text-generation"].cache_policy) == ("deterministic", "seeded")
     # File inputs travel inline, read from the model's directory.
     assert models["speech-to-text"].default_example.input["audio"].startswith("data:audio/ogg;base64,")
     assert models["image-captioning"].default_example.input["image"].startswith("data:image/png;base64,")

@@ -4,9 +4,10 @@ from its directory (inference.catalogue). `make run` runs it for every zoo model
 The directory may hold:
 - `README.md`: the model's README;
 - `cover.svg` (or .png, .jpg, .jpeg, .webp): its cover image, served by the platform;
-- `catalogue.json`: `{"description": "...", "openai_api": "chat", "example": {<input>},
+- `catalogue.json`: `{"description": "...", "openai_api": "chat", "cache_policy": "seeded", "example": {<input>},
   "demo_example": {<input>}}`. `openai_api` (optional: "chat" or "embeddings") declares the model
-  to the OpenAI-compatible endpoints (inference/openai_compat).
+  to the OpenAI-compatible endpoints (inference/openai_compat). `cache_policy` (optional: "off",
+  "seeded" or "deterministic") lets its outputs answer the same input again (`Prefer: cache`).
   `demo_example` (optional) is run instead of `example` on demo weights: a smaller one, where the
   real one would be slow on a CPU. In either, a file input may name a file of the directory
   (`"audio": "example.ogg"`): it is sent inline as a data: URI.
@@ -93,6 +94,7 @@ class Command(BaseCommand):
                 cover=_cover(directory),
                 demo_weights=demo_weights,
                 openai_api=metadata.get("openai_api", ""),
+                cache_policy=metadata.get("cache_policy", "off"),
             )
             chosen = metadata.get("demo_example") if demo_weights else None
             chosen = chosen or metadata.get("example")

@@ -135,7 +135,7 @@ def test_an_earlier_prediction_whose_data_was_removed_misses(api, alice, earlier
 def test_the_owner_sets_the_cache_policy_and_another_tenant_cannot(api, alice, bob, echo_version):
     changed = api.patch(
         "/v1/models/alice/echo",
-        data=json.dumps({"cache_policy": "seeded", "description": "Says it back"}),
+        data=json.dumps({"cache_policy": "seeded", "description": "Says it back", "openai_api": "chat"}),
         content_type="application/json",
         **alice.auth,
     )
@@ -150,7 +150,7 @@ def test_the_owner_sets_the_cache_policy_and_another_tenant_cannot(api, alice, b
     )
     assert refused.status_code == 404
     model = Model.objects.get(pk=echo_version.model_id)
-    assert (model.cache_policy, model.description) == ("seeded", "Says it back")
+    assert (model.cache_policy, model.description, model.openai_api) == ("seeded", "Says it back", "chat")
 
 
 @pytest.mark.parametrize(
