@@ -114,6 +114,18 @@ def echo_version(alice, cpu) -> Version:
     return version
 
 
+def another_version(version: Version, sha256: str) -> Version:
+    """A second version of `version`'s model, with the same schema and no package to run."""
+    return Version.objects.create(
+        model=version.model,
+        sha256=sha256,
+        predictor_ref=version.predictor_ref,
+        openapi_schema=version.openapi_schema,
+        cog_version=version.cog_version,
+        package=version.package,
+    )
+
+
 @pytest.fixture
 def api() -> Client:
     return Client()

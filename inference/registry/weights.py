@@ -88,7 +88,7 @@ def _resolve_one(spec: WeightSpec, project_dir: Path, owner: Account | None, log
     record: dict = {"name": spec.name, "source": spec.source, "kind": spec.kind, "target": spec.target}
     if spec.kind == "package":
         path = project_dir / spec.location
-        digest, size = _tree_digest(path) if path.is_dir() else _file_digest(path)
+        digest, size = _tree_digest(path) if path.is_dir() else file_digest(path)
         return {**record, "path": spec.location, "sha256": digest, "size": size}
     if spec.kind == "url":
         cached = _cached(spec.sha256) if spec.sha256 else None
@@ -120,7 +120,8 @@ def _stored_upload(spec: WeightSpec, owner: Account | None) -> dict:
     return {"file": upload.id, "object": name, "sha256": upload.sha256, "size": upload.size}
 
 
-def _file_digest(path: Path) -> tuple[str, int]:
+def file_digest(path: Path) -> tuple[str, int]:
+    """The SHA-256 (hex) and size of a file, read in chunks."""
     digest, size = hashlib.sha256(), 0
     with path.open("rb") as handle:
         while chunk := handle.read(_CHUNK):
@@ -134,7 +135,7 @@ def _tree_digest(directory: Path) -> tuple[str, int]:
     packaged file in path order; and the bytes of those files."""
     listing, total = hashlib.sha256(), 0
     for path in sorted(package_files(directory), key=lambda p: p.relative_to(directory).as_posix()):
-        digest, size = _file_digest(path)
+        digest, size = file_digest(path)
         listing.update(f"{path.relative_to(directory).as_posix()}\0{digest}\0{size}\n".encode())
         total += size
     return listing.hexdigest(), total

@@ -30,7 +30,7 @@ from inference import selectors, services
 from inference.files import inputs, storage
 from inference.files.outputs import OutputFileError, OutputFiles
 from inference.models import Model, Prediction, Version
-from inference.registry.weights import STORAGE_PREFIX
+from inference.registry.weights import STORAGE_PREFIX, file_digest
 from inference.runtime.validation import InputValidationError
 from inference.trainings import selectors as training_selectors
 
@@ -38,7 +38,6 @@ from inference.trainings import selectors as training_selectors
 # relative to it, as Cog's are to /src).
 TRAINED_WEIGHTS_DIR = ".cog/weights"
 _DESTINATION = re.compile(r"^(?P<owner>[^/\s]+)/(?P<name>[^/\s]+)$")
-_CHUNK = 1024 * 1024
 
 
 def _invalid(field: str, title: str, detail: str) -> ApiProblem:
@@ -141,15 +140,6 @@ def _weights_file(output: Any, directory: Path) -> Path:
     return path
 
 
-def _digest(path: Path) -> tuple[str, int]:
-    digest, size = hashlib.sha256(), 0
-    with path.open("rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size
-
-
 def trained_version_id(base: Version, weights_sha256: str, target: str) -> str:
     """Content-derived: the same weights (bytes and name) trained from the same version give the
     same id, whichever destination they go to."""
@@ -162,7 +152,7 @@ def trained_version_id(base: Version, weights_sha256: str, target: str) -> str:
 def trained_version_create(*, training: Prediction, weights: Path) -> Version:
     """Store the weights and make (or find) the destination's version that runs the base
     version's predictor with them; it becomes the destination's latest version."""
-    sha256, size = _digest(weights)
+    sha256, size = file_digest(weights)
     name = f"{STORAGE_PREFIX}{sha256}"
     try:
         if not default_storage.exists(name):

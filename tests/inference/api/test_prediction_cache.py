@@ -9,8 +9,9 @@ import pytest
 
 from billing.models import UsageRecord
 from inference import prediction_cache, selectors
-from inference.models import File, Model, Prediction, Version
+from inference.models import File, Model, Prediction
 from inference.runtime.validation import InputValidator
+from tests.conftest import another_version
 
 CACHE = {"HTTP_PREFER": "cache"}
 
@@ -92,14 +93,7 @@ def test_a_miss_runs(api, alice, earlier, case, body, headers):
 
 
 def test_another_version_misses(api, alice, earlier, cached_echo):
-    other = Version.objects.create(
-        model=cached_echo.model,
-        sha256="c" * 64,
-        predictor_ref="predict.py:Predictor",
-        openapi_schema=cached_echo.openapi_schema,
-        cog_version="0.23.1",
-        package="packages/none.tar.gz",
-    )
+    other = another_version(cached_echo, "c" * 64)
     response = post(api, alice, {"version": other.sha256, "input": {"text": "hi"}}, path="/v1/predictions", **CACHE)
     assert response.json()["status"] == "starting"
 

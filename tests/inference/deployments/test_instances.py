@@ -9,9 +9,10 @@ from django.test import override_settings
 from hosting.redis_clients import sync_client
 from inference.deployments import instances, scaling
 from inference.deployments.services import deployment_create, deployment_release
-from inference.models import Deployment, Prediction, Version
+from inference.models import Deployment, Prediction
 from inference.runtime.pool import RunnerPool, RunnerSpec
 from inference.worker.instances import InstanceKeeper
+from tests.conftest import another_version
 
 PREDICTOR = """
 from cog import BasePredictor
@@ -35,20 +36,23 @@ def project(tmp_path):
     return tmp_path
 
 
+def keeper_with_pool(project, number: int, *, max_runners: int = 2) -> tuple[InstanceKeeper, RunnerPool]:
+    """A worker's keeper, with a pool of its own whose runners run PREDICTOR for any version."""
+    pool = RunnerPool(max_runners=max_runners)
+    keeper = InstanceKeeper(
+        pool,
+        lambda version: RunnerSpec(
+            key=version.sha256, project_dir=project, predictor_ref="predict.py:Predictor", env={}, idle_timeout=0.0
+        ),
+    )
+    keeper.worker = f"test-worker-{number}"
+    return keeper, pool
+
+
 @pytest.fixture
 def workers(project):
     """Two workers' keepers, each with its own pool of real runners."""
-    made = []
-    for number in (1, 2):
-        pool = RunnerPool(max_runners=2)
-        keeper = InstanceKeeper(
-            pool,
-            lambda version: RunnerSpec(
-                key=version.sha256, project_dir=project, predictor_ref="predict.py:Predictor", env={}, idle_timeout=0.0
-            ),
-        )
-        keeper.worker = f"test-worker-{number}"
-        made.append((keeper, pool))
+    made = [keeper_with_pool(project, number) for number in (1, 2)]
     yield made
     for _, pool in made:
         pool.close()
@@ -116,30 +120,15 @@ def test_a_deleted_deployment_lets_its_instance_go(workers, deployment, echo_ver
 def test_an_instance_that_does_not_fit_is_left_to_another_worker(project, alice, echo_version, cpu):
     # This worker's pool holds one runner: the second deployment's instance does not fit here,
     # so its slot is let go and the other worker, with room, keeps it.
-    other = Version.objects.create(
-        model=echo_version.model,
-        sha256="b" * 64,
-        predictor_ref="predict.py:Predictor",
-        openapi_schema=echo_version.openapi_schema,
-        cog_version="0.23.1",
-        package="packages/none.tar.gz",
-    )
+    other = another_version(echo_version, "b" * 64)
     for name, version in (("first-kept", echo_version), ("second-kept", other)):
         deployment_create(
             account=alice.account, name=name, version=version, hardware=cpu, min_instances=1, max_instances=1
         )
-    keepers = []
-    for number, max_runners in ((1, 1), (2, 2)):
-        pool = RunnerPool(max_runners=max_runners)
-        keeper = InstanceKeeper(
-            pool,
-            lambda version: RunnerSpec(
-                key=version.sha256, project_dir=project, predictor_ref="predict.py:Predictor", env={}, idle_timeout=0.0
-            ),
-        )
-        keeper.worker = f"test-worker-{number}"
-        keepers.append((keeper, pool))
-    (small, small_pool), (large, large_pool) = keepers
+    (small, small_pool), (large, large_pool) = (
+        keeper_with_pool(project, 1, max_runners=1),
+        keeper_with_pool(project, 2),
+    )
     try:
         small.tick()
         assert len(_kept(small_pool)) == 1
