@@ -89,8 +89,15 @@ class ModelCreateRequestJSON(TypedDict):
 
 
 @shape
-@no_nul_anywhere
-@with_config(ConfigDict(json_schema_extra={"minProperties": 1}))  # at least one thing to change
+@with_config(
+    ConfigDict(
+        json_schema_extra={
+            "minProperties": 1,  # at least one thing to change
+            "propertyNames": {"pattern": NO_NUL},
+            "additionalProperties": {"$component": "JsonValue"},
+        }
+    )
+)
 class ModelUpdateRequestJSON(TypedDict, total=False):
     """PATCH /v1/models/{owner}/{name}: the official spec's fields, and Hearth's own settings
     (the OpenAI-compatible API, the prediction cache)."""

@@ -12,6 +12,7 @@ import replicate
 
 from billing.models import UsageRecord
 from inference.models import Prediction
+from tests.conftest import make_persona
 
 pytestmark = pytest.mark.e2e
 
@@ -91,9 +92,12 @@ def test_a_sampling_model_is_a_hit_only_when_seeded(platform):
     assert not any(p.metrics.get("cached") for p in unseeded)
 
 
-def test_another_tenant_misses_unless_the_owner_shares_the_public_model(platform):
+def test_another_tenant_misses_unless_the_owner_shares_the_public_model(platform, django_db_blocker):
     version = platform.versions["public-echo"]
-    alice, bob = caching_client(platform), caching_client(platform, platform.bob)
+    with django_db_blocker.unblock():
+        # A tenant of its own: bob's predictions must stay as other tests expect them.
+        carol = make_persona("carol-cache")
+    alice, bob = caching_client(platform), caching_client(platform, carol)
     with cache_policy(platform, "alice/public-echo", cache_policy="deterministic"):
         run(alice, version, text="shared?")
         assert "cached" not in run(bob, version, text="shared?")[0].metrics
