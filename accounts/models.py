@@ -2,6 +2,7 @@ import hashlib
 import secrets
 
 from django.conf import settings
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import TextChoices
 
@@ -31,6 +32,10 @@ class Account(models.Model):
     spending_limit = models.DecimalField(max_digits=20, decimal_places=6, null=True, blank=True)
     # Prepaid balance; null means the account is billed afterwards (see billing.services).
     credit = models.DecimalField(max_digits=20, decimal_places=6, null=True, blank=True)
+    # Its share of a shared hardware queue against other accounts' (inference/worker/records.py,
+    # `claim`): an account of weight 2 starts twice as many predictions as one of weight 1 while
+    # both have some waiting. An operator's setting, per plan or per customer.
+    fair_share_weight = models.PositiveSmallIntegerField(default=1, validators=[MinValueValidator(1)])
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Membership", related_name="accounts")
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -73,6 +73,9 @@ class HearthEnv(BaseSettings):
     # How long a cached output answers the same input again (`Prefer: cache`); never past the
     # removal of the output it points to.
     PREDICTION_CACHE_SECONDS: int = Field(default=3600, ge=1)
+    # The fair claim counts each account's predictions started on a SKU over this window: the
+    # account that started the fewest (for its weight) goes next. 0: first in, first out.
+    FAIR_SHARE_WINDOW_SECONDS: float = Field(default=60.0, ge=0)
     # Idle SSE streams get a comment this often; clients time out reads after 30 s.
     STREAM_KEEPALIVE_SECONDS: float = Field(default=15.0, gt=0, le=25)
     MAX_PACKAGE_BYTES: int = Field(default=2 * 1024**3, ge=1024)

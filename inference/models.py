@@ -217,6 +217,12 @@ class Prediction(models.Model):
                 condition=models.Q(kind="training"),
                 name="training_account_recent",
             ),
+            # The fair claim (inference/worker/records.py): what waits on a SKU, oldest first,
+            # and what each account started on it lately.
+            models.Index(
+                fields=["hardware", "created_at"], condition=models.Q(status="starting"), name="prediction_waiting"
+            ),
+            models.Index(fields=["account", "hardware", "started_at"], name="prediction_account_started"),
         ]
 
     def __str__(self) -> str:

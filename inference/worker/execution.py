@@ -291,12 +291,15 @@ def _deadline_timer(prediction: Prediction, runner: Any) -> threading.Timer | No
     return timer
 
 
-def _claim(prediction_id: str) -> tuple[Prediction, bool] | None:
-    """The claimed prediction, and whether its model must boot first (no runner of its
-    version is up here): its `start` entry says so, and a `running` entry follows the boot."""
-    prediction = records.claim(prediction_id, now=timezone.now())
+def _claim(prediction_id: str, *, fair: bool = False) -> tuple[Prediction, bool] | None:
+    """The claimed prediction (`fair`: the fairest waiting on its hardware, perhaps another than
+    `prediction_id`), and whether its model must boot first (no runner of its version is up
+    here): its `start` entry says so, and a `running` entry follows the boot."""
+    fair = fair and settings.FAIR_SHARE_WINDOW_SECONDS > 0
+    prediction = records.claim(prediction_id, now=timezone.now(), fair=fair)
     if prediction is None:
         return None
+    prediction_id = prediction.id
     booting = prediction.is_training or not _pool.has_runner(prediction.version.sha256)
     counters.prediction_claimed(prediction)  # its time queued, for /metrics
     # One round trip for the liveness key and the stream's `start` entry.
@@ -342,13 +345,16 @@ def _send_webhook(prediction: Prediction, event: str) -> None:
     webhooks.queue_event(prediction, event)
 
 
-def prediction_run(*, prediction_id: str) -> None:
+def prediction_run(*, prediction_id: str, fair: bool = False) -> None:
     """Run a queued prediction to a terminal state. A prediction no longer `starting`
-    (canceled while queued, or already claimed) is left alone."""
-    claimed = _claim(prediction_id)
+    (canceled while queued, or already claimed) is left alone. `fair`: the message may run
+    another prediction waiting on the same hardware, the fairest to run next
+    (`records.claim`)."""
+    claimed = _claim(prediction_id, fair=fair)
     if claimed is None:
         return
     prediction, booting = claimed
+    prediction_id = prediction.id
     run = None
     try:
         run = _prepare(prediction, booting=booting)

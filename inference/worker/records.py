@@ -17,6 +17,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 from typing import Any, TypeVar
 
 import redis
@@ -46,26 +47,79 @@ _run_contexts: ExpiringCache[Version] = ExpiringCache(seconds=lambda: settings.M
 CLAIM_RETRY_DELAYS = (0.0, 0.2, 0.5, 1.0, 2.0, 4.0)
 
 
-def claim(prediction_id: str, *, now) -> Prediction | None:
+def claim(prediction_id: str, *, now, fair: bool = False) -> Prediction | None:
     """Move a `starting` prediction to `processing` and return it; None if it is no longer
     `starting` (canceled in the queue, or claimed by another delivery of the task).
 
+    `fair`: the message names one prediction, but it runs the one that is fairest to run next on
+    that prediction's hardware (`_FAIREST`): every message still runs one prediction while any
+    waits, so none is lost or run twice, and one account's thousand queued predictions do not
+    make every other account wait behind them.
+
     Tried again on a new connection when its connection fails. Should the connection die after
-    the UPDATE committed, the next try finds the prediction claimed and returns None: no
-    heartbeat ever starts for it, so the sweep finds it lost and queues it again."""
+    the UPDATE committed, the next try finds the prediction claimed and returns None (or, fair,
+    claims another): no heartbeat ever starts for it, so the sweep finds it lost and queues it
+    again."""
     return _retried_on_a_new_connection(
-        lambda: _claim_once(prediction_id, now=now),
+        lambda: _claim_once(prediction_id, now=now, fair=fair),
         delays=CLAIM_RETRY_DELAYS,
         what=f"claim of prediction {prediction_id}",
     )
 
 
-def _claim_once(prediction_id: str, *, now) -> Prediction | None:
-    claimed = Prediction.objects.raw(
-        "UPDATE inference_prediction SET status = %s, started_at = %s, attempts = attempts + 1 "
-        "WHERE id = %s AND status = %s RETURNING *",
-        [Prediction.Status.PROCESSING, now, prediction_id, Prediction.Status.STARTING],
-    )
+# The fairest prediction waiting on the named prediction's hardware, claimed in one statement:
+# of the accounts with one waiting (not through a deployment, whose instances are its own), the
+# one that started the fewest on that hardware in the last FAIR_SHARE_WINDOW_SECONDS for its
+# weight (Account.fair_share_weight), then the oldest. The starts are counted only when more
+# than one account waits (a one-time filter: the usual case, one account or none, costs one
+# index probe more than the exact claim), and only for those accounts (an index on account,
+# hardware, started_at). SKIP LOCKED: two workers claiming at once take two predictions
+# instead of one waiting for the other.
+_FAIREST = """
+WITH named AS (
+    SELECT hardware_id FROM inference_prediction WHERE id = %(named)s
+), waiting AS (
+    SELECT DISTINCT account_id FROM inference_prediction
+    WHERE status = %(starting)s AND deployment_id IS NULL AND hardware_id = (SELECT hardware_id FROM named)
+), served AS (
+    SELECT account_id, count(*) AS started FROM inference_prediction
+    WHERE account_id IN (SELECT account_id FROM waiting)
+      AND hardware_id = (SELECT hardware_id FROM named) AND started_at >= %(since)s
+      AND (SELECT count(*) FROM waiting) > 1
+    GROUP BY account_id
+), chosen AS (
+    SELECT p.id FROM inference_prediction p
+    JOIN accounts_account a ON a.id = p.account_id
+    LEFT JOIN served ON served.account_id = p.account_id
+    WHERE p.status = %(starting)s AND p.deployment_id IS NULL AND p.hardware_id = (SELECT hardware_id FROM named)
+    ORDER BY COALESCE(served.started, 0)::float / a.fair_share_weight, p.created_at, p.id
+    LIMIT 1
+    FOR UPDATE OF p SKIP LOCKED
+)
+UPDATE inference_prediction SET status = %(processing)s, started_at = %(now)s, attempts = attempts + 1
+WHERE id = (SELECT id FROM chosen) AND status = %(starting)s
+RETURNING *
+"""
+
+
+def _claim_once(prediction_id: str, *, now, fair: bool = False) -> Prediction | None:
+    if fair:
+        claimed = Prediction.objects.raw(
+            _FAIREST,
+            {
+                "named": prediction_id,
+                "since": now - timedelta(seconds=settings.FAIR_SHARE_WINDOW_SECONDS),
+                "now": now,
+                "starting": Prediction.Status.STARTING,
+                "processing": Prediction.Status.PROCESSING,
+            },
+        )
+    else:
+        claimed = Prediction.objects.raw(
+            "UPDATE inference_prediction SET status = %s, started_at = %s, attempts = attempts + 1 "
+            "WHERE id = %s AND status = %s RETURNING *",
+            [Prediction.Status.PROCESSING, now, prediction_id, Prediction.Status.STARTING],
+        )
     prediction = next(iter(claimed), None)
     if prediction is not None:
         prediction.version = run_context(version_id=prediction.version_id, model_id=prediction.model_id)

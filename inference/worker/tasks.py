@@ -40,7 +40,9 @@ def run_prediction(
             passed = execution.passed_to_warm_worker(prediction_id, version=version, hardware=sku)
         if passed:
             return
-    execution.prediction_run(prediction_id=prediction_id)
+    # From its SKU's shared queue, a message runs the fairest prediction waiting there; one
+    # passed to this worker, or a deployment's (its instances are its own), runs as named.
+    execution.prediction_run(prediction_id=prediction_id, fair=not forwarded and deployment is None)
 
 
 def _first_of_period(task: Task) -> bool:
