@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from typing import Annotated, Any, TypeVar
 
 from pydantic import BeforeValidator, ConfigDict, Field, TypeAdapter, WithJsonSchema, with_config
+from pydantic.json_schema import JsonDict
 
 # Field types of the shapes, with the formats clients rely on.
 Url = Annotated[str, Field(json_schema_extra={"format": "uri"})]
@@ -44,11 +45,11 @@ JsonObject = Annotated[
 
 # A request shape whose server refuses a NUL in any string of the body, in the keys it ignores
 # too: `@no_nul_anywhere` makes the document say so of every key and value it does not name.
-no_nul_anywhere = with_config(
-    ConfigDict(
-        json_schema_extra={"propertyNames": {"pattern": NO_NUL}, "additionalProperties": {"$component": "JsonValue"}}
-    )
-)
+_ANY_KEY_NO_NUL: JsonDict = {"propertyNames": {"pattern": NO_NUL}, "additionalProperties": {"$component": "JsonValue"}}
+no_nul_anywhere = with_config(ConfigDict(json_schema_extra=_ANY_KEY_NO_NUL))
+# A PATCH body's shape: `@no_nul_anywhere`, and at least one property, one thing to change.
+# (One config: a second `with_config` on the same shape would replace the first.)
+partial_update = with_config(ConfigDict(json_schema_extra={"minProperties": 1, **_ANY_KEY_NO_NUL}))
 
 
 def _whole_number(value: Any) -> Any:

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from drf_spectacular.utils import extend_schema
-from pydantic import ConfigDict, Field, with_config
+from pydantic import Field
 from rest_framework.response import Response
 from typing_extensions import TypedDict
 
@@ -19,7 +19,7 @@ from hosting.openapi import AUTHENTICATED_PROBLEMS, CURSOR, json_response, probl
 from hosting.pagination import cursor_page
 from hosting.problems import ApiProblem, InvalidRequest
 from hosting.request_bodies import validated
-from hosting.shapes import NO_NUL, WHOLE, no_nul_anywhere, shape
+from hosting.shapes import WHOLE, no_nul_anywhere, partial_update, shape
 from inference.api import predictions
 from inference.api.model_versions import MODEL_NAME_PATTERN
 from inference.deployments import selectors as deployment_selectors
@@ -61,15 +61,7 @@ class DeploymentCreateRequestJSON(TypedDict):
 
 
 @shape
-@with_config(
-    ConfigDict(
-        json_schema_extra={
-            "minProperties": 1,  # at least one thing to change
-            "propertyNames": {"pattern": NO_NUL},
-            "additionalProperties": {"$component": "JsonValue"},
-        }
-    )
-)
+@partial_update
 class DeploymentUpdateRequestJSON(TypedDict, total=False):
     version: _Version
     hardware: _Hardware

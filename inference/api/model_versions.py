@@ -18,7 +18,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.db import IntegrityError, connection
 from django.http import HttpResponseBase, StreamingHttpResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from pydantic import ConfigDict, Field, with_config
+from pydantic import Field
 from rest_framework.response import Response
 from typing_extensions import TypedDict
 
@@ -29,7 +29,7 @@ from hosting.openapi import AUTHENTICATED_PROBLEMS, CURSOR, json_response, probl
 from hosting.pagination import cursor_page
 from hosting.problems import ApiProblem, InvalidRequest, NotFound, internal_error, problem_body
 from hosting.request_bodies import validated
-from hosting.shapes import NO_NUL, Text, no_nul_anywhere, shape
+from hosting.shapes import NO_NUL, Text, no_nul_anywhere, partial_update, shape
 from inference import selectors
 from inference.models import Model
 from inference.registry import push
@@ -89,15 +89,7 @@ class ModelCreateRequestJSON(TypedDict):
 
 
 @shape
-@with_config(
-    ConfigDict(
-        json_schema_extra={
-            "minProperties": 1,  # at least one thing to change
-            "propertyNames": {"pattern": NO_NUL},
-            "additionalProperties": {"$component": "JsonValue"},
-        }
-    )
-)
+@partial_update
 class ModelUpdateRequestJSON(TypedDict, total=False):
     """PATCH /v1/models/{owner}/{name}: the official spec's fields, and Hearth's own settings
     (the OpenAI-compatible API, the prediction cache)."""
